@@ -1,0 +1,27 @@
+import { resolve } from 'node:path'
+import react from '@vitejs/plugin-react'
+import { defineConfig } from 'electron-vite'
+
+export default defineConfig({
+  main: {
+    build: {
+      rollupOptions: {
+        // One entry per process or thread; all are emitted side by side in out/main/.
+        input: {
+          index: resolve('src/main/index.ts'),
+          cli: resolve('src/main/core/cli/index.ts'),
+          'logic-worker': resolve('src/main/core/logic/worker.ts')
+        }
+      }
+    }
+  },
+  preload: {
+    build: {
+      // A sandboxed preload cannot be an ES module.
+      rollupOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } }
+    }
+  },
+  renderer: {
+    plugins: [react()]
+  }
+})

@@ -1,0 +1,20 @@
+import type { TotalsMetrics } from '../metrics/types'
+
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
+
+function ms(value: number | null): string {
+  return value === null ? '-' : `${value.toFixed(value < 10 ? 2 : 0)}ms`
+}
+
+/** The CLI's periodic one-line status. */
+export function formatStatus(t: TotalsMetrics): string {
+  const pool = t.poolThreads > 0 ? `${t.poolThreads} threads ${Math.round(t.poolUtilization * 100)}%` : `inline ${Math.round(t.poolUtilization * 100)}%`
+  return [
+    `sessions ${t.sessions}`,
+    `in ${compact.format(t.msgsInPerSec)} msg/s`,
+    `out ${compact.format(t.msgsOutPerSec)} msg/s (${compact.format(t.bytesOutPerSec)}B/s)`,
+    `queue ${t.logicQueueDepth}${t.readingPaused ? ' PAUSED' : ''}`,
+    `logic ${pool} p50 ${ms(t.logicLatencyP50Ms)} p99 ${ms(t.logicLatencyP99Ms)}`,
+    `lag ${ms(t.eventLoopLagP99Ms)}`
+  ].join(' | ')
+}

@@ -1,0 +1,101 @@
+import { EventEmitter } from 'node:events'
+import { connect as netConnect, type Socket } from 'node:net'
+import { getCodec, type Codec, type CodecName } from '../codec'
+
+export interface ClientOptions {
+  port: number
+  host?: string
+  codec?: CodecName
+  /** Largest frame accepted from the server (a line, or an asio body). */
+  maxPayload?: number
+}
+
+export interface ClientEvents {
+  /** Every frame's payload as bytes. */
+  frame: [payload: Buffer]
+  /** The same payload as text: a line of the line protocol, or an asio body. */
+  line: [text: string]
+  /** The server broke framing or the socket failed; 'close' follows. Only emitted while someone listens. */
+  error: [error: Error]
+  close: [reason: string]
+}
+
+/** An async chat client over either codec: used by tests, client windows and the load generator. */
+export class ChatClient extends EventEmitter<ClientEvents> {
+  private closeReason: string | null = null
+  private readonly closed: Promise<void>
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly codec: Codec,
+    maxPayload: number
+  ) {
+    super()
+    socket.setNoDelay(true)
+    const decoder = codec.createDecoder(
+      {
+        onFrame: (payload) => {
+          this.emit('frame', payload)
+          if (this.listenerCount('line') > 0) this.emit('line', payload.toString('utf8'))
+        },
+        onError: (code, detail) => {
+          this.fail(new Error(`${code}: ${detail}`))
+          socket.destroy()
+        }
+      },
+      maxPayload
+    )
+    socket.on('data', (chunk: Buffer) => decoder.write(chunk))
+    socket.on('error', (error) => this.fail(error))
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.emit('close', this.closeReason ?? 'closed by server')
+        resolve()
+      })
+    )
+  }
+
+  /** An unheard 'error' would throw; a client failing must never take its host process down. */
+  private fail(error: Error): void {
+    this.closeReason ??= error.message
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  static connect(options: ClientOptions): Promise<ChatClient> {
+    const codec = getCodec(options.codec ?? 'line')
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ port: options.port, host: options.host ?? '127.0.0.1' })
+      socket.once('error', reject)
+      socket.once('connect', () => {
+        socket.off('error', reject)
+        resolve(new ChatClient(socket, codec, options.maxPayload ?? 1 << 20))
+      })
+    })
+  }
+
+  get isOpen(): boolean {
+    return !this.socket.destroyed && this.closeReason === null
+  }
+
+  /** Frames and sends one payload; false means the socket is buffering (wait for 'drain' on a flood). */
+  send(payload: string | Buffer): boolean {
+    return this.socket.write(this.codec.encode(payload))
+  }
+
+  /** Sends already-framed bytes as they are, e.g. to test how a server takes bad input. */
+  sendRaw(bytes: Buffer | string): boolean {
+    return this.socket.write(bytes)
+  }
+
+  /** Resolves once the socket is closed; pending output is sent first. */
+  close(): Promise<void> {
+    this.closeReason ??= 'closed by client'
+    this.socket.end()
+    return this.closed
+  }
+
+  /** Resolves when the server closes the connection. */
+  whenClosed(): Promise<void> {
+    return this.closed
+  }
+}

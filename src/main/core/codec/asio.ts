@@ -1,0 +1,77 @@
+import type { Codec, DecoderEvents, FrameDecoder } from './types'
+
+/** The framing of Asio's C++ chat example (examples/cpp11/chat/chat_message.hpp). */
+export const ASIO_HEADER_LENGTH = 4
+export const ASIO_MAX_BODY = 512
+
+/**
+ * Asio reads the header with atoi(), which also takes junk as 0; we take only what
+ * "%4d" can produce (optional leading spaces, then digits) and call anything else a bad header.
+ */
+const HEADER = /^ *[0-9]+$/
+
+function parseHeader(header: Buffer): number | undefined {
+  const text = header.toString('latin1')
+  return HEADER.test(text) ? Number(text) : undefined
+}
+
+/**
+ * Splits a byte stream into Asio chat messages: a 4-byte right-aligned decimal length, then the body.
+ * A bad header means the stream can no longer be framed: the decoder reports it and stops, and the
+ * owner closes the session, as Asio's chat_server does.
+ */
+export class AsioDecoder implements FrameDecoder {
+  private pending: Buffer = Buffer.alloc(0)
+  private failed = false
+
+  constructor(
+    private readonly events: DecoderEvents,
+    private readonly maxBody: number = ASIO_MAX_BODY
+  ) {}
+
+  get buffered(): number {
+    return this.pending.length
+  }
+
+  write(chunk: Buffer): void {
+    if (this.failed) return
+    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk
+    let offset = 0
+    while (data.length - offset >= ASIO_HEADER_LENGTH) {
+      const header = data.subarray(offset, offset + ASIO_HEADER_LENGTH)
+      const bodyLength = parseHeader(header)
+      if (bodyLength === undefined || bodyLength > this.maxBody) {
+        this.failed = true
+        this.pending = Buffer.alloc(0)
+        const shown = JSON.stringify(header.toString('latin1'))
+        this.events.onError('bad-header', `bad asio header ${shown} (a length of 0-${this.maxBody} expected)`)
+        return
+      }
+      const end = offset + ASIO_HEADER_LENGTH + bodyLength
+      if (end > data.length) break
+      this.events.onFrame(data.subarray(offset + ASIO_HEADER_LENGTH, end))
+      offset = end
+      if (this.failed) return
+    }
+    // Copy the tail so a small remainder does not pin a large chunk in memory.
+    this.pending = offset === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset))
+  }
+}
+
+/** Frames one body. Longer bodies are refused, not cut: Asio's peers could not read them. */
+export function encodeAsio(body: Buffer | string): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
+  if (bytes.length > ASIO_MAX_BODY) {
+    throw new RangeError(`asio body of ${bytes.length} bytes exceeds ${ASIO_MAX_BODY}`)
+  }
+  const frame = Buffer.allocUnsafe(ASIO_HEADER_LENGTH + bytes.length)
+  frame.write(String(bytes.length).padStart(ASIO_HEADER_LENGTH, ' '), 0, 'latin1')
+  bytes.copy(frame, ASIO_HEADER_LENGTH)
+  return frame
+}
+
+export const asioCodec: Codec = {
+  name: 'asio',
+  createDecoder: (events, maxPayload) => new AsioDecoder(events, Math.min(maxPayload, ASIO_MAX_BODY)),
+  encode: encodeAsio
+}

@@ -1,0 +1,51 @@
+import type { CodecName } from '../codec'
+
+/** Plain data, safe to send over IPC or a WebSocket as it is. */
+export interface SessionMetrics {
+  id: number
+  remote: string
+  listener: string
+  codec: CodecName
+  /** Line sessions only; asio sessions have neither. */
+  nick: string | null
+  room: string | null
+  connectedAt: number
+  bytesIn: number
+  bytesOut: number
+  msgsIn: number
+  msgsOut: number
+  /** Output accepted for this session and not yet taken by the kernel. */
+  queuedBytes: number
+}
+
+export interface TotalsMetrics {
+  sessions: number
+  msgsIn: number
+  msgsOut: number
+  bytesIn: number
+  bytesOut: number
+  msgsInPerSec: number
+  msgsOutPerSec: number
+  bytesInPerSec: number
+  bytesOutPerSec: number
+  /** Frames accepted by the logic stage and not yet committed. */
+  logicQueueDepth: number
+  batchesInFlight: number
+  /** Socket reads are paused because the logic queue passed its high-water mark. */
+  readingPaused: boolean
+  poolThreads: number
+  /** Share of the logic threads' time spent on batches in the last interval (with 0 threads: of the I/O thread). */
+  poolUtilization: number
+  /** Time from a frame's arrival to its commit, over the last interval; null when nothing was committed. */
+  logicLatencyP50Ms: number | null
+  logicLatencyP99Ms: number | null
+  /** How late the event loop ran its timers, p99 over the last interval. */
+  eventLoopLagP99Ms: number
+}
+
+export interface MetricsSnapshot {
+  at: number
+  uptimeMs: number
+  totals: TotalsMetrics
+  sessions: SessionMetrics[]
+}

@@ -1,0 +1,64 @@
+/**
+ * The line protocol's client commands, parsed from one line's bytes. Pure: this runs in the
+ * worker threads, so it sees no session state; checks that need state (is the nick taken?)
+ * happen when the command is committed on the I/O thread.
+ */
+import type { DecodeErrorCode } from '../codec'
+
+/** The codes of `ERR <code> <text>`; a decoder's codes (line-too-long, ...) are among them. */
+export type ErrorCode = DecodeErrorCode | 'unknown-command' | 'bad-argument' | 'bad-encoding' | 'nick-taken' | 'server-full'
+
+export type Command =
+  | { verb: 'NICK'; name: string }
+  | { verb: 'JOIN'; room: string }
+  | { verb: 'CHAT'; text: string }
+  | { verb: 'WHO' }
+  | { verb: 'PING'; token: string }
+  | { verb: 'QUIT'; reason: string }
+  /** An empty line: nothing to do, nothing to answer. */
+  | { verb: 'NOOP' }
+  /** The line was refused; the session gets `ERR code text` and goes on. */
+  | { verb: 'ERR'; code: ErrorCode; text: string }
+
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function refuse(code: ErrorCode, text: string): Command {
+  return { verb: 'ERR', code, text }
+}
+
+function parseName(verb: 'NICK' | 'JOIN', arg: string): Command {
+  if (!NAME_PATTERN.test(arg)) {
+    return refuse('bad-argument', `${verb} takes one name of 1-32 characters A-Z a-z 0-9 _ -`)
+  }
+  return verb === 'NICK' ? { verb, name: arg } : { verb, room: arg }
+}
+
+export function parseCommand(line: Uint8Array): Command {
+  let text: string
+  try {
+    text = utf8.decode(line)
+  } catch {
+    return refuse('bad-encoding', 'line is not valid UTF-8')
+  }
+  if (text.length === 0) return { verb: 'NOOP' }
+  const space = text.indexOf(' ')
+  const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase()
+  const arg = space === -1 ? '' : text.slice(space + 1)
+  switch (verb) {
+    case 'NICK':
+    case 'JOIN':
+      return parseName(verb, arg)
+    case 'CHAT':
+      return arg.length > 0 ? { verb, text: arg } : refuse('bad-argument', 'CHAT needs some text')
+    case 'WHO':
+      return arg.length === 0 ? { verb } : refuse('bad-argument', 'WHO takes no argument')
+    case 'PING':
+      return { verb, token: arg }
+    case 'QUIT':
+      return { verb, reason: arg }
+    default:
+      return refuse('unknown-command', `unknown command ${JSON.stringify(verb.slice(0, 32))}`)
+  }
+}

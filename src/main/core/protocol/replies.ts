@@ -1,0 +1,14 @@
+import type { ErrorCode } from './commands'
+
+/** The server's lines, one function per verb, so the grammar lives in one place (docs/PROTOCOL.md). */
+export const reply = {
+  welcome: (sessionId: number, nick: string) => `WELCOME ${sessionId} ${nick}`,
+  msg: (room: string, nick: string, text: string) => `MSG ${room} ${nick} ${text}`,
+  joined: (room: string, nick: string) => `JOINED ${room} ${nick}`,
+  left: (room: string, nick: string) => `LEFT ${room} ${nick}`,
+  nick: (oldNick: string, newNick: string) => `NICK ${oldNick} ${newNick}`,
+  users: (room: string, nicks: string[]) => ['USERS', room, ...nicks].join(' '),
+  pong: (token: string) => (token ? `PONG ${token}` : 'PONG'),
+  bye: (reason: string) => `BYE ${reason}`,
+  err: (code: ErrorCode, text: string) => `ERR ${code} ${text}`
+}

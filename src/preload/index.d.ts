@@ -1,0 +1,7 @@
+declare global {
+  interface Window {
+    switchboard?: { version: number }
+  }
+}
+
+export {}
