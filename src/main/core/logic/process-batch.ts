@@ -10,7 +10,7 @@ export function processBatch(batch: LogicBatch): LogicResult {
   let checksum = 0
   let start = 0
   for (let i = 0; i < ends.length; i++) {
-    if (spinIterations > 0) checksum ^= spin(spinIterations)
+    if (spinIterations > 0) checksum = (checksum + spin(spinIterations)) | 0
     commands[i] = parse[i] === 1 ? parseCommand(bytes.subarray(start, ends[i])) : null
     start = ends[i]
   }

@@ -155,7 +155,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   private async shutdown(): Promise<void> {
     if (this.metricsTimer) clearInterval(this.metricsTimer)
-    await Promise.all([...this.endpoints.values()].map(({ server }) => new Promise((resolve) => server.close(resolve))))
+    // close() stops accepting now; its callback waits for the sessions, which are ended below.
+    const unbound = [...this.endpoints.values()].map(({ server }) => new Promise((resolve) => server.close(resolve)))
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownDeadlineMs).unref())
     if (this.sessions.size > 0) this.log('shutdown', `stopping: ${this.sessions.size} sessions to close`)
     for (const session of this.sessions.values()) session.setReading(false)
@@ -167,6 +168,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     await Promise.race([this.allClosed(), deadline])
     for (const session of this.sessions.values()) session.destroy('shutdown deadline passed')
     await this.pipeline.whenIdle()
+    await Promise.all(unbound)
     await this.executor.close()
     this.sampler.close()
   }

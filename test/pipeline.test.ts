@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest'
+import { createPoolExecutor, type LogicExecutor } from '../src/main/core/logic/executor'
+import { LogicPipeline, type PipelineEntry } from '../src/main/core/logic/pipeline'
+import { processBatch } from '../src/main/core/logic/process-batch'
+import type { LogicBatch } from '../src/main/core/logic/types'
+import { spin } from '../src/main/core/logic/work'
+import type { Command } from '../src/main/core/protocol/commands'
+import { WORKER_FILE } from './helpers'
+
+interface Entry extends PipelineEntry {
+  n: number
+}
+
+const chat = (n: number): Entry => ({ n, frame: Buffer.from(`CHAT ${n}`), parse: true })
+
+/** The real logic step, finishing each batch after a random delay: later batches often finish first. */
+function shuffledExecutor(): LogicExecutor & { batches: number[] } {
+  const batches: number[] = []
+  return {
+    threads: 4,
+    batches,
+    run: (batch: LogicBatch) => {
+      batches.push(batch.ends.length)
+      const result = processBatch(batch)
+      return new Promise((resolve) => setTimeout(() => resolve(result), Math.random() * 20))
+    },
+    close: async () => {}
+  }
+}
+
+function pipelineWith(executor: LogicExecutor, overrides: Partial<ConstructorParameters<typeof LogicPipeline<Entry>>[1]> = {}) {
+  const committed: { n: number; command: Command | null }[] = []
+  const pressure: boolean[] = []
+  const pipeline = new LogicPipeline<Entry>(executor, {
+    commit: (entry, command) => committed.push({ n: entry.n, command }),
+    onPressure: (paused) => pressure.push(paused),
+    onExecutorError: () => {},
+    maxBatch: 10,
+    maxInFlight: 4,
+    highWater: 1000,
+    lowWater: 500,
+    spinIterations: 0,
+    ...overrides
+  })
+  return { pipeline, committed, pressure }
+}
+
+describe('LogicPipeline', () => {
+  it('commits in push order although batches finish out of order', async () => {
+    const executor = shuffledExecutor()
+    const { pipeline, committed } = pipelineWith(executor)
+    for (let n = 0; n < 200; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([...Array(200).keys()])
+    expect(committed[7].command).toEqual({ verb: 'CHAT', text: '7' })
+  })
+
+  it('runs one task per batch, not one per message', async () => {
+    const executor = shuffledExecutor()
+    const { pipeline } = pipelineWith(executor)
+    for (let n = 0; n < 95; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(executor.batches).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 5])
+  })
+
+  it('keeps markers in their place and passes opaque frames through unparsed', async () => {
+    const { pipeline, committed } = pipelineWith(shuffledExecutor())
+    pipeline.push(chat(0))
+    pipeline.push({ n: 1, frame: null, parse: false })
+    pipeline.push({ n: 2, frame: Buffer.from('CHAT raw'), parse: false })
+    pipeline.push(chat(3))
+    await pipeline.whenIdle()
+    expect(committed).toEqual([
+      { n: 0, command: { verb: 'CHAT', text: '0' } },
+      { n: 1, command: null },
+      { n: 2, command: null },
+      { n: 3, command: { verb: 'CHAT', text: '3' } }
+    ])
+  })
+
+  it('asks to pause reading past the high-water mark and to resume under the low one', async () => {
+    const { pipeline, pressure } = pipelineWith(shuffledExecutor(), { highWater: 50, lowWater: 10 })
+    for (let n = 0; n < 60; n++) pipeline.push(chat(n))
+    expect(pressure).toEqual([true])
+    expect(pipeline.depth).toBe(60)
+    await pipeline.whenIdle()
+    expect(pressure).toEqual([true, false])
+  })
+
+  it('redoes a failed batch inline rather than lose it', async () => {
+    const errors: unknown[] = []
+    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('worker died')), close: async () => {} }
+    const { pipeline, committed } = pipelineWith(failing, { onExecutorError: (e) => errors.push(e) })
+    for (let n = 0; n < 15; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([...Array(15).keys()])
+    expect(errors).toHaveLength(2)
+  })
+})
+
+describe('the piscina worker (out/main/logic-worker.js)', () => {
+  it('gives the same results as the inline logic step, in order, across threads', async () => {
+    const pool = createPoolExecutor(2, WORKER_FILE)
+    try {
+      const { pipeline, committed } = pipelineWith(pool, { maxBatch: 7 })
+      const lines = ['NICK amy', 'JOIN r', 'CHAT hi', 'WHO', 'BOGUS', 'CHAT']
+      for (let n = 0; n < 300; n++) pipeline.push({ n, frame: Buffer.from(lines[n % lines.length]), parse: true })
+      await pipeline.whenIdle()
+      expect(committed.map((c) => c.n)).toEqual([...Array(300).keys()])
+      const inline = processBatch({
+        bytes: Buffer.from(lines.join('')),
+        ends: Uint32Array.from(lines.map((_, i) => lines.slice(0, i + 1).join('').length)),
+        parse: new Uint8Array(lines.length).fill(1),
+        spinIterations: 0
+      })
+      expect(committed.slice(0, lines.length).map((c) => c.command)).toEqual(inline.commands)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('does the simulated work on its threads and reports the time spent', async () => {
+    const pool = createPoolExecutor(1, WORKER_FILE)
+    try {
+      const result = await pool.run({
+        bytes: new Uint8Array(0),
+        ends: new Uint32Array(4),
+        parse: new Uint8Array(4),
+        spinIterations: 1_000_000
+      })
+      expect(result.commands).toEqual([null, null, null, null])
+      expect(result.busyMs).toBeGreaterThan(0)
+      expect(result.checksum).toBe((4 * spin(1_000_000)) | 0)
+    } finally {
+      await pool.close()
+    }
+  })
+})

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { encodeAsio } from '../src/main/core/codec/asio'
+import type { ChatServer } from '../src/main/core/server/server'
+import { buildAsioProgram } from '../scripts/asio-reference'
+import { startServer, TestClient } from './helpers'
+
+let server: ChatServer | undefined
+const clients: TestClient[] = []
+const processes: ChildProcess[] = []
+
+async function asioServer() {
+  const started = await startServer({ listeners: [{ codec: 'asio', host: '127.0.0.1', port: 0 }] })
+  server = started.server
+  return started.port
+}
+
+async function client(port: number) {
+  const c = await TestClient.connect({ port, codec: 'asio' })
+  clients.push(c)
+  return c
+}
+
+afterEach(async () => {
+  processes.splice(0).forEach((child) => child.kill())
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await server?.stop()
+  server = undefined
+})
+
+describe('asio listener', () => {
+  it('relays every body to every participant, sender included', async () => {
+    const port = await asioServer()
+    const a = await client(port)
+    const b = await client(port)
+    a.send('from a')
+    b.send('from b')
+    for (const c of [a, b]) {
+      await c.until('both bodies', (lines) => lines.includes('from a') && lines.includes('from b'))
+    }
+  })
+
+  it('gives a newcomer the last 100 messages first, oldest first', async () => {
+    const port = await asioServer()
+    const a = await client(port)
+    for (let i = 0; i < 120; i++) a.send(`m${i}`)
+    await a.until('all 120', (lines) => lines.length === 120)
+    const late = await client(port)
+    await late.until('the history', (lines) => lines.length === 100)
+    expect(late.lines).toEqual(Array.from({ length: 100 }, (_, i) => `m${i + 20}`))
+  })
+
+  it('closes a session that sends a bad header, and only that one', async () => {
+    const port = await asioServer()
+    const good = await client(port)
+    const bad = await client(port)
+    bad.client.sendRaw(Buffer.concat([encodeAsio('fine'), Buffer.from(' 999xxxx')]))
+    await bad.closed()
+    await good.expect('fine')
+    good.send('still relaying')
+    await good.expect('still relaying')
+  })
+})
+
+/** Runs Asio's chat_client: stdin lines go out as messages, bodies received come out on stdout. */
+function asioClient(binary: string, port: number) {
+  // Its std::cout is fully buffered on a pipe; stdbuf makes it line-buffered so we see each body.
+  const child = spawn('stdbuf', ['-oL', binary, '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  processes.push(child)
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  return {
+    say: (line: string) => child.stdin!.write(`${line}\n`),
+    heard: (line: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`chat_client never printed ${line}; got ${JSON.stringify(output)}`)), 5000)
+        const check = () => {
+          if (!output.split('\n').includes(line)) return
+          clearTimeout(timer)
+          child.stdout!.off('data', check)
+          resolve()
+        }
+        child.stdout!.on('data', check)
+        check()
+      })
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+describe("interoperation with Asio's own chat example (libasio-dev)", () => {
+  let chatClient: string
+  let chatServer: string
+  beforeAll(async () => {
+    ;[chatClient, chatServer] = await Promise.all([buildAsioProgram('chat_client'), buildAsioProgram('chat_server')])
+  }, 60_000)
+
+  it("Asio's chat_client talks with our asio listener both ways", async () => {
+    const port = await asioServer()
+    const ours = await client(port)
+    const theirs = asioClient(chatClient, port)
+    await new Promise((resolve) => setTimeout(resolve, 200)) // let it connect before it speaks
+    theirs.say('hello from asio')
+    await ours.expect('hello from asio')
+    await theirs.heard('hello from asio')
+    ours.send('hello from switchboard')
+    await theirs.heard('hello from switchboard')
+  })
+
+  it("our asio client talks through Asio's chat_server", async () => {
+    const port = await freePort()
+    const child = spawn(chatServer, [String(port)], { stdio: 'ignore' })
+    processes.push(child)
+    let a: TestClient | undefined
+    for (let attempt = 0; !a && attempt < 50; attempt++) {
+      a = await TestClient.connect({ port, codec: 'asio' }).catch(() => undefined)
+      if (!a) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    clients.push(a!)
+    const b = await client(port)
+    b.send('x'.repeat(512))
+    a!.send('short')
+    await a!.until('both', (lines) => lines.includes('short') && lines.includes('x'.repeat(512)))
+    await b.until('both', (lines) => lines.includes('short') && lines.includes('x'.repeat(512)))
+  })
+})

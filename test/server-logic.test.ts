@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { LogEvent, ChatServer } from '../src/main/core/server/server'
+import { joinLine, startServer, TestClient } from './helpers'
+
+let server: ChatServer | undefined
+const clients: TestClient[] = []
+
+async function setup(options: Parameters<typeof startServer>[0]) {
+  const started = await startServer(options)
+  server = started.server
+  return started.port
+}
+
+async function join(port: number) {
+  const joined = await joinLine(port)
+  clients.push(joined.c)
+  return joined
+}
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await server?.stop()
+  server = undefined
+})
+
+const chats = (lines: string[]) => lines.filter((line) => line.startsWith('MSG '))
+
+describe('the logic stage behind the sockets', () => {
+  it.each([2, 0])('keeps each sender in order and gives every member one order (workers %i)', async (workers) => {
+    // Small batches with uneven work make batches finish out of order on the pool's threads.
+    const port = await setup({ workers, maxBatch: 8, workUs: 5 })
+    const members = await Promise.all(Array.from({ length: 6 }, () => join(port)))
+    const perSender = 200
+    for (let seq = 0; seq < perSender; seq++) for (const m of members) m.c.send(`CHAT ${m.nick} ${seq}`)
+    const total = perSender * members.length
+    for (const m of members) await m.c.until(`${total} messages`, (lines) => chats(lines).length === total, 20_000)
+    const reference = chats(members[0].c.lines)
+    for (const m of members) expect(chats(m.c.lines)).toEqual(reference)
+    for (const m of members) {
+      const own = reference.filter((line) => line.startsWith(`MSG lobby ${m.nick} `)).map((line) => Number(line.split(' ').pop()))
+      expect(own).toEqual([...Array(perSender).keys()])
+    }
+  })
+
+  it('pauses reading when the logic queue passes its high-water mark, and loses nothing', async () => {
+    const port = await setup({ workers: 2, workUs: 100, logicHighWater: 64 })
+    const events: LogEvent[] = []
+    server!.on('log', (event) => events.push(event))
+    const a = await join(port)
+    for (let i = 0; i < 1000; i++) a.c.send(`CHAT ${i}`)
+    await a.c.until('1000 messages', (lines) => chats(lines).length === 1000, 20_000)
+    expect(chats(a.c.lines).map((line) => Number(line.split(' ').pop()))).toEqual([...Array(1000).keys()])
+    const pressure = events.filter((event) => event.kind === 'pressure').map((event) => event.text)
+    expect(pressure[0]).toMatch(/reading paused/)
+    expect(pressure.at(-1)).toMatch(/reading resumed/)
+  })
+
+  it('reports sessions and totals in a metrics snapshot', async () => {
+    const port = await setup({ workers: 2, metricsIntervalMs: 50 })
+    const a = await join(port)
+    const b = await join(port)
+    a.c.send('NICK ann')
+    b.c.send('JOIN den')
+    await b.c.expect(`JOINED den ${b.nick}`)
+    for (let i = 0; i < 10; i++) a.c.send(`CHAT ${i}`)
+    await a.c.until('10 messages', (lines) => chats(lines).length === 10)
+    const snapshot = await new Promise<import('../src/main/core/metrics/types').MetricsSnapshot>((resolve) => server!.once('metrics', resolve))
+    const rows = Object.fromEntries(snapshot.sessions.map((row) => [row.id, row]))
+    expect(rows[a.id]).toMatchObject({ nick: 'ann', room: 'lobby', codec: 'line', msgsIn: 11 })
+    expect(rows[b.id]).toMatchObject({ nick: b.nick, room: 'den', msgsIn: 1 })
+    expect(rows[a.id].remote).toMatch(/^127\.0\.0\.1:\d+$/)
+    expect(rows[a.id].bytesIn).toBe('NICK ann\n'.length + 10 * 'CHAT 0\n'.length)
+    expect(snapshot.totals).toMatchObject({ sessions: 2, msgsIn: 12, logicQueueDepth: 0, poolThreads: 2 })
+  })
+
+  it('on stop, delivers what was accepted, says BYE, then closes', async () => {
+    const port = await setup({ workers: 2, workUs: 200 })
+    const a = await join(port)
+    for (let i = 0; i < 300; i++) a.c.send(`CHAT ${i}`)
+    // Stop once the server has read all 300, while most still wait in the logic queue.
+    while (server!.snapshot().totals.msgsIn < 300) await new Promise((resolve) => setTimeout(resolve, 5))
+    await server!.stop()
+    await a.c.closed()
+    expect(chats(a.c.lines)).toHaveLength(300)
+    expect(a.c.lines.at(-1)).toBe('BYE server-shutdown')
+  })
+})
