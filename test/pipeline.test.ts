@@ -55,12 +55,23 @@ describe('LogicPipeline', () => {
     expect(committed[7].command).toEqual({ verb: 'CHAT', text: '7' })
   })
 
-  it('runs one task per batch, not one per message', async () => {
+  it('runs one task per batch, not one per message, and no batch over maxBatch', async () => {
     const executor = shuffledExecutor()
     const { pipeline } = pipelineWith(executor)
     for (let n = 0; n < 95; n++) pipeline.push(chat(n))
     await pipeline.whenIdle()
-    expect(executor.batches).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 5])
+    expect(executor.batches.slice(0, 4)).toEqual([10, 10, 10, 10])
+    expect(executor.batches.length).toBeLessThan(20)
+    expect(Math.max(...executor.batches)).toBe(10)
+    expect(executor.batches.reduce((sum, size) => sum + size, 0)).toBe(95)
+  })
+
+  it('spreads what is waiting over the threads instead of filling one batch', async () => {
+    const executor = { ...shuffledExecutor(), threads: 2 }
+    const { pipeline } = pipelineWith(executor, { maxBatch: 512 })
+    for (let n = 0; n < 100; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(executor.batches).toEqual([50, 50])
   })
 
   it('keeps markers in their place and passes opaque frames through unparsed', async () => {

@@ -84,8 +84,11 @@ export class LogicPipeline<E extends PipelineEntry> {
   }
 
   private dispatch(): void {
+    // Spread what is waiting over the threads: one big batch would leave all but one of them idle.
+    const perThread = Math.ceil(this.queue.length / Math.max(1, this.executor.threads))
+    const size = Math.min(this.options.maxBatch, perThread)
     while (this.queue.length > 0 && this.inFlight.length < this.options.maxInFlight) {
-      const entries = this.queue.splice(0, this.options.maxBatch)
+      const entries = this.queue.splice(0, size)
       const slot: InFlight<E> = { entries }
       this.inFlight.push(slot)
       this.inFlightEntries += entries.length
