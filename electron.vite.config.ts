@@ -10,7 +10,8 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           cli: resolve('src/main/core/cli/index.ts'),
-          'logic-worker': resolve('src/main/core/logic/worker.ts')
+          'logic-worker': resolve('src/main/core/logic/worker.ts'),
+          'load-agent': resolve('src/main/core/load/agent.ts')
         }
       }
     }

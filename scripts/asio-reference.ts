@@ -3,6 +3,7 @@
 // they and the binaries stay out of the repository, built on demand into node_modules/.cache.
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 
@@ -22,4 +23,16 @@ export async function buildAsioProgram(program: AsioProgram): Promise<string> {
   mkdirSync(CACHE_DIR, { recursive: true })
   await promisify(execFile)('g++', ['-O2', '-std=c++17', source, '-o', binary, '-lpthread'])
   return binary
+}
+
+/** A port free on every interface: Asio's chat_server binds 0.0.0.0 and cannot report a port it picked. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
 }

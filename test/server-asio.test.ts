@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
 import type { ChatServer } from '../src/main/core/server/server'
-import { buildAsioProgram } from '../scripts/asio-reference'
+import { buildAsioProgram, freePort } from '../scripts/asio-reference'
 import { startServer, TestClient } from './helpers'
 
 let server: ChatServer | undefined
@@ -85,15 +84,6 @@ function asioClient(binary: string, port: number) {
         check()
       })
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 describe("interoperation with Asio's own chat example (libasio-dev)", () => {

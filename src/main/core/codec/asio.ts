@@ -4,15 +4,26 @@ import type { Codec, DecoderEvents, FrameDecoder } from './types'
 export const ASIO_HEADER_LENGTH = 4
 export const ASIO_MAX_BODY = 512
 
-/**
- * Asio reads the header with atoi(), which also takes junk as 0; we take only what
- * "%4d" can produce (optional leading spaces, then digits) and call anything else a bad header.
- */
-const HEADER = /^ *[0-9]+$/
+const SPACE = 0x20
+const ZERO = 0x30
 
-function parseHeader(header: Buffer): number | undefined {
-  const text = header.toString('latin1')
-  return HEADER.test(text) ? Number(text) : undefined
+/**
+ * The body length in the header at `at`, or -1 if it is not a header. Asio reads it with atoi(),
+ * which also takes junk as 0; we take only what "%4d" can produce (leading spaces, then digits).
+ * Reads in place, allocating nothing: the load generator scans every frame with it.
+ */
+export function readAsioLength(source: Uint8Array, at: number): number {
+  const end = at + ASIO_HEADER_LENGTH
+  let i = at
+  while (i < end && source[i] === SPACE) i++
+  if (i === end) return -1
+  let value = 0
+  for (; i < end; i++) {
+    const digit = source[i] - ZERO
+    if (digit < 0 || digit > 9) return -1
+    value = value * 10 + digit
+  }
+  return value
 }
 
 /**
@@ -38,12 +49,11 @@ export class AsioDecoder implements FrameDecoder {
     const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk
     let offset = 0
     while (data.length - offset >= ASIO_HEADER_LENGTH) {
-      const header = data.subarray(offset, offset + ASIO_HEADER_LENGTH)
-      const bodyLength = parseHeader(header)
-      if (bodyLength === undefined || bodyLength > this.maxBody) {
+      const bodyLength = readAsioLength(data, offset)
+      if (bodyLength === -1 || bodyLength > this.maxBody) {
         this.failed = true
         this.pending = Buffer.alloc(0)
-        const shown = JSON.stringify(header.toString('latin1'))
+        const shown = JSON.stringify(data.toString('latin1', offset, offset + ASIO_HEADER_LENGTH))
         this.events.onError('bad-header', `bad asio header ${shown} (a length of 0-${this.maxBody} expected)`)
         return
       }

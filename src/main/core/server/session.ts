@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Codec, DecodeErrorCode, FrameDecoder } from '../codec'
-import type { SessionMetrics } from '../metrics/types'
+import type { SessionMetrics } from '../../../shared/telemetry'
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -40,6 +40,7 @@ export class Session {
   private output: Buffer[] = []
   private outputBytes = 0
   private awaitingDrain = false
+  private flushRequested = false
   private ending = false
 
   constructor(
@@ -99,11 +100,19 @@ export class Session {
       this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
       return
     }
+    this.requestFlush()
+  }
+
+  /** Once per turn however many frames are queued: a broadcast to 200 sessions is 200 sends, not 200 × N requests. */
+  private requestFlush(): void {
+    if (this.flushRequested) return
+    this.flushRequested = true
     this.host.scheduleFlush(this)
   }
 
   /** Hands everything queued this turn to the socket as one write. */
   flush(): void {
+    this.flushRequested = false
     if (this.awaitingDrain || this.socket.destroyed) return
     if (this.output.length > 0) {
       const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output, this.outputBytes)
@@ -121,7 +130,7 @@ export class Session {
     this.closeReason ??= reason
     this.ending = true
     this.socket.pause()
-    this.host.scheduleFlush(this)
+    this.requestFlush()
     setTimeout(() => this.socket.destroy(), this.limits.lingerMs).unref()
   }
 

@@ -1,0 +1,193 @@
+import { ASIO_HEADER_LENGTH, ASIO_MAX_BODY, readAsioLength } from '../codec/asio'
+import type { CodecName } from '../codec'
+import { SYNC_MARK, type TagLayout } from './wire'
+
+/**
+ * What a scanner reports. Numbers only on the hot path: the generator shares the cores with the
+ * server it measures, so every delivery it parses slowly is throughput the server is not credited with.
+ */
+export interface DeliverySink {
+  /** One delivery: an asio body, or a line-protocol `MSG` line. sender is -1 if no tag could be read. */
+  onDelivery(sender: number, seq: number): void
+  /** The frame that tells a client it is in the room: asio's barrier body, line's `WELCOME`. */
+  onMarker(): void
+  /** A line the server sent that no run should see (`ERR ...`); the stream goes on. */
+  onRefused(line: string): void
+  /** The stream can no longer be framed; the scanner ignores all further input. */
+  onError(detail: string): void
+}
+
+/**
+ * Push parsers for the server's output, fed `write(chunk)` like the codec decoders. They do not
+ * use those decoders: a decoder hands out a Buffer view per frame (and asio's a header string),
+ * where these read the tag in place and allocate only to carry a frame split across chunks.
+ */
+export interface DeliveryScanner {
+  write(chunk: Buffer): void
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+export class AsioScanner implements DeliveryScanner {
+  /** The start of a frame split across chunks. */
+  private readonly held = Buffer.allocUnsafe(ASIO_HEADER_LENGTH + ASIO_MAX_BODY)
+  private heldBytes = 0
+  private failed = false
+
+  constructor(
+    private readonly layout: TagLayout,
+    private readonly sink: DeliverySink,
+    /** This run's barrier body; other barrier bodies (from earlier runs) are ignored. */
+    private readonly sync: Buffer
+  ) {}
+
+  write(chunk: Buffer): void {
+    if (this.failed) return
+    let pos = 0
+    if (this.heldBytes > 0) {
+      pos = this.completeHeld(chunk)
+      if (pos < 0) return
+    }
+    const end = chunk.length
+    while (end - pos >= ASIO_HEADER_LENGTH) {
+      const length = readAsioLength(chunk, pos)
+      if (length < 0 || length > ASIO_MAX_BODY) return this.fail(chunk, pos)
+      const next = pos + ASIO_HEADER_LENGTH + length
+      if (next > end) break
+      this.body(chunk, pos + ASIO_HEADER_LENGTH, length)
+      pos = next
+    }
+    if (pos < end) {
+      chunk.copy(this.held, 0, pos, end)
+      this.heldBytes = end - pos
+    }
+  }
+
+  /** Tops up the held frame from the chunk's start; returns where the chunk's own frames begin, or -1. */
+  private completeHeld(chunk: Buffer): number {
+    let pos = 0
+    if (this.heldBytes < ASIO_HEADER_LENGTH) {
+      const take = Math.min(ASIO_HEADER_LENGTH - this.heldBytes, chunk.length)
+      chunk.copy(this.held, this.heldBytes, 0, take)
+      this.heldBytes += take
+      pos = take
+      if (this.heldBytes < ASIO_HEADER_LENGTH) return -1
+    }
+    const length = readAsioLength(this.held, 0)
+    if (length < 0 || length > ASIO_MAX_BODY) {
+      this.fail(this.held, 0)
+      return -1
+    }
+    const total = ASIO_HEADER_LENGTH + length
+    const take = Math.min(total - this.heldBytes, chunk.length - pos)
+    chunk.copy(this.held, this.heldBytes, pos, pos + take)
+    this.heldBytes += take
+    pos += take
+    if (this.heldBytes < total) return -1
+    this.heldBytes = 0
+    this.body(this.held, ASIO_HEADER_LENGTH, length)
+    return pos
+  }
+
+  private body(source: Buffer, at: number, length: number): void {
+    if (length === this.layout.size) {
+      if (source[at] === SYNC_MARK) {
+        if (this.sync.equals(source.subarray(at, at + length))) this.sink.onMarker()
+        return
+      }
+      const sender = this.layout.readClient(source, at)
+      if (sender >= 0) return this.sink.onDelivery(sender, this.layout.readSeq(source, at))
+    }
+    this.sink.onDelivery(-1, -1)
+  }
+
+  private fail(source: Buffer, at: number): void {
+    this.failed = true
+    this.heldBytes = 0
+    const header = JSON.stringify(source.toString('latin1', at, at + ASIO_HEADER_LENGTH))
+    this.sink.onError(`bad asio header ${header}`)
+  }
+}
+
+const MSG = Buffer.from('MSG ', 'latin1')
+const WELCOME = Buffer.from('WELCOME ', 'latin1')
+const ERR = Buffer.from('ERR ', 'latin1')
+
+function startsWith(source: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
+  if (end - at < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (source[at + i] !== prefix[i]) return false
+  return true
+}
+
+/** Longest line the scanner carries across chunks; the server's own limit is 4096 bytes of text. */
+export const MAX_LINE = 16 * 1024
+
+export class LineScanner implements DeliveryScanner {
+  private readonly held = Buffer.allocUnsafe(MAX_LINE)
+  private heldBytes = 0
+  private failed = false
+
+  constructor(
+    private readonly layout: TagLayout,
+    private readonly sink: DeliverySink
+  ) {}
+
+  write(chunk: Buffer): void {
+    if (this.failed) return
+    let pos = 0
+    if (this.heldBytes > 0) {
+      const lf = chunk.indexOf(LF)
+      if (lf === -1) return this.hold(chunk, 0)
+      if (!this.append(chunk, 0, lf)) return
+      const length = this.heldBytes
+      this.heldBytes = 0
+      this.line(this.held, 0, length)
+      pos = lf + 1
+    }
+    for (;;) {
+      const lf = chunk.indexOf(LF, pos)
+      if (lf === -1) break
+      this.line(chunk, pos, lf)
+      pos = lf + 1
+    }
+    if (pos < chunk.length) this.hold(chunk, pos)
+  }
+
+  private append(chunk: Buffer, from: number, to: number): boolean {
+    const total = this.heldBytes + (to - from)
+    if (total > MAX_LINE) {
+      this.failed = true
+      this.heldBytes = 0
+      this.sink.onError(`line of ${total}+ bytes exceeds ${MAX_LINE}`)
+      return false
+    }
+    chunk.copy(this.held, this.heldBytes, from, to)
+    this.heldBytes = total
+    return true
+  }
+
+  private hold(chunk: Buffer, from: number): void {
+    this.append(chunk, from, chunk.length)
+  }
+
+  private line(source: Buffer, at: number, end: number): void {
+    if (end > at && source[end - 1] === CR) end--
+    if (startsWith(source, at, end, MSG)) {
+      // `MSG <room> <nick> <text>`: the text is the body as sent, so it is the line's last `size` bytes.
+      const body = end - this.layout.size
+      if (body >= at + MSG.length) {
+        const sender = this.layout.readClient(source, body)
+        if (sender >= 0) return this.sink.onDelivery(sender, this.layout.readSeq(source, body))
+      }
+      return this.sink.onDelivery(-1, -1)
+    }
+    if (startsWith(source, at, end, WELCOME)) return this.sink.onMarker()
+    if (startsWith(source, at, end, ERR)) this.sink.onRefused(source.toString('utf8', at, end))
+  }
+}
+
+/** `sync` is the asio barrier body (see TagLayout.syncBody); the line protocol greets instead. */
+export function createScanner(codec: CodecName, layout: TagLayout, sink: DeliverySink, sync: Buffer): DeliveryScanner {
+  return codec === 'asio' ? new AsioScanner(layout, sink, sync) : new LineScanner(layout, sink)
+}
