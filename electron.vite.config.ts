@@ -9,7 +9,7 @@ export default defineConfig({
         // One entry per process or thread; all are emitted side by side in out/main/.
         input: {
           index: resolve('src/main/index.ts'),
-          cli: resolve('src/main/core/cli/index.ts'),
+          cli: resolve('src/main/cli/index.ts'),
           'logic-worker': resolve('src/main/core/logic/worker.ts'),
           'load-agent': resolve('src/main/core/load/agent.ts')
         }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parseServeArgs, UsageError } from '../src/main/core/cli/args'
+import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { TestClient, waitFor } from './helpers'
 
 const CLI = resolve('out/main/cli.js')

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { LogEvent, ChatServer } from '../src/main/core/server/server'
+import type { ChatServer } from '../src/main/core/server/server'
+import type { LogEvent, MetricsSnapshot } from '../src/shared/telemetry'
 import { joinLine, startServer, TestClient } from './helpers'
 
 let server: ChatServer | undefined
@@ -64,7 +65,7 @@ describe('the logic stage behind the sockets', () => {
     await b.c.expect(`JOINED den ${b.nick}`)
     for (let i = 0; i < 10; i++) a.c.send(`CHAT ${i}`)
     await a.c.until('10 messages', (lines) => chats(lines).length === 10)
-    const snapshot = await new Promise<import('../src/main/core/metrics/types').MetricsSnapshot>((resolve) => server!.once('metrics', resolve))
+    const snapshot = await new Promise<MetricsSnapshot>((resolve) => server!.once('metrics', resolve))
     const rows = Object.fromEntries(snapshot.sessions.map((row) => [row.id, row]))
     expect(rows[a.id]).toMatchObject({ nick: 'ann', room: 'lobby', codec: 'line', msgsIn: 11 })
     expect(rows[b.id]).toMatchObject({ nick: b.nick, room: 'den', msgsIn: 1 })

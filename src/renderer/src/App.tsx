@@ -1,9 +1,13 @@
-/** Placeholder until the control panel lands: the server runs in the main process meanwhile. */
-export function App() {
-  return (
-    <main>
-      <h1>Switchboard</h1>
-      <p>The chat server is running: line protocol on 127.0.0.1:7000, asio codec on 127.0.0.1:7001.</p>
-    </main>
+import { ChatClient } from './components/ChatClient'
+import { ControlPanel } from './components/ControlPanel'
+
+/** A window is the control panel, or (with #client) a client window: a chat client of its own. */
+export function App({ view }: { view: 'panel' | 'client' }) {
+  return view === 'client' ? (
+    <div className="client-window">
+      <ChatClient title="Client window" />
+    </div>
+  ) : (
+    <ControlPanel />
   )
 }

@@ -1,3 +1,5 @@
+import type { CodecName } from '../../../shared/telemetry'
+
 /** Why a decoder gave up on a stream. After an error the decoder discards everything it is fed. */
 export type DecodeErrorCode = 'line-too-long' | 'bad-header'
 
@@ -15,7 +17,8 @@ export interface FrameDecoder {
   readonly buffered: number
 }
 
-export type CodecName = 'line' | 'asio'
+
+export type { CodecName }
 
 export interface Codec {
   readonly name: CodecName

@@ -1,5 +1,5 @@
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks'
-import type { MetricsSnapshot, SessionMetrics, TotalsMetrics } from './types'
+import type { MetricsSnapshot, SessionMetrics, TotalsMetrics } from '../../../shared/telemetry'
 
 /** Cumulative figures read from the server at sampling time; the sampler turns them into rates. */
 export interface ServerCounters {

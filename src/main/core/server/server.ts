@@ -5,22 +5,13 @@ import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '..
 import { LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
-import type { MetricsSnapshot } from '../metrics/types'
+import type { LogEvent, LogKind, MetricsSnapshot } from '../../../shared/telemetry'
 import type { Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import { AsioRelay } from './asio-relay'
 import { LineChat } from './line-chat'
 import { DEFAULTS, type ListenerSpec, type ServerOptions } from './options'
 import { Session, type SessionHost, type SessionLimits } from './session'
-
-export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'shutdown'
-
-export interface LogEvent {
-  at: number
-  kind: LogKind
-  sessionId?: number
-  text: string
-}
 
 export interface BoundListener extends ListenerSpec {
   /** `codec:port` as bound: the name sessions and metrics use. */

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url'
 import { parseServeArgs, SERVE_USAGE, UsageError } from './args'
 import { serve } from './serve'
 
-// The worker is its own build entry, emitted next to this file.
-const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'logic-worker.js')
+// The worker is its own build entry, emitted next to this file; the renderer is built beside out/main.
+const here = dirname(fileURLToPath(import.meta.url))
+const paths = { workerFile: join(here, 'logic-worker.js'), rendererDir: join(here, '../renderer') }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv[0]?.startsWith('-') || argv.length === 0 ? ['serve', ...argv] : argv
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command !== 'serve') throw new UsageError(`unknown command "${command}"`)
-  return serve(parseServeArgs(rest), workerFile)
+  return serve(parseServeArgs(rest), paths)
 }
 
 main(process.argv.slice(2)).then(

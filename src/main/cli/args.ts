@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { DEFAULTS, parseListener, type ServerOptions } from '../server/options'
+import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 
 export class UsageError extends Error {}
 
@@ -11,19 +11,23 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --max-sessions N            sessions at once (default ${DEFAULTS.maxSessions})
   --max-output BYTES          output queued per session before it is dropped as slow (default ${DEFAULTS.maxOutputBytes})
   --status-ms MS              status line period, 0 = none (default 1000)
+  --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --verbose                   print every connect, disconnect and error`
 
 export interface ServeArgs {
   server: Omit<ServerOptions, 'workerFile'>
   statusMs: number
+  /** Port of the browser control room; null for none. */
+  webPort: number | null
   verbose: boolean
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number): number {
+function integer(name: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback
   const value = Number(text)
-  if (!/^[0-9]+$/.test(text) || value < min || !Number.isSafeInteger(value)) {
-    throw new UsageError(`--${name} takes a whole number >= ${min}, not "${text}"`)
+  if (!/^[0-9]+$/.test(text) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
+    throw new UsageError(`--${name} takes a whole number ${range}, not "${text}"`)
   }
   return value
 }
@@ -42,6 +46,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         'max-sessions': { type: 'string' },
         'max-output': { type: 'string' },
         'status-ms': { type: 'string' },
+        web: { type: 'string' },
         verbose: { type: 'boolean', default: false }
       }
     }))
@@ -65,6 +70,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       maxOutputBytes: integer('max-output', values['max-output'], DEFAULTS.maxOutputBytes, 1024)
     },
     statusMs: integer('status-ms', values['status-ms'], 1000, 0),
+    webPort: values.web === undefined ? null : integer('web', values.web, 0, 0, 65535),
     verbose: values.verbose
   }
 }

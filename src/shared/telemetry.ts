@@ -1,4 +1,7 @@
-import type { CodecName } from '../codec'
+// What the server tells about itself: plain data shared by every process (the core produces it, the
+// renderer draws it). No platform imports here.
+
+export type CodecName = 'line' | 'asio'
 
 /** Plain data, safe to send over IPC or a WebSocket as it is. */
 export interface SessionMetrics {
@@ -48,4 +51,13 @@ export interface MetricsSnapshot {
   uptimeMs: number
   totals: TotalsMetrics
   sessions: SessionMetrics[]
+}
+
+export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'shutdown'
+
+export interface LogEvent {
+  at: number
+  kind: LogKind
+  sessionId?: number
+  text: string
 }

@@ -1,4 +1,4 @@
-import type { TotalsMetrics } from '../metrics/types'
+import type { TotalsMetrics } from '../../shared/telemetry'
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
 

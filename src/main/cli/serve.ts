@@ -1,0 +1,69 @@
+import { connectLocal } from '../host/local-transport'
+import { SwitchboardHost } from '../host/host'
+import { startWebHost, type WebHost } from '../web/web-host'
+import type { ServeArgs } from './args'
+import { formatStatus } from './status'
+
+export interface ServePaths {
+  workerFile: string
+  /** The built renderer, served in browser mode. */
+  rendererDir: string
+}
+
+/** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
+export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
+  const { listeners, workers, workUs, ...serverDefaults } = args.server
+  const host = new SwitchboardHost({ workerFile: paths.workerFile, serverDefaults, config: { listeners, workers, workUs } })
+  // The console is one more peer of the host, like a window.
+  const { api } = connectLocal(host)
+  api.onLog((events) => {
+    for (const event of events) {
+      if (args.verbose || event.kind === 'error' || event.kind === 'pressure' || event.kind === 'shutdown') {
+        console.log(`${new Date(event.at).toISOString()} ${event.kind} ${event.text}`)
+      }
+    }
+  })
+  let lastStatus = 0
+  api.onMetrics((snapshot) => {
+    if (args.statusMs === 0 || snapshot.at - lastStatus < args.statusMs - 50) return
+    lastStatus = snapshot.at
+    console.log(formatStatus(snapshot.totals))
+  })
+
+  const state = await api.startServer(host.serverState.config)
+  if (state.status !== 'running') {
+    console.error(`switchboard: cannot start: ${state.error}`)
+    return 1
+  }
+  for (const listener of state.bound) {
+    console.log(`switchboard: listening on ${listener.host}:${listener.port} (${listener.codec})`)
+  }
+  console.log(`switchboard: logic on ${workers > 0 ? `${workers} worker threads` : 'the I/O thread'}, work ${workUs}us/msg`)
+
+  let web: WebHost | null = null
+  if (args.webPort !== null) {
+    try {
+      web = await startWebHost({ host, rendererDir: paths.rendererDir, port: args.webPort })
+    } catch (error) {
+      console.error(`switchboard: cannot serve the control room: ${(error as Error).message}`)
+      await host.dispose()
+      return 1
+    }
+    console.log(`switchboard: control room at ${web.url}`)
+  }
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      console.log(`switchboard: ${signal}: stopping (flushing output for up to ${args.server.shutdownDeadlineMs}ms)`)
+      // A second signal means "now": leave without waiting for the flush.
+      process.once(signal, () => process.exit(130))
+      resolve()
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+  })
+  await host.dispose()
+  await web?.close()
+  console.log('switchboard: stopped')
+  return 0
+}

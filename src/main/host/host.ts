@@ -1,0 +1,191 @@
+import type {
+  CallArgs,
+  CallName,
+  CallResult,
+  EventName,
+  EventPayload,
+  ServerConfig,
+  ServerState
+} from '../../shared/contract'
+import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
+import type { LogEvent } from '../../shared/telemetry'
+import type { ServerOptions } from '../core/server/options'
+import { ChatServer } from '../core/server/server'
+import { WindowClient } from './window-client'
+import { validateCall } from './validate'
+
+/** Where a peer's events go: one window's webContents, one WebSocket, or the CLI's console. */
+export interface PeerChannel {
+  send<E extends EventName>(event: E, payload: EventPayload<E>): void
+}
+
+export interface HostOptions {
+  workerFile: string
+  /** Server options the contract does not carry (limits, deadlines), applied to every start. */
+  serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | 'workerFile'>>
+  /** Opens a window with a client of its own, where the platform has windows (Electron). */
+  openClientWindow?: () => void
+  config?: ServerConfig
+}
+
+const LOG_FLUSH_MS = 250
+/** Events kept for a window that opens later; the renderer keeps its own, longer cap. */
+const LOG_BACKLOG = 500
+
+/**
+ * Implements the contract on top of the core, for any number of peers (windows, tabs, the CLI).
+ * Electron-free: the Electron shell and the web host are two transports in front of it.
+ */
+export class SwitchboardHost {
+  private server: ChatServer | null = null
+  private state: ServerState
+  private readonly peers = new Set<HostPeer>()
+  private pendingLog: LogEvent[] = []
+  private readonly backlog: LogEvent[] = []
+  private logTimer: NodeJS.Timeout | null = null
+  private transition: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly options: HostOptions) {
+    this.state = { status: 'stopped', config: options.config ?? DEFAULT_SERVER_CONFIG, bound: [], startedAt: null, error: null }
+  }
+
+  get serverState(): ServerState {
+    return this.state
+  }
+
+  attach(channel: PeerChannel): HostPeer {
+    const peer = new HostPeer(this, channel)
+    this.peers.add(peer)
+    channel.send('onServerState', this.state)
+    if (this.backlog.length > 0) channel.send('onLog', [...this.backlog])
+    return peer
+  }
+
+  detach(peer: HostPeer): void {
+    if (this.peers.delete(peer)) peer.dispose()
+  }
+
+  /** Starts and stops are queued, so a double click cannot interleave two of them. */
+  startServer(config: ServerConfig): Promise<ServerState> {
+    return this.serialize(() => this.start(config))
+  }
+
+  stopServer(): Promise<ServerState> {
+    return this.serialize(() => this.stop())
+  }
+
+  kickSession(sessionId: number): boolean {
+    return this.server?.kick(sessionId, 'by the control panel') ?? false
+  }
+
+  openClientWindow(): void {
+    if (!this.options.openClientWindow) throw new Error('this host has no windows to open')
+    this.options.openClientWindow()
+  }
+
+  /** Stops the server gracefully and lets every peer go: for quitting the app or the CLI. */
+  async dispose(): Promise<void> {
+    await this.stopServer()
+    for (const peer of [...this.peers]) this.detach(peer)
+    this.flushLog()
+  }
+
+  private serialize(step: () => Promise<ServerState>): Promise<ServerState> {
+    const next = this.transition.then(step, step)
+    this.transition = next
+    return next
+  }
+
+  private async start(config: ServerConfig): Promise<ServerState> {
+    if (this.server) return this.state
+    this.setState({ status: 'starting', config, error: null })
+    const server = new ChatServer({ ...this.options.serverDefaults, ...config, workerFile: this.options.workerFile })
+    server.on('log', (event) => this.log(event))
+    server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))
+    try {
+      const bound = await server.start()
+      this.server = server
+      this.setState({ status: 'running', bound, startedAt: Date.now() })
+    } catch (error) {
+      this.setState({ status: 'stopped', bound: [], startedAt: null, error: (error as Error).message })
+    }
+    return this.state
+  }
+
+  private async stop(): Promise<ServerState> {
+    const server = this.server
+    if (!server) return this.state
+    this.setState({ status: 'stopping' })
+    try {
+      await server.stop()
+      this.setState({ status: 'stopped', bound: [], startedAt: null })
+    } catch (error) {
+      this.setState({ status: 'stopped', bound: [], startedAt: null, error: (error as Error).message })
+    }
+    this.server = null
+    return this.state
+  }
+
+  private setState(change: Partial<ServerState>): void {
+    this.state = { ...this.state, ...change }
+    this.broadcast('onServerState', this.state)
+  }
+
+  broadcast<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    for (const peer of this.peers) peer.channel.send(event, payload)
+  }
+
+  /** Log events go out in batches: 10,000 clients connecting must not mean 10,000 messages to every window. */
+  private log(event: LogEvent): void {
+    this.pendingLog.push(event)
+    this.backlog.push(event)
+    if (this.backlog.length > LOG_BACKLOG) this.backlog.splice(0, this.backlog.length - LOG_BACKLOG)
+    this.logTimer ??= setTimeout(() => this.flushLog(), LOG_FLUSH_MS)
+  }
+
+  private flushLog(): void {
+    if (this.logTimer) clearTimeout(this.logTimer)
+    this.logTimer = null
+    if (this.pendingLog.length === 0) return
+    const batch = this.pendingLog
+    this.pendingLog = []
+    this.broadcast('onLog', batch)
+  }
+}
+
+/** One window's (or tab's) view of the host: its calls, and the chat client it owns. */
+export class HostPeer {
+  private readonly client: WindowClient
+
+  constructor(
+    private readonly host: SwitchboardHost,
+    readonly channel: PeerChannel
+  ) {
+    this.client = new WindowClient(channel)
+  }
+
+  /** Validates untrusted arguments, then runs the call. */
+  invoke(call: string, args: unknown): Promise<unknown> {
+    try {
+      const valid = validateCall(call as CallName, args)
+      return Promise.resolve((this.handlers[call as CallName] as (...a: unknown[]) => unknown)(...valid))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  dispose(): void {
+    this.client.close()
+  }
+
+  private readonly handlers: { [C in CallName]: (...args: CallArgs<C>) => CallResult<C> | Promise<CallResult<C>> } = {
+    getServerState: () => this.host.serverState,
+    startServer: (config) => this.host.startServer(config),
+    stopServer: () => this.host.stopServer(),
+    kickSession: (sessionId) => this.host.kickSession(sessionId),
+    connectClient: (config) => this.client.connect(config),
+    sendClient: (text) => this.client.send(text),
+    closeClient: () => this.client.close(),
+    openClientWindow: () => this.host.openClientWindow()
+  }
+}

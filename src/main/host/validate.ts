@@ -1,0 +1,77 @@
+import type { CallArgs, CallName, ClientConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
+import { CODEC_NAMES, isCodecName } from '../core/codec'
+
+/** A renderer sent arguments that do not fit the contract; it is told so, and nothing else happens. */
+export class ValidationError extends Error {}
+
+type Check<T> = (value: unknown, path: string) => T
+
+function fail(path: string, expected: string, value: unknown): never {
+  const shown = JSON.stringify(value)?.slice(0, 60) ?? String(value)
+  throw new ValidationError(`${path}: expected ${expected}, got ${shown}`)
+}
+
+const integer =
+  (min: number, max: number): Check<number> =>
+  (value, path) =>
+    Number.isInteger(value) && (value as number) >= min && (value as number) <= max
+      ? (value as number)
+      : fail(path, `a whole number from ${min} to ${max}`, value)
+
+const host: Check<string> = (value, path) =>
+  typeof value === 'string' && /^[A-Za-z0-9.:[\]-]{1,253}$/.test(value) ? value : fail(path, 'a host name or address', value)
+
+const codec: Check<ClientConfig['codec']> = (value, path) =>
+  typeof value === 'string' && isCodecName(value) ? value : fail(path, `one of ${CODEC_NAMES.join(', ')}`, value)
+
+function object(value: unknown, path: string, keys: string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'an object', value)
+  const extra = Object.keys(value).filter((key) => !keys.includes(key))
+  if (extra.length > 0) fail(path, `only ${keys.join(', ')}`, extra)
+  return value as Record<string, unknown>
+}
+
+const listener: Check<ListenerConfig> = (value, path) => {
+  const o = object(value, path, ['codec', 'port', 'host'])
+  return { codec: codec(o.codec, `${path}.codec`), port: integer(0, 65535)(o.port, `${path}.port`), host: host(o.host, `${path}.host`) }
+}
+
+const serverConfig: Check<ServerConfig> = (value, path) => {
+  const o = object(value, path, ['listeners', 'workers', 'workUs'])
+  if (!Array.isArray(o.listeners) || o.listeners.length < 1 || o.listeners.length > 8) {
+    fail(`${path}.listeners`, '1 to 8 listeners', o.listeners)
+  }
+  return {
+    listeners: o.listeners.map((item, i) => listener(item, `${path}.listeners[${i}]`)),
+    workers: integer(0, 64)(o.workers, `${path}.workers`),
+    workUs: integer(0, 1_000_000)(o.workUs, `${path}.workUs`)
+  }
+}
+
+const clientConfig: Check<ClientConfig> = (value, path) => {
+  const o = object(value, path, ['host', 'port', 'codec'])
+  return { host: host(o.host, `${path}.host`), port: integer(1, 65535)(o.port, `${path}.port`), codec: codec(o.codec, `${path}.codec`) }
+}
+
+const text: Check<string> = (value, path) =>
+  typeof value === 'string' && value.length <= 65536 ? value : fail(path, 'a string of at most 65536 characters', value)
+
+const none = () => [] as []
+
+/** One check per call, so every call's arguments are checked before the host sees them. */
+const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
+  getServerState: none,
+  startServer: (args) => [serverConfig(args[0], 'config')],
+  stopServer: none,
+  kickSession: (args) => [integer(1, Number.MAX_SAFE_INTEGER)(args[0], 'sessionId')],
+  connectClient: (args) => [clientConfig(args[0], 'config')],
+  sendClient: (args) => [text(args[0], 'text')],
+  closeClient: none,
+  openClientWindow: none
+}
+
+export function validateCall<C extends CallName>(call: C, args: unknown): CallArgs<C> {
+  if (!Object.hasOwn(validators, call)) throw new ValidationError(`unknown call ${JSON.stringify(call)}`)
+  if (!Array.isArray(args)) throw new ValidationError(`${call}: arguments must be an array`)
+  return validators[call](args)
+}

@@ -1,0 +1,146 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { extname, join, normalize, sep } from 'node:path'
+import { WebSocketServer, type WebSocket } from 'ws'
+import type { SwitchboardHost } from '../host/host'
+import { decodeCall, encodeEvent, encodeReply } from '../../shared/web-wire'
+
+export interface WebHostOptions {
+  host: SwitchboardHost
+  /** The built renderer (out/renderer). */
+  rendererDir: string
+  port: number
+  bindHost?: string
+  /** Fixed for tests; random otherwise. */
+  token?: string
+}
+
+export interface WebHost {
+  /** Open this to use the control room; it carries the access token. */
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+const COOKIE = 'switchboard_token'
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json'
+}
+/** A window's metrics snapshots are skipped while its socket has this much unsent: the next one supersedes them. */
+const METRICS_BACKLOG_BYTES = 4 << 20
+
+function sameToken(given: string | undefined, token: string): boolean {
+  if (!given || given.length !== token.length) return false
+  return timingSafeEqual(Buffer.from(given), Buffer.from(token))
+}
+
+function cookieToken(request: IncomingMessage): string | undefined {
+  const match = /(?:^|;\s*)switchboard_token=([A-Za-z0-9_-]+)/.exec(request.headers.cookie ?? '')
+  return match?.[1]
+}
+
+/**
+ * Browser mode: serves the built renderer over HTTP and carries the contract over a WebSocket.
+ * Anything without the access token is refused: the URL's token becomes a SameSite=Strict cookie,
+ * which every later request (assets, the WebSocket) must carry.
+ */
+export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
+  const token = options.token ?? randomBytes(18).toString('base64url')
+  const bindHost = options.bindHost ?? '127.0.0.1'
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
+
+  const http = createServer((request, response) => {
+    serveStatic(request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500).end('internal error')
+    })
+  })
+
+  async function serveStatic(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://switchboard')
+    const fromQuery = url.searchParams.get('token') ?? undefined
+    const headers: Record<string, string> = {}
+    if (sameToken(fromQuery, token)) {
+      headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`
+    } else if (!sameToken(cookieToken(request), token)) {
+      response.writeHead(403, { 'Content-Type': 'text/plain' }).end('forbidden: open the URL printed by switchboard, with its token\n')
+      return
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405).end()
+      return
+    }
+    const relative = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '') || 'index.html'
+    const file = join(options.rendererDir, relative)
+    if (!file.startsWith(options.rendererDir + sep)) {
+      response.writeHead(404).end()
+      return
+    }
+    let body: Buffer
+    try {
+      body = await readFile(file)
+    } catch {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
+      return
+    }
+    response.writeHead(200, {
+      ...headers,
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff'
+    })
+    response.end(request.method === 'HEAD' ? undefined : body)
+  }
+
+  http.on('upgrade', (request, socket, head) => {
+    const url = new URL(request.url ?? '/', 'http://switchboard')
+    const origin = request.headers.origin
+    const expectedOrigin = `http://${request.headers.host}`
+    if (url.pathname !== '/ws' || !sameToken(cookieToken(request), token) || origin !== expectedOrigin) {
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
+      return
+    }
+    sockets.handleUpgrade(request, socket, head, (ws) => attach(ws))
+  })
+
+  function attach(ws: WebSocket): void {
+    const peer = options.host.attach({
+      send: (event, payload) => {
+        if (ws.readyState !== ws.OPEN) return
+        if (event === 'onMetrics' && ws.bufferedAmount > METRICS_BACKLOG_BYTES) return
+        ws.send(encodeEvent(event, payload))
+      }
+    })
+    ws.on('message', (data) => {
+      const call = decodeCall(String(data))
+      if (!call) return ws.close(1003, 'malformed message')
+      peer.invoke(call.call, call.args).then(
+        (result) => ws.readyState === ws.OPEN && ws.send(encodeReply(call.id, { result })),
+        (error: Error) => ws.readyState === ws.OPEN && ws.send(encodeReply(call.id, { error: error.message }))
+      )
+    })
+    ws.on('close', () => options.host.detach(peer))
+    ws.on('error', () => ws.terminate())
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port, bindHost, () => resolve())
+  })
+  const port = (http.address() as { port: number }).port
+  return {
+    url: `http://${bindHost}:${port}/?token=${token}`,
+    port,
+    close: async () => {
+      for (const ws of sockets.clients) ws.close(1001, 'host shutting down')
+      sockets.close()
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import type { ClientConfig } from '../../../shared/contract'
+import { useApi, useAppStore } from '../context'
+import { formatTime } from '../format'
+
+/** Errors from a call (not connected, refused input) are shown, never thrown at the user. */
+function useCallError() {
+  const [error, setError] = useState<string | null>(null)
+  const run = (promise: Promise<unknown>) => {
+    setError(null)
+    promise.catch((e: Error) => setError(e.message))
+  }
+  return [error, run] as const
+}
+
+export function ChatClient({ title = 'Chat client' }: { title?: string }) {
+  const api = useApi()
+  const client = useAppStore((s) => s.client)
+  const messages = useAppStore((s) => s.messages)
+  const dropped = useAppStore((s) => s.droppedFrames)
+  const chat = useAppStore((s) => s.chat)
+  const firstListener = useAppStore((s) => s.server?.bound[0] ?? s.server?.config.listeners[0])
+  const [form, setForm] = useState<ClientConfig>({ host: '127.0.0.1', port: 7000, codec: 'line' })
+  const [nick, setNick] = useState('')
+  const [room, setRoom] = useState('')
+  const [text, setText] = useState('')
+  const [error, run] = useCallError()
+  const list = useRef<HTMLOListElement>(null)
+  const touched = useRef(false)
+  const connected = client.status === 'connected'
+  const isLine = (client.config?.codec ?? form.codec) === 'line'
+
+  // Until the user edits it, the form follows the built-in server's first listener.
+  useEffect(() => {
+    if (!touched.current && firstListener && firstListener.port !== 0) {
+      setForm({ host: firstListener.host, port: firstListener.port, codec: firstListener.codec })
+    }
+  }, [firstListener])
+
+  useEffect(() => {
+    list.current?.lastElementChild?.scrollIntoView({ block: 'end' })
+  }, [messages])
+
+  const edit = (change: Partial<ClientConfig>) => {
+    touched.current = true
+    setForm({ ...form, ...change })
+  }
+
+  const connect = (event: FormEvent) => {
+    event.preventDefault()
+    run(
+      api.connectClient(form).then(async (state) => {
+        if (state.status === 'connected' && form.codec === 'line' && nick) await api.sendClient(`NICK ${nick}`)
+      })
+    )
+  }
+
+  const send = (event: FormEvent) => {
+    event.preventDefault()
+    if (!text) return
+    run(api.sendClient(isLine ? `CHAT ${text}` : text).then(() => setText('')))
+  }
+
+  return (
+    <section className="card chat" aria-label={title}>
+      <header>
+        <h2>{title}</h2>
+        <span className={`badge ${client.status}`} data-testid="client-status">
+          {client.status}
+        </span>
+        {chat.nick && <span className="muted">as {chat.nick}{chat.room ? ` in ${chat.room}` : ''}</span>}
+      </header>
+      <form className="connect" onSubmit={connect}>
+        <input aria-label="server host" value={form.host} onChange={(e) => edit({ host: e.target.value })} disabled={connected} />
+        <input aria-label="server port" type="number" min={1} max={65535} value={form.port} onChange={(e) => edit({ port: Number(e.target.value) })} disabled={connected} />
+        <select aria-label="client codec" value={form.codec} onChange={(e) => edit({ codec: e.target.value as ClientConfig['codec'] })} disabled={connected}>
+          <option value="line">line</option>
+          <option value="asio">asio</option>
+        </select>
+        <input aria-label="nick" placeholder="nick (optional)" value={nick} onChange={(e) => setNick(e.target.value)} disabled={connected || form.codec !== 'line'} />
+        {connected ? (
+          <button type="button" onClick={() => run(api.closeClient())}>
+            Disconnect
+          </button>
+        ) : (
+          <button type="submit" disabled={client.status === 'connecting'}>
+            Connect
+          </button>
+        )}
+      </form>
+      {client.status === 'closed' && client.reason && (
+        <p className="error" role="alert" data-testid="client-reason">
+          {client.reason}
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="chat-body">
+        <ol className="messages" ref={list} aria-label="messages">
+          {dropped > 0 && <li className="muted">{dropped} messages skipped: they came faster than a window can show</li>}
+          {messages.map((m) => (
+            <li key={m.seq} className={m.text.startsWith('ERR ') ? 'error' : undefined}>
+              <time>{formatTime(m.at)}</time> <span className="text">{m.text}</span>
+            </li>
+          ))}
+        </ol>
+        {isLine && (
+          <aside className="members" aria-label="members">
+            <h3>{chat.room ?? 'room'}</h3>
+            <ul>
+              {chat.members.map((m) => (
+                <li key={m}>{m}</li>
+              ))}
+            </ul>
+            <button type="button" className="ghost" disabled={!connected} onClick={() => run(api.sendClient('WHO'))}>
+              WHO
+            </button>
+          </aside>
+        )}
+      </div>
+      <form className="compose" onSubmit={send}>
+        <input aria-label="message" placeholder={isLine ? 'message' : 'asio body (max 512 bytes)'} value={text} onChange={(e) => setText(e.target.value)} disabled={!connected} />
+        <button type="submit" disabled={!connected}>
+          Send
+        </button>
+      </form>
+      {isLine && (
+        <form
+          className="join"
+          onSubmit={(event) => {
+            event.preventDefault()
+            if (room) run(api.sendClient(`JOIN ${room}`).then(() => setRoom('')))
+          }}
+        >
+          <input aria-label="room" placeholder="room" value={room} onChange={(e) => setRoom(e.target.value)} disabled={!connected} />
+          <button type="submit" disabled={!connected}>
+            Join
+          </button>
+        </form>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,140 @@
+import { useEffect, useState } from 'react'
+import { DEFAULT_SERVER_CONFIG, type ListenerConfig, type ServerConfig } from '../../../shared/contract'
+import { useApi, useAppStore } from '../context'
+import { formatCount, formatDuration, formatMs } from '../format'
+
+function useNow(periodMs: number): number {
+  const [now, setNow] = useState(Date.now())
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), periodMs)
+    return () => clearInterval(timer)
+  }, [periodMs])
+  return now
+}
+
+function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfig; onChange(l: ListenerConfig): void; onRemove?(): void }) {
+  return (
+    <div className="listener-row">
+      <select aria-label="codec" value={listener.codec} onChange={(e) => onChange({ ...listener, codec: e.target.value as ListenerConfig['codec'] })}>
+        <option value="line">line</option>
+        <option value="asio">asio</option>
+      </select>
+      <input aria-label="host" value={listener.host} onChange={(e) => onChange({ ...listener, host: e.target.value })} />
+      <input
+        aria-label="port"
+        type="number"
+        min={0}
+        max={65535}
+        value={listener.port}
+        onChange={(e) => onChange({ ...listener, port: Number(e.target.value) })}
+      />
+      {onRemove && (
+        <button type="button" className="ghost" onClick={onRemove} aria-label="remove listener">
+          ×
+        </button>
+      )}
+    </div>
+  )
+}
+
+export function ServerCard() {
+  const api = useApi()
+  const server = useAppStore((s) => s.server)
+  const totals = useAppStore((s) => s.latest?.totals ?? null)
+  const [draft, setDraft] = useState<ServerConfig | null>(null)
+  const now = useNow(1000)
+  const config = draft ?? server?.config ?? DEFAULT_SERVER_CONFIG
+  const status = server?.status ?? 'stopped'
+  const editable = status === 'stopped'
+  const running = status === 'running'
+
+  const setListener = (index: number, listener: ListenerConfig) =>
+    setDraft({ ...config, listeners: config.listeners.map((l, i) => (i === index ? listener : l)) })
+
+  return (
+    <section className="card server-card" aria-label="server">
+      <header>
+        <h2>Server</h2>
+        <span className={`badge ${status}`} data-testid="server-status">
+          {status}
+        </span>
+        {running && server?.startedAt && <span className="muted">up {formatDuration(now - server.startedAt)}</span>}
+      </header>
+      <fieldset disabled={!editable}>
+        <legend>Listeners</legend>
+        {config.listeners.map((listener, index) => (
+          <ListenerRow
+            key={index}
+            listener={listener}
+            onChange={(l) => setListener(index, l)}
+            onRemove={config.listeners.length > 1 ? () => setDraft({ ...config, listeners: config.listeners.filter((_, i) => i !== index) }) : undefined}
+          />
+        ))}
+        <button
+          type="button"
+          className="ghost"
+          onClick={() => setDraft({ ...config, listeners: [...config.listeners, { codec: 'line', host: '127.0.0.1', port: 0 }] })}
+        >
+          + listener
+        </button>
+        <div className="knobs">
+          <label>
+            workers
+            <input type="number" min={0} max={64} value={config.workers} onChange={(e) => setDraft({ ...config, workers: Number(e.target.value) })} />
+          </label>
+          <label>
+            work µs/msg
+            <input type="number" min={0} value={config.workUs} onChange={(e) => setDraft({ ...config, workUs: Number(e.target.value) })} />
+          </label>
+        </div>
+      </fieldset>
+      <div className="actions">
+        <button type="button" disabled={!editable} onClick={() => api.startServer(config).then(() => setDraft(null))}>
+          Start
+        </button>
+        <button type="button" disabled={!running} onClick={() => api.stopServer()}>
+          Stop
+        </button>
+      </div>
+      {server?.error && (
+        <p className="error" role="alert">
+          {server.error}
+        </p>
+      )}
+      {running && (
+        <ul className="bound" aria-label="listening on">
+          {server!.bound.map((l) => (
+            <li key={l.name}>
+              {l.codec} on {l.host}:{l.port}
+            </li>
+          ))}
+        </ul>
+      )}
+      {running && totals && (
+        <dl className="totals">
+          <dt>sessions</dt>
+          <dd data-testid="total-sessions">{formatCount(totals.sessions)}</dd>
+          <dt>msgs in/s</dt>
+          <dd>{formatCount(totals.msgsInPerSec)}</dd>
+          <dt>msgs out/s</dt>
+          <dd>{formatCount(totals.msgsOutPerSec)}</dd>
+          <dt>queue</dt>
+          <dd>
+            {formatCount(totals.logicQueueDepth)}
+            {totals.readingPaused && <span className="badge warn">reads paused</span>}
+          </dd>
+          <dt>pool</dt>
+          <dd>
+            {totals.poolThreads > 0 ? `${totals.poolThreads} threads` : 'inline'} · {Math.round(totals.poolUtilization * 100)}%
+          </dd>
+          <dt>logic p50 / p99</dt>
+          <dd>
+            {formatMs(totals.logicLatencyP50Ms)} / {formatMs(totals.logicLatencyP99Ms)}
+          </dd>
+          <dt>loop lag p99</dt>
+          <dd>{formatMs(totals.eventLoopLagP99Ms)}</dd>
+        </dl>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,22 @@
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
+
+export const formatCount = (value: number): string => compact.format(value)
+
+export function formatBytes(value: number): string {
+  return `${compact.format(value)}B`
+}
+
+export function formatMs(value: number | null): string {
+  if (value === null) return '–'
+  return value < 10 ? `${value.toFixed(2)} ms` : `${Math.round(value)} ms`
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000)
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const rest = s % 60
+  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${rest}s` : `${rest}s`
+}
+
+export const formatTime = (at: number): string => new Date(at).toLocaleTimeString('en-GB', { hour12: false })

@@ -1,0 +1,137 @@
+// The one contract between the host (Electron main, or the headless web host) and every renderer.
+// Declared once; main implements it, preload and the browser transport expose it, the renderer calls it.
+// Naming as in VS Code's IPC: `onSomething` is an event stream, everything else a call returning a Promise.
+import type { CodecName, LogEvent, MetricsSnapshot } from './telemetry'
+
+export interface ListenerConfig {
+  codec: CodecName
+  port: number
+  host: string
+}
+
+export interface ServerConfig {
+  listeners: ListenerConfig[]
+  workers: number
+  workUs: number
+}
+
+export type ServerStatus = 'stopped' | 'starting' | 'running' | 'stopping'
+
+export interface ServerState {
+  status: ServerStatus
+  /** The configuration last asked for (running, or to start with). */
+  config: ServerConfig
+  /** Where it listens while running; port 0 in the config becomes the bound port here. */
+  bound: (ListenerConfig & { name: string })[]
+  startedAt: number | null
+  /** Why the last start or stop failed, e.g. `listen EADDRINUSE: address already in use 127.0.0.1:7000`. */
+  error: string | null
+}
+
+/** A chat client owned by one window; the host holds its TCP connection. */
+export interface ClientConfig {
+  host: string
+  port: number
+  codec: CodecName
+}
+
+export type ClientStatus = 'idle' | 'connecting' | 'connected' | 'closed'
+
+export interface ClientState {
+  status: ClientStatus
+  config: ClientConfig | null
+  /** Why it is closed: refused, dropped by the server, closed by the user. */
+  reason: string | null
+}
+
+export interface ClientFrame {
+  at: number
+  text: string
+}
+
+/** Frames received since the last event; under a flood the oldest of one batch are dropped and counted. */
+export interface ClientFrames {
+  frames: ClientFrame[]
+  dropped: number
+}
+
+export type Unsubscribe = () => void
+
+export interface SwitchboardApi {
+  getServerState(): Promise<ServerState>
+  startServer(config: ServerConfig): Promise<ServerState>
+  stopServer(): Promise<ServerState>
+  kickSession(sessionId: number): Promise<boolean>
+  /** Connects this window's client (closing any it had). Resolves once connected, or closed with a reason. */
+  connectClient(config: ClientConfig): Promise<ClientState>
+  /** Sends one line (line codec) or one body (asio codec) from this window's client. */
+  sendClient(text: string): Promise<void>
+  closeClient(): Promise<void>
+  /** Opens another window with a client of its own. */
+  openClientWindow(): Promise<void>
+
+  onServerState(listener: (state: ServerState) => void): Unsubscribe
+  /** At most 10 times a second. */
+  onMetrics(listener: (snapshot: MetricsSnapshot) => void): Unsubscribe
+  /** Log events in batches, oldest first. */
+  onLog(listener: (events: LogEvent[]) => void): Unsubscribe
+  onClientState(listener: (state: ClientState) => void): Unsubscribe
+  onClientFrames(listener: (batch: ClientFrames) => void): Unsubscribe
+}
+
+export type EventName = Extract<keyof SwitchboardApi, `on${string}`>
+export type CallName = Exclude<keyof SwitchboardApi, EventName>
+export type CallArgs<C extends CallName> = Parameters<SwitchboardApi[C]>
+export type CallResult<C extends CallName> = Awaited<ReturnType<SwitchboardApi[C]>>
+export type EventPayload<E extends EventName> = Parameters<Parameters<SwitchboardApi[E]>[0]>[0]
+
+// Records, so that adding a member to SwitchboardApi without listing it here fails to compile.
+const calls: Record<CallName, true> = {
+  getServerState: true,
+  startServer: true,
+  stopServer: true,
+  kickSession: true,
+  connectClient: true,
+  sendClient: true,
+  closeClient: true,
+  openClientWindow: true
+}
+const events: Record<EventName, true> = {
+  onServerState: true,
+  onMetrics: true,
+  onLog: true,
+  onClientState: true,
+  onClientFrames: true
+}
+export const CALL_NAMES = Object.keys(calls) as CallName[]
+export const EVENT_NAMES = Object.keys(events) as EventName[]
+
+/** The Electron IPC channel of a call or event (one per member, so ipcMain.handle can route by name). */
+export const ipcChannel = (name: CallName | EventName): string => `switchboard:${name}`
+
+/** What a transport must do: carry a call and its answer, and deliver events. */
+export interface Transport {
+  invoke<C extends CallName>(call: C, args: CallArgs<C>): Promise<CallResult<C>>
+  subscribe<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): Unsubscribe
+}
+
+/** Builds the API from a transport, with no glue per method (like VS Code's ProxyChannel.toService). */
+export function createApiProxy(transport: Transport): SwitchboardApi {
+  const api: Record<string, unknown> = {}
+  for (const call of CALL_NAMES) {
+    api[call] = (...args: unknown[]) => transport.invoke(call, args as never)
+  }
+  for (const event of EVENT_NAMES) {
+    api[event] = (listener: (payload: EventPayload<EventName>) => void) => transport.subscribe(event, listener)
+  }
+  return api as unknown as SwitchboardApi
+}
+
+export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  listeners: [
+    { codec: 'line', host: '127.0.0.1', port: 7000 },
+    { codec: 'asio', host: '127.0.0.1', port: 7001 }
+  ],
+  workers: 2,
+  workUs: 0
+}

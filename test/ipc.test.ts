@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { CALL_NAMES, ipcChannel, type ClientState, type ServerState } from '../src/shared/contract'
+import { SwitchboardHost } from '../src/main/host/host'
+import { serveContractOverIpc, type IpcMainLike, type WebContentsLike } from '../src/main/ipc'
+import { WORKER_FILE, TestClient, waitFor } from './helpers'
+
+/** The only stand-in in the suite: Electron's ipcMain and webContents, which cannot run here. */
+function fakeIpcMain() {
+  const handlers = new Map<string, (event: { sender: WebContentsLike }, ...args: unknown[]) => unknown>()
+  const ipcMain = { handle: (channel: string, handler: never) => handlers.set(channel, handler) } as unknown as IpcMainLike
+  return { ipcMain, handlers }
+}
+
+function fakeWebContents(id: number) {
+  const sent: { channel: string; payload: unknown }[] = []
+  let destroyed = false
+  const onDestroyed: (() => void)[] = []
+  const contents = {
+    id,
+    send: (channel: string, payload: unknown) => sent.push({ channel, payload }),
+    isDestroyed: () => destroyed,
+    once: (event: string, listener: () => void) => {
+      if (event === 'destroyed') onDestroyed.push(listener)
+      return contents
+    }
+  } as unknown as WebContentsLike
+  return { contents, sent, destroy: () => ((destroyed = true), onDestroyed.forEach((l) => l())) }
+}
+
+let host: SwitchboardHost | undefined
+afterEach(async () => {
+  await host?.dispose()
+  host = undefined
+})
+
+function setup() {
+  const opened: number[] = []
+  host = new SwitchboardHost({
+    workerFile: WORKER_FILE,
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 },
+    openClientWindow: () => opened.push(1)
+  })
+  const { ipcMain, handlers } = fakeIpcMain()
+  serveContractOverIpc(ipcMain, host)
+  const call = (contents: WebContentsLike, name: string, ...args: unknown[]) => handlers.get(ipcChannel(name as never))!({ sender: contents }, ...args)
+  return { handlers, call, opened }
+}
+
+describe('the contract over Electron IPC', () => {
+  it('registers one handler per call of the contract', () => {
+    const { handlers } = setup()
+    expect([...handlers.keys()].sort()).toEqual(CALL_NAMES.map((name) => ipcChannel(name)).sort())
+  })
+
+  it('runs calls on the host and sends events to the window that became a peer', async () => {
+    const { call } = setup()
+    const window = fakeWebContents(1)
+    const state = (await call(window.contents, 'startServer', host!.serverState.config)) as ServerState
+    expect(state.status).toBe('running')
+    const channels = window.sent.map((m) => m.channel)
+    expect(channels).toContain(ipcChannel('onServerState'))
+    await waitFor('metrics', () => window.sent.some((m) => m.channel === ipcChannel('onMetrics')), 2000)
+  })
+
+  it('refuses arguments that do not fit the contract, and does nothing', async () => {
+    const { call } = setup()
+    const window = fakeWebContents(1)
+    await expect(call(window.contents, 'startServer', { listeners: [], workers: 1, workUs: 0 })).rejects.toThrow(/listeners: expected 1 to 8 listeners/)
+    await expect(call(window.contents, 'kickSession', '7')).rejects.toThrow(/sessionId: expected a whole number/)
+    await expect(call(window.contents, 'connectClient', { host: 'x', port: 1, codec: 'line', extra: 1 })).rejects.toThrow(/only host, port, codec/)
+    await expect(call(window.contents, 'startServer', { listeners: [{ codec: 'http', host: '127.0.0.1', port: 1 }], workers: 0, workUs: 0 })).rejects.toThrow(/codec: expected one of line, asio/)
+    expect(host!.serverState.status).toBe('stopped')
+  })
+
+  it('gives each window its own client, and closes it with the window', async () => {
+    const { call, opened } = setup()
+    const one = fakeWebContents(1)
+    const two = fakeWebContents(2)
+    const { bound } = (await call(one.contents, 'startServer', host!.serverState.config)) as ServerState
+    const config = { host: '127.0.0.1', port: bound[0].port, codec: 'line' }
+    expect(((await call(one.contents, 'connectClient', config)) as ClientState).status).toBe('connected')
+    expect(((await call(two.contents, 'connectClient', config)) as ClientState).status).toBe('connected')
+    const watcher = await TestClient.connect({ port: bound[0].port })
+    await watcher.expect(/^WELCOME /)
+    await call(one.contents, 'sendClient', 'NICK one')
+    await call(two.contents, 'sendClient', 'NICK two')
+    await watcher.until('both renames', (lines) => lines.some((l) => l.endsWith(' one')) && lines.some((l) => l.endsWith(' two')))
+    // Frames reach only the window whose client got them.
+    await waitFor('frames for window one', () => one.sent.some((m) => m.channel === ipcChannel('onClientFrames')))
+    const framesOf = (w: typeof one) =>
+      w.sent.filter((m) => m.channel === ipcChannel('onClientFrames')).flatMap((m) => (m.payload as { frames: { text: string }[] }).frames.map((f) => f.text))
+    await waitFor('window two sees its own rename', () => framesOf(two).some((t) => / two$/.test(t) && t.startsWith('NICK')))
+    expect(framesOf(one).some((t) => t.startsWith('WELCOME'))).toBe(true)
+    expect(framesOf(one).filter((t) => t.startsWith('WELCOME'))).toHaveLength(1)
+
+    two.destroy()
+    await watcher.expect('LEFT lobby two')
+    await call(one.contents, 'openClientWindow')
+    expect(opened).toHaveLength(1)
+    await watcher.close()
+  })
+})

@@ -1,0 +1,154 @@
+// @vitest-environment happy-dom
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { createServer, type Server } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ChatClient } from '../../src/renderer/src/components/ChatClient'
+import { EventLog } from '../../src/renderer/src/components/EventLog'
+import { ServerCard } from '../../src/renderer/src/components/ServerCard'
+import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
+import { joinLine, TestClient } from '../helpers'
+import { renderWithHost, type Harness } from './harness'
+
+let harness: Harness | undefined
+const cleanup: (() => Promise<unknown>)[] = []
+
+afterEach(async () => {
+  await Promise.all(cleanup.splice(0).map((undo) => undo()))
+  await harness?.dispose()
+  harness = undefined
+})
+
+async function runningPort(h: Harness): Promise<number> {
+  await waitFor(() => expect(h.store.getState().server?.status).toBe('running'))
+  return h.store.getState().server!.bound[0].port
+}
+
+describe('ServerCard', () => {
+  it('starts and stops the server, and shows where it listens', async () => {
+    harness = renderWithHost(<ServerCard />)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    const port = await runningPort(harness)
+    expect(screen.getByRole('list', { name: 'listening on' }).textContent).toContain(`line on 127.0.0.1:${port}`)
+    fireEvent.click(screen.getByRole('button', { name: 'Stop' }))
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+  })
+
+  it('shows a start error clearly, e.g. a port in use', async () => {
+    const blocker: Server = await new Promise((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => resolve(s))
+    })
+    cleanup.push(() => new Promise((resolve) => blocker.close(resolve)))
+    const port = (blocker.address() as { port: number }).port
+    harness = renderWithHost(<ServerCard />, { listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0, workUs: 0 })
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Start' })).toBeTruthy())
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    const alert = await screen.findByRole('alert')
+    expect(alert.textContent).toMatch(/EADDRINUSE/)
+    expect(screen.getByTestId('server-status').textContent).toBe('stopped')
+  })
+})
+
+describe('SessionsTable', () => {
+  // happy-dom does no layout: give the table's scroller the height CSS gives it in a browser, so the
+  // virtualizer has a viewport to fill. (The real browser E2E covers the real layout.)
+  beforeAll(() => {
+    Object.defineProperty(HTMLElement.prototype, 'clientHeight', {
+      configurable: true,
+      get(this: HTMLElement) {
+        return this.classList.contains('table-body') ? 300 : 0
+      }
+    })
+  })
+
+  it('lists live sessions, filters them, and kicks one', async () => {
+    harness = renderWithHost(<SessionsTable />)
+    await act(() => harness!.host.startServer(harness!.host.serverState.config))
+    const port = await runningPort(harness)
+    const a = await joinLine(port)
+    const b = await joinLine(port)
+    cleanup.push(() => a.c.close(), () => b.c.close())
+    b.c.send('NICK zoe')
+    await b.c.expect(`NICK ${b.nick} zoe`)
+    await waitFor(() => expect(screen.getByTestId('session-count').textContent).toBe('2'))
+    await waitFor(() => expect(screen.getByText('zoe')).toBeTruthy())
+
+    fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: 'zoe' } })
+    await waitFor(() => expect(screen.getByTestId('session-count').textContent).toBe('1 of 2'))
+
+    const row = document.querySelector(`[data-session="${b.id}"]`) as HTMLElement
+    fireEvent.click(within(row).getByRole('button', { name: 'Kick' }))
+    await b.c.expect('BYE kicked by the control panel')
+    await b.c.closed()
+    await a.c.expect('LEFT lobby zoe')
+    await waitFor(() => expect(harness!.store.getState().latest?.sessions.map((s) => s.id)).toEqual([a.id]))
+  })
+
+  it('sorts by a column when its header is clicked', async () => {
+    harness = renderWithHost(<SessionsTable />)
+    await act(() => harness!.host.startServer(harness!.host.serverState.config))
+    const port = await runningPort(harness)
+    const clients = await Promise.all([joinLine(port), joinLine(port), joinLine(port)])
+    cleanup.push(...clients.map((c) => () => c.c.close()))
+    await waitFor(() => expect(screen.getByTestId('session-count').textContent).toBe('3'))
+    const ids = () => [...document.querySelectorAll('[data-session]')].map((el) => Number(el.getAttribute('data-session')))
+    const ascending = clients.map((c) => c.id).sort((x, y) => x - y)
+    await waitFor(() => expect(ids()).toEqual(ascending))
+    fireEvent.click(screen.getByRole('columnheader', { name: /^id/ }))
+    await waitFor(() => expect(ids()).toEqual([...ascending].reverse()))
+  })
+})
+
+describe('ChatClient', () => {
+  it('connects, chats, follows the room, and shows why it was dropped', async () => {
+    harness = renderWithHost(<ChatClient />)
+    await act(() => harness!.host.startServer(harness!.host.serverState.config))
+    const port = await runningPort(harness)
+    // The form follows the server's first listener until edited.
+    await waitFor(() => expect((screen.getByLabelText('server port') as HTMLInputElement).value).toBe(String(port)))
+    fireEvent.change(screen.getByLabelText('nick'), { target: { value: 'ada' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('connected'))
+
+    const peer = await TestClient.connect({ port })
+    cleanup.push(() => peer.close())
+    await peer.expect(/^WELCOME /)
+    await waitFor(() => expect(within(screen.getByRole('complementary', { name: 'members' })).getByText('ada')).toBeTruthy())
+    peer.send('CHAT hello ada')
+    fireEvent.change(screen.getByLabelText('message', { selector: 'input' }), { target: { value: 'hi peer' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }))
+    await peer.expect('MSG lobby ada hi peer')
+    await waitFor(() => expect(screen.getByRole('list', { name: 'messages' }).textContent).toContain('MSG lobby ada hi peer'))
+    expect(screen.getByRole('list', { name: 'messages' }).textContent).toContain('hello ada')
+
+    await act(() => harness!.host.stopServer())
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('closed'))
+    expect(screen.getByRole('list', { name: 'messages' }).textContent).toContain('BYE server-shutdown')
+  })
+
+  it('says so when the server refuses the connection', async () => {
+    harness = renderWithHost(<ChatClient />)
+    const closed = createServer()
+    const port: number = await new Promise((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)))
+    await new Promise((resolve) => closed.close(resolve))
+    fireEvent.change(screen.getByLabelText('server port'), { target: { value: String(port) } })
+    fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
+    const reason = await screen.findByTestId('client-reason')
+    expect(reason.textContent).toMatch(/ECONNREFUSED/)
+  })
+})
+
+describe('EventLog', () => {
+  it('shows connects and disconnects with their reason, filterable by kind', async () => {
+    harness = renderWithHost(<EventLog />)
+    await act(() => harness!.host.startServer(harness!.host.serverState.config))
+    const port = await runningPort(harness)
+    const a = await joinLine(port)
+    a.c.send('QUIT bye now')
+    await a.c.closed()
+    await screen.findByText(/disconnected: quit: bye now/)
+    fireEvent.change(screen.getByLabelText('event kind'), { target: { value: 'connect' } })
+    await waitFor(() => expect(screen.queryByText(/disconnected: quit/)).toBeNull())
+    expect(screen.getByText(/connected from 127\.0\.0\.1/)).toBeTruthy()
+  })
+})

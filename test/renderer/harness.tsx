@@ -1,0 +1,44 @@
+import { render, type RenderResult } from '@testing-library/react'
+import type { ReactElement } from 'react'
+import { SwitchboardHost } from '../../src/main/host/host'
+import { connectLocal } from '../../src/main/host/local-transport'
+import type { ServerConfig } from '../../src/shared/contract'
+import { AppProvider } from '../../src/renderer/src/context'
+import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
+import { WORKER_FILE } from '../helpers'
+
+/** Free ports, so tests never collide with each other or with a server on 7000. */
+export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0 }
+
+export interface Harness extends RenderResult {
+  host: SwitchboardHost
+  store: AppStore
+  dispose(): Promise<void>
+}
+
+/**
+ * Renders a component against the real host (and so a real server) through the in-process
+ * transport: the renderer code under test is exactly what runs in a window.
+ */
+export function renderWithHost(ui: ReactElement, config: ServerConfig = TEST_CONFIG): Harness {
+  const host = new SwitchboardHost({ workerFile: WORKER_FILE, config, serverDefaults: { metricsIntervalMs: 50 } })
+  const { api, close } = connectLocal(host)
+  const store = createAppStore()
+  const unbridge = bridgeApiToStore(api, store)
+  const result = render(
+    <AppProvider api={api} store={store}>
+      {ui}
+    </AppProvider>
+  )
+  return {
+    ...result,
+    host,
+    store,
+    dispose: async () => {
+      result.unmount()
+      unbridge()
+      close()
+      await host.dispose()
+    }
+  }
+}

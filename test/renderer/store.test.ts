@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import type { MetricsSnapshot } from '../../src/shared/telemetry'
+import { createAppStore } from '../../src/renderer/src/store'
+import { applyLine, emptyChat } from '../../src/renderer/src/store/chat'
+import { MESSAGE_CAP } from '../../src/renderer/src/store/client-slice'
+import { LOG_CAP } from '../../src/renderer/src/store/log-slice'
+import { HISTORY_POINTS } from '../../src/renderer/src/store/metrics-slice'
+
+function snapshot(at: number, queue: number): MetricsSnapshot {
+  return {
+    at,
+    uptimeMs: at,
+    sessions: [],
+    totals: {
+      sessions: 0, msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, msgsInPerSec: 1, msgsOutPerSec: 2, bytesInPerSec: 0,
+      bytesOutPerSec: 0, logicQueueDepth: queue, batchesInFlight: 0, readingPaused: false, poolThreads: 2,
+      poolUtilization: 0.25, logicLatencyP50Ms: null, logicLatencyP99Ms: null, eventLoopLagP99Ms: 3
+    }
+  }
+}
+
+describe('the chat view follows the line protocol', () => {
+  it('tracks nick, room and members from what the server says', () => {
+    const lines = [
+      'WELCOME 4 guest-4',
+      'JOINED lobby guest-4',
+      'JOINED lobby guest-5',
+      'USERS lobby guest-4 guest-5 ada',
+      'NICK guest-4 bob',
+      'LEFT lobby ada',
+      'MSG lobby bob hi',
+      'JOINED den guest-9'
+    ]
+    const view = lines.reduce(applyLine, emptyChat())
+    expect(view).toEqual({ nick: 'bob', room: 'lobby', members: ['bob', 'guest-5'] })
+  })
+
+  it('starts over when we move rooms', () => {
+    const view = ['WELCOME 1 amy', 'JOINED lobby amy', 'JOINED lobby zed', 'LEFT lobby amy', 'JOINED den amy'].reduce(applyLine, emptyChat())
+    expect(view).toEqual({ nick: 'amy', room: 'den', members: ['amy'] })
+  })
+})
+
+describe('the store', () => {
+  it('keeps a bounded history of metrics, as uPlot columns', () => {
+    const store = createAppStore()
+    for (let i = 0; i < HISTORY_POINTS + 5; i++) store.getState().pushMetrics(snapshot(1000 * i, i))
+    const { history, latest } = store.getState()
+    expect(history.time).toHaveLength(HISTORY_POINTS)
+    expect(history.queueDepth.at(-1)).toBe(HISTORY_POINTS + 4)
+    expect(history.time[0]).toBe(5)
+    expect(history.poolUtilization[0]).toBe(25)
+    expect(latest?.totals.logicQueueDepth).toBe(HISTORY_POINTS + 4)
+  })
+
+  it('keeps the newest log events only', () => {
+    const store = createAppStore()
+    const events = Array.from({ length: LOG_CAP + 10 }, (_, i) => ({ at: i, kind: 'connect' as const, text: `e${i}` }))
+    store.getState().appendLog(events.slice(0, 100))
+    store.getState().appendLog(events.slice(100))
+    const { log } = store.getState()
+    expect(log).toHaveLength(LOG_CAP)
+    expect(log[0].text).toBe('e10')
+  })
+
+  it('starts a new conversation on connect, and caps what a window shows', () => {
+    const store = createAppStore()
+    const config = { host: '127.0.0.1', port: 7000, codec: 'line' as const }
+    store.getState().setClient({ status: 'connected', config, reason: null })
+    store.getState().appendFrames({ frames: [{ at: 1, text: 'WELCOME 1 guest-1' }], dropped: 0 })
+    expect(store.getState().chat.nick).toBe('guest-1')
+    store.getState().setClient({ status: 'connecting', config, reason: null })
+    expect(store.getState().messages).toEqual([])
+    expect(store.getState().chat).toEqual(emptyChat())
+    const flood = Array.from({ length: MESSAGE_CAP + 1 }, (_, i) => ({ at: i, text: `MSG lobby x ${i}` }))
+    store.getState().appendFrames({ frames: flood, dropped: 7 })
+    const { messages, droppedFrames } = store.getState()
+    expect(messages).toHaveLength(MESSAGE_CAP)
+    expect(messages[0].text).toBe('MSG lobby x 1')
+    expect(droppedFrames).toBe(7)
+  })
+
+  it('does not read asio bodies as protocol lines', () => {
+    const store = createAppStore()
+    store.getState().setClient({ status: 'connected', config: { host: 'h', port: 1, codec: 'asio' }, reason: null })
+    store.getState().appendFrames({ frames: [{ at: 1, text: 'WELCOME 1 x' }], dropped: 0 })
+    expect(store.getState().chat).toEqual(emptyChat())
+    expect(store.getState().messages).toHaveLength(1)
+  })
+})

@@ -1,0 +1,95 @@
+import { resolve } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { SwitchboardHost } from '../src/main/host/host'
+import { startWebHost, type WebHost } from '../src/main/web/web-host'
+import { WORKER_FILE } from './helpers'
+
+const TOKEN = 'test-token-123'
+let host: SwitchboardHost | undefined
+let web: WebHost | undefined
+
+afterEach(async () => {
+  await web?.close()
+  await host?.dispose()
+  web = host = undefined
+})
+
+async function setup() {
+  host = new SwitchboardHost({ workerFile: WORKER_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 } })
+  web = await startWebHost({ host, rendererDir: resolve('out/renderer'), port: 0, token: TOKEN })
+  return `http://127.0.0.1:${web.port}`
+}
+
+/** A WebSocket that keeps every message from the first, since the host speaks as soon as it accepts. */
+function openSocket(base: string, headers: Record<string, string>): Promise<{ ws: WebSocket; next(predicate: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> }> {
+  return new Promise((resolvePromise, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { headers })
+    const received: Record<string, unknown>[] = []
+    const waiting: (() => void)[] = []
+    ws.on('message', (data) => {
+      received.push(JSON.parse(String(data)))
+      waiting.splice(0).forEach((wake) => wake())
+    })
+    const next = async (predicate: (m: Record<string, unknown>) => boolean) => {
+      for (;;) {
+        const index = received.findIndex(predicate)
+        if (index >= 0) return received.splice(index, 1)[0]
+        await new Promise<void>((wake) => waiting.push(wake))
+      }
+    }
+    ws.once('open', () => resolvePromise({ ws, next }))
+    ws.once('error', reject)
+  })
+}
+
+describe('browser mode: the web host', () => {
+  it('prints a loopback URL that carries the token', async () => {
+    await setup()
+    expect(web!.url).toBe(`http://127.0.0.1:${web!.port}/?token=${TOKEN}`)
+  })
+
+  it('refuses anything without the token', async () => {
+    const base = await setup()
+    expect((await fetch(`${base}/`)).status).toBe(403)
+    expect((await fetch(`${base}/?token=wrong`)).status).toBe(403)
+    expect((await fetch(`${base}/index.html`, { headers: { cookie: 'switchboard_token=nope' } })).status).toBe(403)
+    await expect(openSocket(base, { origin: base })).rejects.toThrow(/403/)
+  })
+
+  it('serves the renderer with the token and sets it as a strict cookie for what follows', async () => {
+    const base = await setup()
+    const page = await fetch(`${base}/?token=${TOKEN}`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('set-cookie')).toBe(`switchboard_token=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`)
+    const html = await page.text()
+    const script = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html)![1]
+    const asset = await fetch(`${base}/${script}`, { headers: { cookie: `switchboard_token=${TOKEN}` } })
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toMatch(/javascript/)
+    const escape = await fetch(`${base}/..%2f..%2fpackage.json`, { headers: { cookie: `switchboard_token=${TOKEN}` } })
+    expect(escape.status).toBe(404)
+  })
+
+  it('refuses a WebSocket from another origin even with the cookie', async () => {
+    const base = await setup()
+    await expect(openSocket(base, { cookie: `switchboard_token=${TOKEN}`, origin: 'http://evil.example' })).rejects.toThrow(/403/)
+  })
+
+  it('carries calls and events over the WebSocket, with validation', async () => {
+    const base = await setup()
+    const { ws, next } = await openSocket(base, { cookie: `switchboard_token=${TOKEN}`, origin: base })
+    expect(((await next((m) => m.event === 'onServerState')).payload as { status: string }).status).toBe('stopped')
+    ws.send(JSON.stringify({ id: 1, call: 'startServer', args: [host!.serverState.config] }))
+    const reply = await next((m) => m.id === 1)
+    expect((reply.result as { status: string }).status).toBe('running')
+    await next((m) => m.event === 'onMetrics')
+    ws.send(JSON.stringify({ id: 2, call: 'kickSession', args: [-1] }))
+    expect((await next((m) => m.id === 2)).error).toMatch(/sessionId: expected a whole number/)
+    ws.send(JSON.stringify({ id: 3, call: 'noSuchCall', args: [] }))
+    expect((await next((m) => m.id === 3)).error).toMatch(/unknown call "noSuchCall"/)
+    const closed = new Promise((r) => ws.once('close', (code) => r(code)))
+    ws.send('not json')
+    expect(await closed).toBe(1003)
+  })
+})
