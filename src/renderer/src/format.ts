@@ -20,3 +20,9 @@ export function formatDuration(ms: number): string {
 }
 
 export const formatTime = (at: number): string => new Date(at).toLocaleTimeString('en-GB', { hour12: false })
+
+/** A share 0..1 as a percentage, with a decimal while it is small enough for one to matter. */
+export function formatPercent(share: number): string {
+  const percent = share * 100
+  return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`
+}

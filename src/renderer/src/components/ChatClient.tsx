@@ -37,8 +37,9 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
     }
   }, [firstListener])
 
+  // Follow the newest message inside the list only (scrollIntoView would scroll the whole page too).
   useEffect(() => {
-    list.current?.lastElementChild?.scrollIntoView({ block: 'end' })
+    if (list.current) list.current.scrollTop = list.current.scrollHeight
   }, [messages])
 
   const edit = (change: Partial<ClientConfig>) => {
@@ -58,7 +59,14 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
   const send = (event: FormEvent) => {
     event.preventDefault()
     if (!text) return
-    run(api.sendClient(isLine ? `CHAT ${text}` : text).then(() => setText('')))
+    // Cleared now, not when the host answers: what the user types meanwhile must not be wiped.
+    setText('')
+    run(
+      api.sendClient(isLine ? `CHAT ${text}` : text).catch((error: Error) => {
+        setText(text)
+        throw error
+      })
+    )
   }
 
   return (

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import { DEFAULT_SERVER_CONFIG, type ListenerConfig, type ServerConfig } from '../../../shared/contract'
 import { useApi, useAppStore } from '../context'
-import { formatCount, formatDuration, formatMs } from '../format'
+import { formatCount, formatDuration, formatMs, formatPercent } from '../format'
 
 function useNow(periodMs: number): number {
   const [now, setNow] = useState(Date.now())
@@ -125,7 +125,7 @@ export function ServerCard() {
           </dd>
           <dt>pool</dt>
           <dd>
-            {totals.poolThreads > 0 ? `${totals.poolThreads} threads` : 'inline'} · {Math.round(totals.poolUtilization * 100)}%
+            {totals.poolThreads > 0 ? `${totals.poolThreads} threads` : 'inline'} · {formatPercent(totals.poolUtilization)}
           </dd>
           <dt>logic p50 / p99</dt>
           <dd>

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react'
 import uPlot, { type AlignedData, type Options } from 'uplot'
 import 'uplot/dist/uPlot.min.css'
+import { formatCount } from '../format'
 
 export interface Series {
   label: string
@@ -28,9 +29,9 @@ export function TimeChart({ title, time, series, unit = '', height = 150 }: Prop
     const options: Options = {
       width: element.clientWidth || 400,
       height,
-      legend: { show: true },
+      legend: { show: true, live: false },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1, min)] } },
-      axes: [{ stroke: '#8a94a6', grid: { stroke: '#2a3142' } }, { stroke: '#8a94a6', grid: { stroke: '#2a3142' }, size: 60, values: (_u, ticks) => ticks.map((v) => `${+v.toPrecision(3)}${unit}`) }],
+      axes: [{ stroke: '#8a94a6', grid: { stroke: '#2a3142' } }, { stroke: '#8a94a6', grid: { stroke: '#2a3142' }, size: 60, values: (_u, ticks) => ticks.map((v) => `${formatCount(v)}${unit}`) }],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, points: { show: false } }))]
     }
     plot.current = new uPlot(options, data, element)
