@@ -1,32 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
-import type { ChatServer } from '../src/main/core/server/server'
 import { buildAsioProgram, freePort } from '../scripts/asio-reference'
-import { startServer, TestClient } from './helpers'
+import { serverFixture, TestClient } from './helpers'
 
-let server: ChatServer | undefined
-const clients: TestClient[] = []
+const fixture = serverFixture()
 const processes: ChildProcess[] = []
+afterEach(() => processes.splice(0).forEach((child) => child.kill()))
 
-async function asioServer() {
-  const started = await startServer({ listeners: [{ codec: 'asio', host: '127.0.0.1', port: 0 }] })
-  server = started.server
-  return started.port
-}
-
-async function client(port: number) {
-  const c = await TestClient.connect({ port, codec: 'asio' })
-  clients.push(c)
-  return c
-}
-
-afterEach(async () => {
-  processes.splice(0).forEach((child) => child.kill())
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await server?.stop()
-  server = undefined
-})
+const asioServer = () => fixture.start({ listeners: [{ codec: 'asio', host: '127.0.0.1', port: 0 }] })
+const client = (port: number) => fixture.connect({ port, codec: 'asio' })
 
 describe('asio listener', () => {
   it('relays every body to every participant, sender included', async () => {
@@ -111,10 +94,9 @@ describe("interoperation with Asio's own chat example (libasio-dev)", () => {
     processes.push(child)
     let a: TestClient | undefined
     for (let attempt = 0; !a && attempt < 50; attempt++) {
-      a = await TestClient.connect({ port, codec: 'asio' }).catch(() => undefined)
+      a = await client(port).catch(() => undefined)
       if (!a) await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    clients.push(a!)
     const b = await client(port)
     b.send('x'.repeat(512))
     a!.send('short')

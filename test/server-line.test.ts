@@ -1,28 +1,10 @@
 import { connect } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import type { ChatServer } from '../src/main/core/server/server'
-import { joinLine, startServer, TestClient } from './helpers'
+import { describe, expect, it } from 'vitest'
+import { serverFixture } from './helpers'
 
-let server: ChatServer | undefined
-const clients: TestClient[] = []
-
-async function setup(options: Parameters<typeof startServer>[0] = {}) {
-  const started = await startServer(options)
-  server = started.server
-  return started.port
-}
-
-async function join(port: number) {
-  const joined = await joinLine(port)
-  clients.push(joined.c)
-  return joined
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await server?.stop()
-  server = undefined
-})
+const fixture = serverFixture()
+const setup = fixture.start
+const join = fixture.join
 
 describe('line protocol over loopback', () => {
   it('welcomes a session as a guest in the lobby and tells the lobby', async () => {
@@ -146,8 +128,7 @@ describe('line protocol over loopback', () => {
     const port = await setup({ maxSessions: 2 })
     await join(port)
     await join(port)
-    const third = await TestClient.connect({ port })
-    clients.push(third)
+    const third = await fixture.connect({ port })
     await third.expect(/^ERR server-full /)
     await third.closed()
   })

@@ -1,28 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import type { ChatServer } from '../src/main/core/server/server'
+import { describe, expect, it } from 'vitest'
 import type { LogEvent, MetricsSnapshot } from '../src/shared/telemetry'
-import { joinLine, startServer, TestClient } from './helpers'
+import { serverFixture } from './helpers'
 
-let server: ChatServer | undefined
-const clients: TestClient[] = []
-
-async function setup(options: Parameters<typeof startServer>[0]) {
-  const started = await startServer(options)
-  server = started.server
-  return started.port
-}
-
-async function join(port: number) {
-  const joined = await joinLine(port)
-  clients.push(joined.c)
-  return joined
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await server?.stop()
-  server = undefined
-})
+const fixture = serverFixture()
+const setup = fixture.start
+const join = fixture.join
 
 const chats = (lines: string[]) => lines.filter((line) => line.startsWith('MSG '))
 
@@ -46,7 +28,7 @@ describe('the logic stage behind the sockets', () => {
   it('pauses reading when the logic queue passes its high-water mark, and loses nothing', async () => {
     const port = await setup({ workers: 2, workUs: 100, logicHighWater: 64 })
     const events: LogEvent[] = []
-    server!.on('log', (event) => events.push(event))
+    fixture.server.on('log', (event) => events.push(event))
     const a = await join(port)
     for (let i = 0; i < 1000; i++) a.c.send(`CHAT ${i}`)
     await a.c.until('1000 messages', (lines) => chats(lines).length === 1000, 20_000)
@@ -65,7 +47,7 @@ describe('the logic stage behind the sockets', () => {
     await b.c.expect(`JOINED den ${b.nick}`)
     for (let i = 0; i < 10; i++) a.c.send(`CHAT ${i}`)
     await a.c.until('10 messages', (lines) => chats(lines).length === 10)
-    const snapshot = await new Promise<MetricsSnapshot>((resolve) => server!.once('metrics', resolve))
+    const snapshot = await new Promise<MetricsSnapshot>((resolve) => fixture.server.once('metrics', resolve))
     const rows = Object.fromEntries(snapshot.sessions.map((row) => [row.id, row]))
     expect(rows[a.id]).toMatchObject({ nick: 'ann', room: 'lobby', codec: 'line', msgsIn: 11 })
     expect(rows[b.id]).toMatchObject({ nick: b.nick, room: 'den', msgsIn: 1 })
@@ -79,8 +61,8 @@ describe('the logic stage behind the sockets', () => {
     const a = await join(port)
     for (let i = 0; i < 300; i++) a.c.send(`CHAT ${i}`)
     // Stop once the server has read all 300, while most still wait in the logic queue.
-    while (server!.snapshot().totals.msgsIn < 300) await new Promise((resolve) => setTimeout(resolve, 5))
-    await server!.stop()
+    while (fixture.server.snapshot().totals.msgsIn < 300) await new Promise((resolve) => setTimeout(resolve, 5))
+    await fixture.server.stop()
     await a.c.closed()
     expect(chats(a.c.lines)).toHaveLength(300)
     expect(a.c.lines.at(-1)).toBe('BYE server-shutdown')
