@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
+import { parseLoadArgs } from '../src/main/cli/load-args'
+import { freePort } from '../scripts/asio-reference'
 import { TestClient, waitFor } from './helpers'
 
 const CLI = resolve('out/main/cli.js')
@@ -79,5 +83,64 @@ describe('the headless CLI (out/main/cli.js)', () => {
     await c.closed()
     expect(await cli.exited).toBe(0)
     expect(cli.output().stdout).toMatch(/SIGINT: stopping[\s\S]*stopped/)
+  })
+})
+
+describe('switchboard load arguments', () => {
+  it('builds a run from the flags: a rate means an open loop, a duration alone means no message count', () => {
+    const { config, search } = parseLoadArgs(['--port', '7001', '--codec', 'asio', '--clients', '300', '--rate', '20', '--duration', '2.5', '--agents', '2'])
+    expect(config).toMatchObject({ port: 7001, codec: 'asio', clients: 300, mode: 'open', rate: 20, messages: 0, durationMs: 2500, agents: 2 })
+    expect(search).toBeNull()
+  })
+
+  it('sets up a rate search with a p99 target in milliseconds', () => {
+    const { search } = parseLoadArgs(['--port', '7000', '--search-p99', '5', '--trial', '1', '--search-max', '400'])
+    expect(search).toEqual({ targetP99Ms: 5, minRate: 1, maxRate: 400, trialMs: 1000, refineSteps: 4 })
+  })
+
+  it.each([
+    [[], /--port is required/],
+    [['--port', '7000', '--clients', 'many'], /--clients takes a whole number/],
+    [['--port', '7000', '--duration', '0'], /--duration takes a number of seconds > 0/],
+    [['--port', '7000', '--host', '192.168.1.5'], /not on this machine/],
+    [['--port', '7000', '--codec', 'asio', '--room-size', '5'], /roomSize is for the line protocol/],
+    [['--port', '7000', '--mode', 'sideways'], /mode must be closed or open/],
+    [['--port', '7000', '--loud'], /Unknown option '--loud'/]
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseLoadArgs(argv)).toThrow(UsageError)
+    expect(() => parseLoadArgs(argv)).toThrow(message)
+  })
+})
+
+describe('switchboard load (out/main/cli.js)', () => {
+  it('runs a load against a server, prints progress and a summary, writes the JSON report, exits 0', async () => {
+    const server = run(['serve', '--listen', 'asio:0', '--status-ms', '0'])
+    await waitFor('the server', () => /listening on 127\.0\.0\.1:(\d+)/.test(server.output().stdout))
+    const port = /listening on 127\.0\.0\.1:(\d+)/.exec(server.output().stdout)![1]
+    const json = join(mkdtempSync(join(tmpdir(), 'switchboard-')), 'report.json')
+    const load = run(['load', '--port', port, '--codec', 'asio', '--clients', '20', '--messages', '10', '--size', '32', '--json', json])
+    expect(await load.exited).toBe(0)
+    const { stdout } = load.output()
+    expect(stdout).toMatch(/\] done \| open \d+/)
+    expect(stdout).toMatch(/complete: 4,000 of 4,000 deliveries, 200 messages sent/)
+    expect(stdout).toMatch(/latency ms: p50 [\d.]+ {2}p90/)
+    const report = JSON.parse(readFileSync(json, 'utf8'))
+    expect(report).toMatchObject({ complete: true, deliveries: 4000, config: { clients: 20, codec: 'asio' } })
+    server.child.kill('SIGINT')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('exits 1 and says why when the run is incomplete', async () => {
+    const port = await freePort()
+    const load = run(['load', '--port', String(port), '--clients', '2', '--messages', '1', '--size', '24'])
+    expect(await load.exited).toBe(1)
+    expect(load.output().stdout).toMatch(/INCOMPLETE: .*no client could connect/)
+    expect(load.output().stdout).toMatch(/connect: ECONNREFUSED x2/)
+  })
+
+  it('exits 2 with the load usage on a bad flag', async () => {
+    const load = run(['load', '--port', '7000', '--window', 'wide'])
+    expect(await load.exited).toBe(2)
+    expect(load.output().stderr).toMatch(/--window takes a whole number[\s\S]*usage: switchboard load/)
   })
 })

@@ -7,7 +7,11 @@ import type { ServerOptions } from '../src/main/core/server/options'
 
 /** The real piscina worker, as `npm run build` emits it (npm test builds first). */
 export const WORKER_FILE = resolve('out/main/logic-worker.js')
-if (!existsSync(WORKER_FILE)) throw new Error(`${WORKER_FILE} is missing: run npm run build first`)
+/** The real load agent, as built: traffic-lab runs spawn it as a child process. */
+export const LOAD_AGENT_FILE = resolve('out/main/load-agent.js')
+for (const file of [WORKER_FILE, LOAD_AGENT_FILE]) {
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
+}
 
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<{ server: ChatServer; port: number }> {
   const server = new ChatServer({

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { CALL_NAMES, ipcChannel, type ClientState, type ServerState } from '../src/shared/contract'
 import { SwitchboardHost } from '../src/main/host/host'
 import { serveContractOverIpc, type IpcMainLike, type WebContentsLike } from '../src/main/ipc'
-import { WORKER_FILE, TestClient, waitFor } from './helpers'
+import { LOAD_AGENT_FILE, WORKER_FILE, TestClient, waitFor } from './helpers'
 
 /** The only stand-in in the suite: Electron's ipcMain and webContents, which cannot run here. */
 function fakeIpcMain() {
@@ -37,6 +37,7 @@ function setup() {
   const opened: number[] = []
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
+    loadAgentFile: LOAD_AGENT_FILE,
     config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 },
     openClientWindow: () => opened.push(1)
   })

@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
-import { runClosedLoop } from '../src/main/core/load'
+import { resolveLoadConfig, runLoad } from '../src/main/core/load'
+import type { LoadConfig } from '../src/shared/load'
+import { freePort } from '../scripts/asio-reference'
 import { createScanner, type DeliverySink } from '../src/main/core/load/scanner'
 import { FrameWriter, TagLayout } from '../src/main/core/load/wire'
-import type { ChatServer } from '../src/main/core/server/server'
-import { startServer } from './helpers'
+import { LOAD_AGENT_FILE, serverFixture } from './helpers'
 
 function collect() {
   const seen: string[] = []
@@ -43,11 +44,11 @@ describe.each([
     expect(seen).toEqual(['error bad asio header "abcd"'])
   })
 
-  it('reads MSG lines, counts WELCOME as the marker, reports ERR and ignores the rest', () => {
+  it('reads MSG lines, takes the PONG as the marker, reports ERR and ignores the rest', () => {
     const { seen, sink } = collect()
     const body = new FrameWriter('line', layout, 199).frames(39, 1).subarray('CHAT '.length, -1)
     const input = Buffer.concat([
-      Buffer.from('WELCOME 3 guest-3\r\nJOINED lobby guest-3\n'),
+      Buffer.from('WELCOME 3 guest-3\r\nJOINED lobby guest-3\nPONG in-room\r\n'),
       Buffer.from('MSG lobby guest-9 '),
       body,
       Buffer.from('\nMSG lobby x short\nERR bad-argument nope\n')
@@ -57,19 +58,72 @@ describe.each([
   })
 })
 
-describe('runClosedLoop against the real server', () => {
-  let server: ChatServer | undefined
-  afterEach(async () => {
-    await server?.stop()
-    server = undefined
+describe('runLoad against the real server', () => {
+  const fixture = serverFixture()
+  const load = (config: Partial<LoadConfig> & { port: number }) => runLoad(resolveLoadConfig(config), { agentFile: LOAD_AGENT_FILE })
+
+  it.each(['line', 'asio'] as const)('closed loop: every message reaches every client, exactly (%s)', async (codec) => {
+    const port = await fixture.start({ listeners: [{ codec, host: '127.0.0.1', port: 0 }] })
+    const report = await load({ port, codec, clients: 12, messages: 25, size: 32, window: 4 })
+    expect(report).toMatchObject({ complete: true, expected: 12 * 12 * 25, deliveries: 12 * 12 * 25, shortfall: 0, sent: 12 * 25, protocolErrors: 0 })
+    expect(report.latencyMs.count).toBe(12 * 25)
+    expect(report.connectMs.count).toBe(12)
+    expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99)
+    expect(report.agentCpu).toHaveLength(1)
   })
 
-  it.each(['line', 'asio'] as const)('delivers every message to every client, exactly (%s)', async (codec) => {
-    const started = await startServer({ listeners: [{ codec, host: '127.0.0.1', port: 0 }] })
-    server = started.server
-    const report = await runClosedLoop({ port: started.port, codec, clients: 12, messages: 25, size: 32, window: 4 })
-    expect(report).toMatchObject({ complete: true, expected: 12 * 12 * 25, deliveries: 12 * 12 * 25, shortfall: 0, protocolErrors: 0 })
-    expect(report.latencyMs.count).toBe(12 * 25)
-    expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99)
+  it('spreads clients over agents and rooms, at a connect rate, and still counts exactly', async () => {
+    const port = await fixture.start()
+    const report = await load({ port, clients: 30, agents: 3, roomSize: 7, connectRate: 300, messages: 10, size: 24 })
+    // Rooms of 7, 7, 7, 7 and 2: each message reaches the members of its sender's room.
+    const expected = 10 * (4 * 7 * 7 + 2 * 2)
+    expect(report).toMatchObject({ complete: true, expected, deliveries: expected, sent: 300 })
+    expect(report.agentCpu).toHaveLength(3)
+    expect(report.connectMs.count).toBe(30)
+  })
+
+  it('open loop for a duration: sends at the rate, and every message sent arrives', async () => {
+    const port = await fixture.start()
+    const report = await load({ port, clients: 5, mode: 'open', rate: 50, messages: 0, durationMs: 400, size: 32 })
+    expect(report.complete).toBe(true)
+    expect(report.deliveries).toBe(report.sent * 5)
+    // 5 clients at 50/s for 0.4 s: about 100 messages, one due at once and then one every 20 ms.
+    expect(report.sent).toBeGreaterThanOrEqual(5 * 15)
+    expect(report.sent).toBeLessThanOrEqual(5 * 40)
+  })
+
+  it('reports refusals and disconnects with their reasons, and calls the run incomplete', async () => {
+    const port = await fixture.start({ maxSessions: 4 })
+    const report = await load({ port, clients: 6, messages: 5, size: 24, timeoutMs: 5000 })
+    expect(report.complete).toBe(false)
+    expect(report.errors['ERR server-full']).toBe(2)
+    expect(report.disconnects).toBe(2)
+    // The four that got in still ran, and each of their messages reached all four.
+    expect(report.deliveries).toBe(4 * 5 * 4)
+  })
+
+  it('reports a refused connection as a connect error', async () => {
+    const port = await freePort()
+    const report = await load({ port, clients: 3, messages: 1, size: 24, timeoutMs: 5000 })
+    expect(report).toMatchObject({ complete: false, connectErrors: 3, errors: { 'connect: ECONNREFUSED': 3 } })
+    expect(report.note).toMatch(/no client could connect/)
+  })
+})
+
+describe('resolveLoadConfig', () => {
+  it.each([
+    [{ port: 7000, host: '10.0.0.1' }, /not on this machine/],
+    [{ port: 7000, codec: 'asio', roomSize: 5 }, /roomSize is for the line protocol/],
+    [{ port: 7000, messages: 0, durationMs: 0 }, /a message count, a duration, or both/],
+    [{ port: 7000, clients: 10_000, size: 4 }, /size must be >= 7/],
+    [{ port: 7000, codec: 'asio', size: 600 }, /<= 512/],
+    [{ port: 0 }, /port must be a whole number from 1 to 65535/],
+    [{ port: 7000, bogus: 1 }, /unknown load option bogus/]
+  ])('refuses %j', (config, message) => {
+    expect(() => resolveLoadConfig(config)).toThrow(message)
+  })
+
+  it('takes a remote target only when allowed', () => {
+    expect(resolveLoadConfig({ port: 7000, host: '10.0.0.1', allowRemote: true }).host).toBe('10.0.0.1')
   })
 })

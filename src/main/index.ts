@@ -28,6 +28,7 @@ function createWindow(view: 'panel' | 'client'): BrowserWindow {
 
 const host = new SwitchboardHost({
   workerFile: join(here, 'logic-worker.js'),
+  loadAgentFile: join(here, 'load-agent.js'),
   openClientWindow: () => createWindow('client')
 })
 serveContractOverIpc(ipcMain, host)

@@ -1,6 +1,7 @@
 // The one contract between the host (Electron main, or the headless web host) and every renderer.
 // Declared once; main implements it, preload and the browser transport expose it, the renderer calls it.
 // Naming as in VS Code's IPC: `onSomething` is an event stream, everything else a call returning a Promise.
+import type { LoadConfig, LoadProgress, LoadReport } from './load'
 import type { CodecName, LogEvent, MetricsSnapshot } from './telemetry'
 
 export interface ListenerConfig {
@@ -69,6 +70,12 @@ export interface SwitchboardApi {
   closeClient(): Promise<void>
   /** Opens another window with a client of its own. */
   openClientWindow(): Promise<void>
+  /** Starts a traffic-lab run (one at a time) in load-agent processes; resolves with its id once started. */
+  startLoad(config: LoadConfig): Promise<{ runId: number }>
+  /** Stops sending now; the run drains briefly and still reports. */
+  stopLoad(): Promise<void>
+  /** Reports of earlier runs, oldest first, for side-by-side comparison. */
+  getLoadRuns(): Promise<LoadReport[]>
 
   onServerState(listener: (state: ServerState) => void): Unsubscribe
   /** At most 10 times a second. */
@@ -77,6 +84,10 @@ export interface SwitchboardApi {
   onLog(listener: (events: LogEvent[]) => void): Unsubscribe
   onClientState(listener: (state: ClientState) => void): Unsubscribe
   onClientFrames(listener: (batch: ClientFrames) => void): Unsubscribe
+  /** A few times a second while a run goes on. */
+  onLoadProgress(listener: (progress: LoadProgress) => void): Unsubscribe
+  /** Once per run, when it ends (completed, stopped, or failed). */
+  onLoadReport(listener: (report: LoadReport) => void): Unsubscribe
 }
 
 export type EventName = Extract<keyof SwitchboardApi, `on${string}`>
@@ -94,14 +105,19 @@ const calls: Record<CallName, true> = {
   connectClient: true,
   sendClient: true,
   closeClient: true,
-  openClientWindow: true
+  openClientWindow: true,
+  startLoad: true,
+  stopLoad: true,
+  getLoadRuns: true
 }
 const events: Record<EventName, true> = {
   onServerState: true,
   onMetrics: true,
   onLog: true,
   onClientState: true,
-  onClientFrames: true
+  onClientFrames: true,
+  onLoadProgress: true,
+  onLoadReport: true
 }
 export const CALL_NAMES = Object.keys(calls) as CallName[]
 export const EVENT_NAMES = Object.keys(events) as EventName[]

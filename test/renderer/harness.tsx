@@ -5,7 +5,7 @@ import { connectLocal } from '../../src/main/host/local-transport'
 import type { ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
 import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
-import { WORKER_FILE } from '../helpers'
+import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
 
 /** Free ports, so tests never collide with each other or with a server on 7000. */
 export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0 }
@@ -21,7 +21,7 @@ export interface Harness extends RenderResult {
  * transport: the renderer code under test is exactly what runs in a window.
  */
 export function renderWithHost(ui: ReactElement, config: ServerConfig = TEST_CONFIG): Harness {
-  const host = new SwitchboardHost({ workerFile: WORKER_FILE, config, serverDefaults: { metricsIntervalMs: 50 } })
+  const host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config, serverDefaults: { metricsIntervalMs: 50 } })
   const { api, close } = connectLocal(host)
   const store = createAppStore()
   const unbridge = bridgeApiToStore(api, store)

@@ -6,6 +6,7 @@ import { formatStatus } from './status'
 
 export interface ServePaths {
   workerFile: string
+  loadAgentFile: string
   /** The built renderer, served in browser mode. */
   rendererDir: string
 }
@@ -13,7 +14,7 @@ export interface ServePaths {
 /** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
 export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
   const { listeners, workers, workUs, ...serverDefaults } = args.server
-  const host = new SwitchboardHost({ workerFile: paths.workerFile, serverDefaults, config: { listeners, workers, workUs } })
+  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults, config: { listeners, workers, workUs } })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
   api.onLog((events) => {

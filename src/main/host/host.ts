@@ -8,7 +8,9 @@ import type {
   ServerState
 } from '../../shared/contract'
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
+import type { LoadConfig, LoadReport } from '../../shared/load'
 import type { LogEvent } from '../../shared/telemetry'
+import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
 import { WindowClient } from './window-client'
@@ -21,6 +23,8 @@ export interface PeerChannel {
 
 export interface HostOptions {
   workerFile: string
+  /** The built load agent (out/main/load-agent.js): traffic-lab runs happen in processes of their own. */
+  loadAgentFile: string
   /** Server options the contract does not carry (limits, deadlines), applied to every start. */
   serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | 'workerFile'>>
   /** Opens a window with a client of its own, where the platform has windows (Electron). */
@@ -29,6 +33,8 @@ export interface HostOptions {
 }
 
 const LOG_FLUSH_MS = 250
+/** Earlier traffic-lab reports kept for comparison. */
+const LOAD_REPORTS_KEPT = 20
 /** Events kept for a window that opens later; the renderer keeps its own, longer cap. */
 const LOG_BACKLOG = 500
 
@@ -44,6 +50,9 @@ export class SwitchboardHost {
   private readonly backlog: LogEvent[] = []
   private logTimer: NodeJS.Timeout | null = null
   private transition: Promise<unknown> = Promise.resolve()
+  private loadRun: LoadRun | null = null
+  private readonly loadReports: LoadReport[] = []
+  private nextRunId = 1
 
   constructor(private readonly options: HostOptions) {
     this.state = { status: 'stopped', config: options.config ?? DEFAULT_SERVER_CONFIG, bound: [], startedAt: null, error: null }
@@ -78,6 +87,29 @@ export class SwitchboardHost {
     return this.server?.kick(sessionId, 'by the control panel') ?? false
   }
 
+  /** One run at a time: two generators on two cores would measure each other, not the server. */
+  startLoad(config: LoadConfig): { runId: number } {
+    if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
+    const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, runId: this.nextRunId++ })
+    this.loadRun = run
+    run.on('progress', (progress) => this.broadcast('onLoadProgress', progress))
+    run.on('report', (report) => {
+      this.loadRun = null
+      this.loadReports.push(report)
+      if (this.loadReports.length > LOAD_REPORTS_KEPT) this.loadReports.shift()
+      this.broadcast('onLoadReport', report)
+    })
+    return { runId: run.runId }
+  }
+
+  stopLoad(): void {
+    this.loadRun?.stop()
+  }
+
+  get loadRuns(): LoadReport[] {
+    return [...this.loadReports]
+  }
+
   openClientWindow(): void {
     if (!this.options.openClientWindow) throw new Error('this host has no windows to open')
     this.options.openClientWindow()
@@ -85,6 +117,9 @@ export class SwitchboardHost {
 
   /** Stops the server gracefully and lets every peer go: for quitting the app or the CLI. */
   async dispose(): Promise<void> {
+    const load = this.loadRun
+    load?.abort('the host shut down')
+    await load?.done
     await this.stopServer()
     for (const peer of [...this.peers]) this.detach(peer)
     this.flushLog()
@@ -186,6 +221,9 @@ export class HostPeer {
     connectClient: (config) => this.client.connect(config),
     sendClient: (text) => this.client.send(text),
     closeClient: () => this.client.close(),
-    openClientWindow: () => this.host.openClientWindow()
+    openClientWindow: () => this.host.openClientWindow(),
+    startLoad: (config) => this.host.startLoad(config),
+    stopLoad: () => this.host.stopLoad(),
+    getLoadRuns: () => this.host.loadRuns
   }
 }

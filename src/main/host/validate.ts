@@ -1,5 +1,6 @@
 import type { CallArgs, CallName, ClientConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
+import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
 
 /** A renderer sent arguments that do not fit the contract; it is told so, and nothing else happens. */
 export class ValidationError extends Error {}
@@ -67,7 +68,16 @@ const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
   connectClient: (args) => [clientConfig(args[0], 'config')],
   sendClient: (args) => [text(args[0], 'text')],
   closeClient: none,
-  openClientWindow: none
+  openClientWindow: none,
+  startLoad: (args) => {
+    try {
+      return [resolveLoadConfig(args[0])]
+    } catch (error) {
+      throw error instanceof LoadConfigError ? new ValidationError(`config: ${error.message}`) : error
+    }
+  },
+  stopLoad: none,
+  getLoadRuns: none
 }
 
 export function validateCall<C extends CallName>(call: C, args: unknown): CallArgs<C> {

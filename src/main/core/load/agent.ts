@@ -1,41 +1,69 @@
-// Entry of the load agent (out/main/load-agent.js): one closed-loop run in its own process, so the
-// generator never shares an event loop with the server it measures. Plain Node, no Electron.
-//   node out/main/load-agent.js '{"port":7000,"codec":"line","clients":200,"messages":40}'
-//   echo '{"port":7000}' | node out/main/load-agent.js
-// Prints the LoadReport as one line of JSON on stdout; an incomplete run is still a report (exit 0).
-import { text } from 'node:stream/consumers'
-import { runClosedLoop } from './closed-loop'
-import type { LoadOptions } from './types'
+// Entry of a load agent process (out/main/load-agent.js), forked by the coordinator: it runs one share
+// of a run's clients, so the generator never shares an event loop (or a core) with the server it
+// measures, and can be spread over several processes. Plain Node, no Electron.
+import { AgentRun } from './agent-run'
+import { encodeHistogram } from './histogram'
+import type { FromAgent, ToAgent } from './messages'
 
-async function readOptions(argv: string[]): Promise<Partial<LoadOptions> & Pick<LoadOptions, 'port'>> {
-  const source = argv[0] ?? (process.stdin.isTTY ? '' : await text(process.stdin))
-  if (source.trim() === '') throw new RangeError('expected the load options as JSON, as an argument or on stdin')
-  const parsed: unknown = JSON.parse(source)
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new RangeError('load options must be a JSON object')
-  }
-  return parsed as Partial<LoadOptions> & Pick<LoadOptions, 'port'>
+const PROGRESS_MS = 250
+
+if (!process.send) {
+  console.error('load-agent: run by the load coordinator (switchboard load ...), not on its own')
+  process.exit(2)
 }
 
-async function main(argv: string[]): Promise<number> {
-  let options
-  try {
-    options = await readOptions(argv)
-  } catch (error) {
-    console.error(`load-agent: ${(error as Error).message}`)
-    return 2
-  }
-  const report = await runClosedLoop(options)
-  process.stdout.write(JSON.stringify(report) + '\n')
-  return 0
+const send = (message: FromAgent, then?: () => void) => process.send!(message, undefined, {}, then)
+let run: AgentRun | null = null
+let progressTimer: NodeJS.Timeout | null = null
+let cpuAtStart = process.cpuUsage()
+let wallAtStart = performance.now()
+
+function report(): void {
+  if (!run) return
+  send({ type: 'progress', counters: run.counters, latency: encodeHistogram(run.interval) })
+  run.interval.reset()
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code
-  },
-  (error: unknown) => {
-    console.error(`load-agent: ${error instanceof RangeError ? error.message : String((error as Error).stack ?? error)}`)
-    process.exitCode = error instanceof RangeError ? 2 : 1
+process.on('message', (message: ToAgent) => {
+  switch (message.type) {
+    case 'start':
+      cpuAtStart = process.cpuUsage()
+      wallAtStart = performance.now()
+      run = new AgentRun(message.config, message.first, message.count, message.nonce, {
+        connected: (failed) => send({ type: 'connected', failed }),
+        ready: (members) => send({ type: 'ready', members })
+      })
+      run.connectAll()
+      progressTimer = setInterval(report, PROGRESS_MS)
+      return
+    case 'sync':
+      return run?.sendSync()
+    case 'go':
+      return run?.go(message.members)
+    case 'stop':
+      return run?.stop()
+    case 'finish': {
+      if (!run) return
+      if (progressTimer) clearInterval(progressTimer)
+      run.finish()
+      const cpu = process.cpuUsage(cpuAtStart)
+      const wallMs = performance.now() - wallAtStart
+      send(
+        {
+          type: 'final',
+          counters: run.counters,
+          latency: encodeHistogram(run.total),
+          connect: encodeHistogram(run.connectTimes),
+          errors: run.errors,
+          cpu: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 1000 : 0
+        },
+        // Leave once the final message is out.
+        () => process.disconnect()
+      )
+      return
+    }
   }
-)
+})
+
+// The coordinator gone means the run is over: never leave an orphan generator behind.
+process.on('disconnect', () => process.exit(0))

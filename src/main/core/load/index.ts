@@ -1,3 +1,3 @@
-export { runClosedLoop } from './closed-loop'
-export { LOAD_DEFAULTS, resolveLoadOptions } from './options'
-export type { LatencyReport, LoadOptions, LoadReport } from './types'
+export { LoadConfigError, resolveLoadConfig } from './config'
+export { LoadRun, runLoad, type LoadRunOptions } from './coordinator'
+export { searchRate, type RateSearch, type RateSearchResult } from './rate-search'

@@ -9,7 +9,7 @@ import { SYNC_MARK, type TagLayout } from './wire'
 export interface DeliverySink {
   /** One delivery: an asio body, or a line-protocol `MSG` line. sender is -1 if no tag could be read. */
   onDelivery(sender: number, seq: number): void
-  /** The frame that tells a client it is in the room: asio's barrier body, line's `WELCOME`. */
+  /** The frame that tells a client it is in its room: asio's barrier body, line's `PONG` to its `PING`. */
   onMarker(): void
   /** A line the server sent that no run should see (`ERR ...`); the stream goes on. */
   onRefused(line: string): void
@@ -111,7 +111,7 @@ export class AsioScanner implements DeliveryScanner {
 }
 
 const MSG = Buffer.from('MSG ', 'latin1')
-const WELCOME = Buffer.from('WELCOME ', 'latin1')
+const PONG = Buffer.from('PONG', 'latin1')
 const ERR = Buffer.from('ERR ', 'latin1')
 
 function startsWith(source: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
@@ -182,12 +182,12 @@ export class LineScanner implements DeliveryScanner {
       }
       return this.sink.onDelivery(-1, -1)
     }
-    if (startsWith(source, at, end, WELCOME)) return this.sink.onMarker()
+    if (startsWith(source, at, end, PONG)) return this.sink.onMarker()
     if (startsWith(source, at, end, ERR)) this.sink.onRefused(source.toString('utf8', at, end))
   }
 }
 
-/** `sync` is the asio barrier body (see TagLayout.syncBody); the line protocol greets instead. */
+/** `sync` is the asio barrier body (see TagLayout.syncBody); a line client PINGs after its JOIN instead. */
 export function createScanner(codec: CodecName, layout: TagLayout, sink: DeliverySink, sync: Buffer): DeliveryScanner {
   return codec === 'asio' ? new AsioScanner(layout, sink, sync) : new LineScanner(layout, sink)
 }

@@ -1,0 +1,124 @@
+import { parseArgs } from 'node:util'
+import { LOAD_DEFAULTS, type LoadConfig } from '../../shared/load'
+import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
+import type { RateSearch } from '../core/load/rate-search'
+import { UsageError } from './args'
+
+export const LOAD_USAGE = `usage: switchboard load --port N [options]
+  --host H              target (default 127.0.0.1; another machine needs --allow-remote)
+  --port N              target port (required)
+  --codec line|asio     (default line)
+  --clients N           connections (default ${LOAD_DEFAULTS.clients})
+  --connect-rate N      new connections per second while ramping up (default: as fast as possible)
+  --window N            closed loop: most un-echoed messages per client (default ${LOAD_DEFAULTS.window})
+  --rate N              open loop: messages per second per client (sets --mode open)
+  --mode closed|open    (default closed)
+  --messages N          messages per client, 0 = until --duration (default ${LOAD_DEFAULTS.messages})
+  --duration S          stop sending after S seconds
+  --size BYTES          message body size (default ${LOAD_DEFAULTS.size})
+  --room-size N         line protocol: rooms of N clients (default: all in the lobby)
+  --agents N            load-generating processes (default ${LOAD_DEFAULTS.agents})
+  --timeout S           longest wait for connections, rooms, and the last deliveries (default ${LOAD_DEFAULTS.timeoutMs / 1000})
+  --allow-remote        allow a target that is not this machine
+  --json FILE           write the full report (or the search's trials) as JSON
+  --search-p99 MS       rate search: find the highest --rate whose p99 stays under MS
+  --search-max N        highest rate the search tries (default 100000)
+  --trial S             length of each search trial (default 3)`
+
+export interface LoadArgs {
+  config: LoadConfig
+  json: string | null
+  search: RateSearch | null
+}
+
+function seconds(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || value <= 0) throw new UsageError(`--${name} takes a number of seconds > 0, not "${text}"`)
+  return Math.round(value * 1000)
+}
+
+function milliseconds(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || value <= 0) throw new UsageError(`--${name} takes a number of milliseconds > 0, not "${text}"`)
+  return value
+}
+
+function whole(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} takes a whole number, not "${text}"`)
+  return Number(text)
+}
+
+export function parseLoadArgs(argv: string[]): LoadArgs {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        codec: { type: 'string' },
+        clients: { type: 'string' },
+        'connect-rate': { type: 'string' },
+        window: { type: 'string' },
+        rate: { type: 'string' },
+        mode: { type: 'string' },
+        messages: { type: 'string' },
+        duration: { type: 'string' },
+        size: { type: 'string' },
+        'room-size': { type: 'string' },
+        agents: { type: 'string' },
+        timeout: { type: 'string' },
+        'allow-remote': { type: 'boolean', default: false },
+        json: { type: 'string' },
+        'search-p99': { type: 'string' },
+        'search-max': { type: 'string' },
+        trial: { type: 'string' }
+      }
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  if (values.port === undefined) throw new UsageError('--port is required')
+  const durationMs = seconds('duration', values.duration)
+  const input: Record<string, unknown> = {
+    host: values.host,
+    port: whole('port', values.port),
+    codec: values.codec,
+    clients: whole('clients', values.clients),
+    connectRate: whole('connect-rate', values['connect-rate']),
+    window: whole('window', values.window),
+    rate: whole('rate', values.rate),
+    mode: values.mode ?? (values.rate !== undefined ? 'open' : undefined),
+    // A duration alone means "for that long", not "100 messages or that long, whichever is first".
+    messages: whole('messages', values.messages) ?? (durationMs !== undefined ? 0 : undefined),
+    durationMs,
+    size: whole('size', values.size),
+    roomSize: whole('room-size', values['room-size']),
+    agents: whole('agents', values.agents),
+    timeoutMs: seconds('timeout', values.timeout),
+    allowRemote: values['allow-remote']
+  }
+  for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key]
+  const targetP99Ms = milliseconds('search-p99', values['search-p99'])
+  const search: RateSearch | null =
+    targetP99Ms === undefined
+      ? null
+      : {
+          targetP99Ms,
+          minRate: whole('rate', values.rate) ?? 1,
+          maxRate: whole('search-max', values['search-max']) ?? 100_000,
+          trialMs: seconds('trial', values.trial) ?? 3000,
+          refineSteps: 4
+        }
+  try {
+    // A search runs open-loop trials of its own length; check the largest one it may run.
+    const config = resolveLoadConfig(search ? { ...input, mode: 'open', messages: 0, rate: search.maxRate, durationMs: search.trialMs } : input)
+    return { config, json: values.json ?? null, search }
+  } catch (error) {
+    throw error instanceof LoadConfigError ? new UsageError(error.message) : error
+  }
+}

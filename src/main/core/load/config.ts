@@ -1,0 +1,75 @@
+import { isIP } from 'node:net'
+import { LOAD_DEFAULTS, type LoadConfig } from '../../../shared/load'
+import { ASIO_MAX_BODY } from '../codec/asio'
+import { CODEC_NAMES, isCodecName } from '../codec'
+import { tagLength } from './wire'
+
+/** The load options a run cannot be started with; the message says which and why. */
+export class LoadConfigError extends Error {}
+
+/** Sequence numbers a run may need: its message count, or the most `durationMs` could take. */
+export function maxMessages(config: LoadConfig): number {
+  if (config.messages > 0) return config.messages
+  if (config.mode === 'open') return Math.ceil((config.rate * config.durationMs) / 1000) + 1
+  return 1e9 // closed loop for a duration: no bound known in advance
+}
+
+function whole(config: Record<string, unknown>, name: keyof LoadConfig, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = config[name]
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
+    throw new LoadConfigError(`${name} must be a whole number ${range}, not ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident. */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true
+  const family = isIP(host)
+  return (family === 4 && host.startsWith('127.')) || (family === 6 && host === '::1')
+}
+
+/** Fills in defaults and refuses what the engine cannot run; used by the CLI and by the host alike. */
+export function resolveLoadConfig(input: unknown): LoadConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new LoadConfigError('load config must be an object')
+  const unknown = Object.keys(input).filter((key) => !Object.hasOwn(LOAD_DEFAULTS, key) && key !== 'port')
+  if (unknown.length > 0) throw new LoadConfigError(`unknown load option ${unknown.join(', ')}`)
+  const merged: Record<string, unknown> = { ...LOAD_DEFAULTS, ...input }
+  const host = merged.host
+  if (typeof host !== 'string' || !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw new LoadConfigError('host must be a host name or address')
+  if (typeof merged.codec !== 'string' || !isCodecName(merged.codec)) {
+    throw new LoadConfigError(`codec must be one of ${CODEC_NAMES.join(', ')}, not ${JSON.stringify(merged.codec)}`)
+  }
+  if (merged.mode !== 'closed' && merged.mode !== 'open') throw new LoadConfigError('mode must be closed or open')
+  if (typeof merged.allowRemote !== 'boolean') throw new LoadConfigError('allowRemote must be true or false')
+  const config: LoadConfig = {
+    host,
+    port: whole(merged, 'port', 1, 65535),
+    codec: merged.codec,
+    clients: whole(merged, 'clients', 1, 100_000),
+    connectRate: whole(merged, 'connectRate', 0),
+    mode: merged.mode,
+    window: whole(merged, 'window', 1, 100_000),
+    rate: whole(merged, 'rate', 1, 1_000_000),
+    messages: whole(merged, 'messages', 0),
+    durationMs: whole(merged, 'durationMs', 0),
+    size: whole(merged, 'size', 1, 1 << 20),
+    roomSize: whole(merged, 'roomSize', 0),
+    agents: whole(merged, 'agents', 1, 64),
+    timeoutMs: whole(merged, 'timeoutMs', 1),
+    allowRemote: merged.allowRemote
+  }
+  if (!config.allowRemote && !isLoopback(config.host)) {
+    throw new LoadConfigError(`host ${config.host} is not on this machine; allow a remote target explicitly`)
+  }
+  if (config.messages === 0 && config.durationMs === 0) throw new LoadConfigError('give a message count, a duration, or both')
+  if (config.codec === 'asio' && config.roomSize > 0) throw new LoadConfigError('roomSize is for the line protocol: an asio listener is one room')
+  if (config.agents > config.clients) throw new LoadConfigError('agents must not outnumber clients')
+  const minimum = tagLength(config.clients, maxMessages(config))
+  if (config.size < minimum) throw new LoadConfigError(`size must be >= ${minimum} to carry the sender's tag`)
+  if (config.codec === 'asio' && config.size > ASIO_MAX_BODY) {
+    throw new LoadConfigError(`size must be <= ${ASIO_MAX_BODY} for asio (Asio's chat_message::max_body_length)`)
+  }
+  return config
+}

@@ -1,0 +1,267 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomInt } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { LoadConfig, LoadPhase, LoadProgress, LoadReport } from '../../../shared/load'
+import { roomCount } from './agent-run'
+import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
+import type { AgentCounters, FromAgent, ToAgent } from './messages'
+
+export interface LoadRunOptions {
+  /** The built agent entry (out/main/load-agent.js). */
+  agentFile: string
+  runId?: number
+  progressMs?: number
+}
+
+export interface LoadRunEvents {
+  progress: [LoadProgress]
+  report: [LoadReport]
+}
+
+/** How long agents get to hand in their final figures before they are killed. */
+const FINAL_GRACE_MS = 5000
+
+interface Agent {
+  child: ChildProcess
+  counters: AgentCounters | null
+  connected: boolean
+  ready: number[] | null
+  final: Extract<FromAgent, { type: 'final' }> | null
+  exited: boolean
+}
+
+const sum = (agents: Agent[], pick: (c: AgentCounters) => number) => agents.reduce((total, a) => total + (a.counters ? pick(a.counters) : 0), 0)
+
+/**
+ * One traffic-lab run: forks the agents, spreads the clients over them, holds the barrier (every
+ * client of every agent in its room before anyone sends), ends sending after the message count or
+ * the duration, waits for the last deliveries, and merges what the agents measured into one report.
+ */
+export class LoadRun extends EventEmitter<LoadRunEvents> {
+  readonly runId: number
+  readonly done: Promise<LoadReport>
+  private readonly agents: Agent[] = []
+  private readonly startedAt = Date.now()
+  private phase: LoadPhase = 'connecting'
+  private phaseTimer: NodeJS.Timeout | null = null
+  private progressTimer: NodeJS.Timeout
+  private readonly runLatency = createHistogram()
+  private intervalLatency = createHistogram()
+  private lastSample = { at: performance.now(), sent: 0, deliveries: 0 }
+  private notes: string[] = []
+  private finishing = false
+  private resolve!: (report: LoadReport) => void
+
+  constructor(
+    readonly config: LoadConfig,
+    options: LoadRunOptions
+  ) {
+    super()
+    this.runId = options.runId ?? 1
+    this.done = new Promise((resolve) => (this.resolve = resolve))
+    const nonce = randomInt(2 ** 32)
+    const base = Math.floor(config.clients / config.agents)
+    let first = 0
+    for (let i = 0; i < config.agents; i++) {
+      const count = base + (i < config.clients % config.agents ? 1 : 0)
+      const child = fork(options.agentFile, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      const agent: Agent = { child, counters: null, connected: false, ready: null, final: null, exited: false }
+      this.agents.push(agent)
+      child.on('message', (message: FromAgent) => this.onMessage(agent, message))
+      child.on('exit', (code, signal) => this.onExit(agent, code, signal))
+      child.on('error', (error) => this.abort(`a load agent failed: ${error.message}`))
+      this.send(agent, { type: 'start', config, first, count, nonce })
+      first += count
+    }
+    this.progressTimer = setInterval(() => this.emit('progress', this.progress()), options.progressMs ?? 250)
+    this.setPhase('connecting', config.timeoutMs, 'connections')
+  }
+
+  /** Stops sending now; what was sent still counts and is waited for. Before sending starts, ends the run. */
+  stop(): void {
+    if (this.phase === 'sending') {
+      this.notes.push('stopped before the end')
+      this.stopSending()
+    } else if (this.phase !== 'draining') {
+      this.abort('stopped before sending started')
+    }
+  }
+
+  private send(agent: Agent, message: ToAgent): void {
+    if (!agent.exited && agent.child.connected) agent.child.send(message)
+  }
+
+  private broadcast(message: ToAgent): void {
+    for (const agent of this.agents) this.send(agent, message)
+  }
+
+  /** Moves to a phase that must be over within `limitMs`, or the run ends with a note. */
+  private setPhase(phase: LoadPhase, limitMs: number, what: string): void {
+    this.phase = phase
+    if (this.phaseTimer) clearTimeout(this.phaseTimer)
+    this.phaseTimer = limitMs > 0 ? setTimeout(() => this.abort(`${what} took longer than ${limitMs}ms`), limitMs) : null
+  }
+
+  private onMessage(agent: Agent, message: FromAgent): void {
+    switch (message.type) {
+      case 'connected':
+        agent.connected = true
+        if (this.agents.every((a) => a.connected)) {
+          // asio greets nobody: one barrier body, relayed to all, tells each client it is in the room.
+          if (this.config.codec === 'asio') this.send(this.agents[0], { type: 'sync' })
+          this.setPhase('joining', this.config.timeoutMs, 'joining the rooms')
+        }
+        return
+      case 'ready':
+        agent.ready = message.members
+        if (this.agents.every((a) => a.ready)) this.go()
+        return
+      case 'progress':
+        agent.counters = message.counters
+        mergeEncoded(this.runLatency, message.latency)
+        mergeEncoded(this.intervalLatency, message.latency)
+        return this.check()
+      case 'final':
+        agent.final = message
+        agent.counters = message.counters
+        if (this.agents.every((a) => a.final || a.exited)) this.report()
+        return
+    }
+  }
+
+  private go(): void {
+    const members = new Array<number>(roomCount(this.config)).fill(0)
+    for (const agent of this.agents) agent.ready!.forEach((n, room) => (members[room] += n))
+    if (members.every((n) => n === 0)) return this.abort('no client could connect')
+    this.setPhase('sending', 0, 'sending')
+    this.broadcast({ type: 'go', members })
+    if (this.config.durationMs > 0) this.phaseTimer = setTimeout(() => this.stopSending(), this.config.durationMs)
+  }
+
+  private stopSending(): void {
+    this.broadcast({ type: 'stop' })
+    this.drain()
+  }
+
+  private drain(): void {
+    if (this.phase === 'draining') return
+    this.setPhase('draining', this.config.timeoutMs, 'waiting for the last deliveries')
+  }
+
+  /** Whenever figures come in: has every agent finished sending, and has every delivery arrived? */
+  private check(): void {
+    if (this.phase === 'sending' && this.agents.every((a) => a.counters?.sendingDone)) this.drain()
+    if (this.phase !== 'draining' || !this.agents.every((a) => a.counters?.sendingDone)) return
+    if (sum(this.agents, (c) => c.deliveries) >= sum(this.agents, (c) => c.expected)) this.finish()
+  }
+
+  /** Ends the run now, whatever its phase, with a note why; it still reports what it measured. */
+  abort(note: string): void {
+    this.notes.push(note)
+    this.finish()
+  }
+
+  private finish(): void {
+    if (this.finishing) return
+    this.finishing = true
+    if (this.phaseTimer) clearTimeout(this.phaseTimer)
+    this.broadcast({ type: 'finish' })
+    setTimeout(() => {
+      for (const agent of this.agents) if (!agent.exited) agent.child.kill('SIGKILL')
+    }, FINAL_GRACE_MS).unref()
+    if (this.agents.every((a) => a.exited)) this.report()
+  }
+
+  private onExit(agent: Agent, code: number | null, signal: NodeJS.Signals | null): void {
+    agent.exited = true
+    if (!agent.final) {
+      if (!this.finishing) this.abort(`a load agent exited (${signal ?? `code ${code}`}) before the run ended`)
+      else if (this.agents.every((a) => a.final || a.exited)) this.report()
+    }
+  }
+
+  private progress(): LoadProgress {
+    const at = performance.now()
+    const sent = sum(this.agents, (c) => c.sent)
+    const deliveries = sum(this.agents, (c) => c.deliveries)
+    const seconds = Math.max((at - this.lastSample.at) / 1000, 1e-3)
+    const hasInterval = this.intervalLatency.totalCount > 0
+    const progress: LoadProgress = {
+      runId: this.runId,
+      elapsedMs: Date.now() - this.startedAt,
+      phase: this.phase,
+      open: sum(this.agents, (c) => c.open),
+      sent,
+      deliveries,
+      expected: sum(this.agents, (c) => c.expected),
+      sentPerSec: Math.round((sent - this.lastSample.sent) / seconds),
+      deliveriesPerSec: Math.round((deliveries - this.lastSample.deliveries) / seconds),
+      p99Ms: hasInterval ? this.intervalLatency.getValueAtPercentile(99) / 1000 : null,
+      p99SoFarMs: this.runLatency.totalCount > 0 ? this.runLatency.getValueAtPercentile(99) / 1000 : null,
+      errors: sum(this.agents, (c) => c.connectErrors + c.disconnects + c.protocolErrors)
+    }
+    this.lastSample = { at, sent, deliveries }
+    this.intervalLatency = createHistogram()
+    return progress
+  }
+
+  private report(): void {
+    if (this.phase === 'done') return
+    clearInterval(this.progressTimer)
+    this.emit('progress', { ...this.progress(), phase: 'done' })
+    this.phase = 'done'
+    const latency = createHistogram()
+    const connect = createHistogram()
+    const errors: Record<string, number> = {}
+    for (const agent of this.agents) {
+      if (!agent.final) continue
+      mergeEncoded(latency, agent.final.latency)
+      mergeEncoded(connect, agent.final.connect)
+      for (const [reason, n] of Object.entries(agent.final.errors)) errors[reason] = (errors[reason] ?? 0) + n
+    }
+    const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
+    const deliveries = total((c) => c.deliveries)
+    const expected = total((c) => c.expected)
+    const firstSend = Math.min(...this.agents.map((a) => a.counters?.firstSendAt || Infinity))
+    const lastDelivery = Math.max(...this.agents.map((a) => a.counters?.lastDeliveryAt ?? 0))
+    const durationMs = Number.isFinite(firstSend) && lastDelivery > firstSend ? lastDelivery - firstSend : 0
+    const perSec = (n: number) => (durationMs > 0 ? Math.round((n * 1000) / durationMs) : 0)
+    const connectErrors = total((c) => c.connectErrors)
+    const disconnects = total((c) => c.disconnects)
+    const protocolErrors = total((c) => c.protocolErrors)
+    if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived`)
+    const complete = this.notes.length === 0 && expected > 0 && connectErrors + disconnects + protocolErrors === 0
+    const report: LoadReport = {
+      runId: this.runId,
+      config: this.config,
+      startedAt: this.startedAt,
+      complete,
+      expected,
+      deliveries,
+      shortfall: Math.max(0, expected - deliveries),
+      sent: total((c) => c.sent),
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      deliveriesPerSec: perSec(deliveries),
+      messagesPerSec: perSec(total((c) => c.echoed)),
+      bytesInPerSec: perSec(total((c) => c.bytesIn)),
+      bytesOutPerSec: perSec(total((c) => c.bytesOut)),
+      latencyMs: percentilesMs(latency),
+      connectMs: percentilesMs(connect),
+      connectErrors,
+      disconnects,
+      errors,
+      protocolErrors,
+      agentCpu: this.agents.map((a) => a.final?.cpu ?? 0),
+      ...(this.notes.length > 0 ? { note: this.notes.join('; ') } : {})
+    }
+    this.emit('report', report)
+    this.resolve(report)
+  }
+}
+
+/** Runs one load to its end and resolves with the report. */
+export function runLoad(config: LoadConfig, options: LoadRunOptions, onProgress?: (progress: LoadProgress) => void): Promise<LoadReport> {
+  const run = new LoadRun(config, options)
+  if (onProgress) run.on('progress', onProgress)
+  return run.done
+}
