@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { LogEvent, MetricsSnapshot } from '../src/shared/telemetry'
-import { serverFixture } from './helpers'
+import { serverFixture, waitFor } from './helpers'
 
 const fixture = serverFixture()
 const setup = fixture.start
@@ -33,9 +33,11 @@ describe('the logic stage behind the sockets', () => {
     for (let i = 0; i < 1000; i++) a.c.send(`CHAT ${i}`)
     await a.c.until('1000 messages', (lines) => chats(lines).length === 1000, 20_000)
     expect(chats(a.c.lines).map((line) => Number(line.split(' ').pop()))).toEqual([...Array(1000).keys()])
-    const pressure = events.filter((event) => event.kind === 'pressure').map((event) => event.text)
-    expect(pressure[0]).toMatch(/reading paused/)
-    expect(pressure.at(-1)).toMatch(/reading resumed/)
+    const pressure = () => events.filter((event) => event.kind === 'pressure').map((event) => event.text)
+    expect(pressure()[0]).toMatch(/reading paused/)
+    // The log is rate-limited, but always ends on the state reading is really in.
+    await waitFor('reading resumed', () => /reading resumed/.test(pressure().at(-1) ?? ''), 3000)
+    expect(pressure().length).toBeLessThanOrEqual(4)
   })
 
   it('reports sessions and totals in a metrics snapshot', async () => {

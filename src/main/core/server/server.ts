@@ -65,6 +65,10 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly limits: SessionLimits
   private flushScheduled = false
   private readingPaused = false
+  /** What the log last said of reading, and how often it changed since. */
+  private pressureLogged = false
+  private pressureChanges = 0
+  private pressureLogTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
   private metricsTimer: NodeJS.Timeout | null = null
   private nextId = 1
@@ -146,6 +150,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   private async shutdown(): Promise<void> {
     if (this.metricsTimer) clearInterval(this.metricsTimer)
+    if (this.pressureLogTimer) clearTimeout(this.pressureLogTimer)
     // close() stops accepting now; its callback waits for the sessions, which are ended below.
     const unbound = [...this.endpoints.values()].map(({ server }) => new Promise((resolve) => server.close(resolve)))
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownDeadlineMs).unref())
@@ -269,8 +274,27 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   private setReading(reading: boolean): void {
     this.readingPaused = !reading
-    this.log('pressure', reading ? 'logic queue drained: reading resumed' : `logic queue past ${this.options.logicHighWater}: reading paused`)
+    this.pressureChanges++
+    this.logPressure()
     for (const session of this.sessions.values()) session.setReading(reading)
+  }
+
+  /**
+   * Under a flood reads pause and resume many times a second: the log says so at most once a second,
+   * with how often, and always ends on the state reading is really in.
+   */
+  private logPressure(): void {
+    if (this.pressureLogTimer || this.readingPaused === this.pressureLogged) return
+    const often = this.pressureChanges > 1 ? ` (${this.pressureChanges} pauses and resumes since the last report)` : ''
+    const what = this.readingPaused ? `logic queue past ${this.options.logicHighWater}: reading paused` : 'logic queue drained: reading resumed'
+    this.log('pressure', `${what}${often}`)
+    this.pressureLogged = this.readingPaused
+    this.pressureChanges = 0
+    this.pressureLogTimer = setTimeout(() => {
+      this.pressureLogTimer = null
+      this.logPressure()
+    }, 1000)
+    this.pressureLogTimer.unref()
   }
 
   private log(kind: LogKind, text: string, sessionId?: number): void {
