@@ -28,6 +28,8 @@ export function decodeCall(text: string): CallMessage | null {
   return { id: id!, call, args }
 }
 
+export const encodeCall = (id: number, call: CallName, args: unknown[]): string => JSON.stringify({ id, call, args })
+
 export const encodeReply = (id: number, outcome: { result: unknown } | { error: string }): string =>
   JSON.stringify({ id, ...outcome })
 

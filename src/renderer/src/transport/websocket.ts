@@ -1,5 +1,5 @@
 import type { CallArgs, CallName, CallResult, EventName, Transport } from '../../../shared/contract'
-import type { EventMessage, ReplyMessage } from '../../../shared/web-wire'
+import { encodeCall, type EventMessage, type ReplyMessage } from '../../../shared/web-wire'
 
 /** The browser's end of the web host's transport: calls as numbered JSON messages, events as they come. */
 export function createWebSocketTransport(url: string): Transport {
@@ -34,7 +34,7 @@ export function createWebSocketTransport(url: string): Transport {
       const id = nextId++
       return new Promise<CallResult<C>>((resolve, reject) => {
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
-        socket.send(JSON.stringify({ id, call, args }))
+        socket.send(encodeCall(id, call, args))
       })
     },
     subscribe: (event, listener) => {
