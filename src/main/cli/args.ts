@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 
-export class UsageError extends Error {}
+import { parseFlags, UsageError, wholeFlag } from './flags'
+
+export { UsageError }
 
 export const SERVE_USAGE = `usage: switchboard serve [options]
   --listen codec:[host:]port  listener, repeatable (default line:7000); codec is line or asio
@@ -22,37 +23,18 @@ export interface ServeArgs {
   verbose: boolean
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (text === undefined) return fallback
-  const value = Number(text)
-  if (!/^[0-9]+$/.test(text) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
-    throw new UsageError(`--${name} takes a whole number ${range}, not "${text}"`)
-  }
-  return value
-}
-
 export function parseServeArgs(argv: string[]): ServeArgs {
-  let values
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        listen: { type: 'string', multiple: true },
-        workers: { type: 'string' },
-        'work-us': { type: 'string' },
-        'max-line': { type: 'string' },
-        'max-sessions': { type: 'string' },
-        'max-output': { type: 'string' },
-        'status-ms': { type: 'string' },
-        web: { type: 'string' },
-        verbose: { type: 'boolean', default: false }
-      }
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
+  const values = parseFlags(argv, {
+    listen: { type: 'string', multiple: true },
+    workers: { type: 'string' },
+    'work-us': { type: 'string' },
+    'max-line': { type: 'string' },
+    'max-sessions': { type: 'string' },
+    'max-output': { type: 'string' },
+    'status-ms': { type: 'string' },
+    web: { type: 'string' },
+    verbose: { type: 'boolean', default: false }
+  })
   let listeners
   try {
     listeners = (values.listen ?? ['line:7000']).map(parseListener)
@@ -63,14 +45,14 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     server: {
       ...DEFAULTS,
       listeners,
-      workers: integer('workers', values.workers, DEFAULTS.workers, 0),
-      workUs: integer('work-us', values['work-us'], DEFAULTS.workUs, 0),
-      maxLineBytes: integer('max-line', values['max-line'], DEFAULTS.maxLineBytes, 1),
-      maxSessions: integer('max-sessions', values['max-sessions'], DEFAULTS.maxSessions, 1),
-      maxOutputBytes: integer('max-output', values['max-output'], DEFAULTS.maxOutputBytes, 1024)
+      workers: wholeFlag('workers', values.workers) ?? DEFAULTS.workers,
+      workUs: wholeFlag('work-us', values['work-us']) ?? DEFAULTS.workUs,
+      maxLineBytes: wholeFlag('max-line', values['max-line'], 1) ?? DEFAULTS.maxLineBytes,
+      maxSessions: wholeFlag('max-sessions', values['max-sessions'], 1) ?? DEFAULTS.maxSessions,
+      maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes
     },
-    statusMs: integer('status-ms', values['status-ms'], 1000, 0),
-    webPort: values.web === undefined ? null : integer('web', values.web, 0, 0, 65535),
+    statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
+    webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     verbose: values.verbose
   }
 }

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util'
 import { LOAD_DEFAULTS, type LoadConfig } from '../../shared/load'
 import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
 import type { RateSearch } from '../core/load/rate-search'
-import { UsageError } from './args'
+import { parseFlags, positiveFlag, UsageError, wholeFlag } from './flags'
 
 export const LOAD_USAGE = `usage: switchboard load --port N [options]
   --host H              target (default 127.0.0.1; another machine needs --allow-remote)
@@ -31,86 +30,62 @@ export interface LoadArgs {
   search: RateSearch | null
 }
 
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  const value = Number(text)
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || value <= 0) throw new UsageError(`--${name} takes a number of seconds > 0, not "${text}"`)
-  return Math.round(value * 1000)
-}
-
-function milliseconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  const value = Number(text)
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || value <= 0) throw new UsageError(`--${name} takes a number of milliseconds > 0, not "${text}"`)
-  return value
-}
-
-function whole(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} takes a whole number, not "${text}"`)
-  return Number(text)
+const seconds = (name: string, text: string | undefined) => {
+  const value = positiveFlag(name, text, 'seconds')
+  return value === undefined ? undefined : Math.round(value * 1000)
 }
 
 export function parseLoadArgs(argv: string[]): LoadArgs {
-  let values
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        codec: { type: 'string' },
-        clients: { type: 'string' },
-        'connect-rate': { type: 'string' },
-        window: { type: 'string' },
-        rate: { type: 'string' },
-        mode: { type: 'string' },
-        messages: { type: 'string' },
-        duration: { type: 'string' },
-        size: { type: 'string' },
-        'room-size': { type: 'string' },
-        agents: { type: 'string' },
-        timeout: { type: 'string' },
-        'allow-remote': { type: 'boolean', default: false },
-        json: { type: 'string' },
-        'search-p99': { type: 'string' },
-        'search-max': { type: 'string' },
-        trial: { type: 'string' }
-      }
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
+  const values = parseFlags(argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    codec: { type: 'string' },
+    clients: { type: 'string' },
+    'connect-rate': { type: 'string' },
+    window: { type: 'string' },
+    rate: { type: 'string' },
+    mode: { type: 'string' },
+    messages: { type: 'string' },
+    duration: { type: 'string' },
+    size: { type: 'string' },
+    'room-size': { type: 'string' },
+    agents: { type: 'string' },
+    timeout: { type: 'string' },
+    'allow-remote': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'search-p99': { type: 'string' },
+    'search-max': { type: 'string' },
+    trial: { type: 'string' }
+  })
   if (values.port === undefined) throw new UsageError('--port is required')
   const durationMs = seconds('duration', values.duration)
   const input: Record<string, unknown> = {
     host: values.host,
-    port: whole('port', values.port),
+    port: wholeFlag('port', values.port),
     codec: values.codec,
-    clients: whole('clients', values.clients),
-    connectRate: whole('connect-rate', values['connect-rate']),
-    window: whole('window', values.window),
-    rate: whole('rate', values.rate),
+    clients: wholeFlag('clients', values.clients),
+    connectRate: wholeFlag('connect-rate', values['connect-rate']),
+    window: wholeFlag('window', values.window),
+    rate: wholeFlag('rate', values.rate),
     mode: values.mode ?? (values.rate !== undefined ? 'open' : undefined),
     // A duration alone means "for that long", not "100 messages or that long, whichever is first".
-    messages: whole('messages', values.messages) ?? (durationMs !== undefined ? 0 : undefined),
+    messages: wholeFlag('messages', values.messages) ?? (durationMs !== undefined ? 0 : undefined),
     durationMs,
-    size: whole('size', values.size),
-    roomSize: whole('room-size', values['room-size']),
-    agents: whole('agents', values.agents),
+    size: wholeFlag('size', values.size),
+    roomSize: wholeFlag('room-size', values['room-size']),
+    agents: wholeFlag('agents', values.agents),
     timeoutMs: seconds('timeout', values.timeout),
     allowRemote: values['allow-remote']
   }
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key]
-  const targetP99Ms = milliseconds('search-p99', values['search-p99'])
+  const targetP99Ms = positiveFlag('search-p99', values['search-p99'], 'milliseconds')
   const search: RateSearch | null =
     targetP99Ms === undefined
       ? null
       : {
           targetP99Ms,
-          minRate: whole('rate', values.rate) ?? 1,
-          maxRate: whole('search-max', values['search-max']) ?? 100_000,
+          minRate: wholeFlag('rate', values.rate) ?? 1,
+          maxRate: wholeFlag('search-max', values['search-max']) ?? 100_000,
           trialMs: seconds('trial', values.trial) ?? 3000,
           refineSteps: 4
         }
