@@ -1,38 +1,38 @@
 // Takes the README's screenshot of the real control room under load, through browser mode:
 //   npm run screenshot   (builds first; needs Debian's chromium)
-// Starts the headless server with --web, floods it from load agents, opens the panel in chromium.
+// Starts the headless server with --web, opens the panel in chromium and loads it from its own traffic lab.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { chromium } from 'playwright-core'
 import { CHROMIUM_ARGS } from '../test/e2e/chromium'
 
-const children: ChildProcess[] = []
-const run = (args: string[]) => {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  return child
-}
+let server: ChildProcess | undefined
 
 async function main(): Promise<void> {
-  const server = run([resolve('out/main/cli.js'), 'serve', '--listen', 'line:0', '--listen', 'asio:0', '--web', '0', '--status-ms', '0'])
+  server = spawn(process.execPath, [resolve('out/main/cli.js'), 'serve', '--listen', 'line:0', '--listen', 'asio:0', '--web', '0', '--status-ms', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   let output = ''
   server.stdout!.on('data', (chunk: Buffer) => (output += chunk))
   while (!/control room at (\S+)/.test(output)) await new Promise((r) => setTimeout(r, 50))
   const url = /control room at (\S+)/.exec(output)![1]
-  const [linePort, asioPort] = [...output.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]))
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
-  const page = await browser.newPage({ viewport: { width: 1440, height: 1280 } })
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1600 } })
   await page.goto(url)
   await page.getByTestId('server-status').filter({ hasText: 'running' }).waitFor()
   await page.getByLabel('nick').fill('watcher')
   await page.getByRole('button', { name: 'Connect' }).click()
 
-  // Long closed-loop runs on both listeners, so the charts and the table have something to show.
-  const load = (port: number, codec: string, clients: number) =>
-    run([resolve('out/main/load-agent.js'), JSON.stringify({ port, codec, clients, messages: 5000, size: 64, window: 2, timeoutMs: 60_000 })])
-  load(linePort, 'line', 150)
-  load(asioPort, 'asio', 150)
+  // A long open-loop run from the traffic lab itself, so the charts, the table and the lab have something to show.
+  const lab = page.getByRole('region', { name: 'traffic lab', exact: true })
+  await lab.getByLabel('clients', { exact: true }).fill('300')
+  await lab.getByLabel('room size', { exact: true }).fill('30')
+  await lab.getByLabel('mode', { exact: true }).selectOption('open')
+  await lab.getByLabel('msgs/s per client', { exact: true }).fill('50')
+  await lab.getByLabel('messages per client', { exact: true }).fill('0')
+  await lab.getByLabel('duration (s)', { exact: true }).fill('20')
+  await lab.getByRole('button', { name: 'Run load', exact: true }).click()
   await page.waitForTimeout(8000)
   await page.getByLabel('message', { exact: true }).fill('hello from the control room')
   await page.getByRole('button', { name: 'Send' }).click()
@@ -48,4 +48,4 @@ main()
     console.error(error)
     process.exitCode = 1
   })
-  .finally(() => children.forEach((child) => child.kill('SIGINT')))
+  .finally(() => server?.kill('SIGINT'))

@@ -87,6 +87,39 @@ describe('the control room in a browser', () => {
     expect(errors).toEqual([])
   }, 60_000)
 
+  it('runs a small load from the traffic lab against the built-in server, with live charts and a summary', async () => {
+    const panel = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    const errors: string[] = []
+    panel.on('pageerror', (error) => errors.push(error.message))
+    await panel.goto(url)
+    // The host sends its state, then its log backlog, when a page attaches: once the log shows, the status
+    // badge is the server's and not the page's default. (The test before this one leaves it stopped.)
+    await expect.poll(() => panel.getByRole('region', { name: 'event log' }).locator('li').count()).toBeGreaterThan(0)
+    const status = panel.getByTestId('server-status')
+    if ((await status.textContent()) === 'stopped') await panel.getByRole('button', { name: 'Start', exact: true }).click()
+    await status.filter({ hasText: 'running' }).waitFor()
+
+    const lab = panel.getByRole('region', { name: 'traffic lab', exact: true })
+    await expect.poll(() => lab.getByLabel('target', { exact: true }).inputValue()).toBe('listener:0')
+    await lab.getByLabel('clients', { exact: true }).fill('5')
+    await lab.getByLabel('messages per client', { exact: true }).fill('20')
+    await lab.getByRole('button', { name: 'Run load', exact: true }).click()
+
+    await lab.getByTestId('load-outcome').filter({ hasText: /^complete$/ }).waitFor({ timeout: 20_000 })
+    expect(await lab.getByTestId('load-deliveries').textContent()).toBe('500 / 500')
+    expect(await lab.getByTestId('load-progress').textContent()).toMatch(/run #\d+/)
+    // Three live charts, drawn by uPlot on canvases laid out with a real width.
+    const charts = lab.locator('.load-charts figure')
+    expect(await charts.count()).toBe(3)
+    for (const title of ['Deliveries per second', 'Latency p99', 'Open connections']) {
+      const canvas = lab.getByRole('figure', { name: title, exact: true }).locator('canvas')
+      expect(await canvas.count()).toBe(1)
+      expect((await canvas.boundingBox())?.width).toBeGreaterThan(100)
+    }
+    await expect.poll(() => lab.getByRole('table', { name: 'earlier runs', exact: true }).locator('thead th[data-run]').count()).toBeGreaterThanOrEqual(1)
+    expect(errors).toEqual([])
+  }, 60_000)
+
   it('refuses a visit without the token', async () => {
     const page = await browser.newPage()
     const response = await page.goto(url.replace(/\?token=.*/, ''))

@@ -4,6 +4,7 @@ import { ChatClient } from './ChatClient'
 import { EventLog } from './EventLog'
 import { ServerCard } from './ServerCard'
 import { SessionsTable } from './SessionsTable'
+import { TrafficLab } from './TrafficLab'
 
 export function ControlPanel() {
   const api = useApi()
@@ -19,6 +20,7 @@ export function ControlPanel() {
         <ServerCard />
         <Charts />
         <SessionsTable />
+        <TrafficLab />
         <ChatClient />
         <EventLog />
       </div>

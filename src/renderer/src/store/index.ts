@@ -1,11 +1,12 @@
 import { createStore, type StoreApi } from 'zustand/vanilla'
 import type { SwitchboardApi } from '../../../shared/contract'
 import { createClientSlice, type ClientSlice } from './client-slice'
+import { createLoadSlice, type LoadSlice } from './load-slice'
 import { createLogSlice, type LogSlice } from './log-slice'
 import { createMetricsSlice, type MetricsSlice } from './metrics-slice'
 import { createServerSlice, type ServerSlice } from './server-slice'
 
-export type AppState = ServerSlice & MetricsSlice & LogSlice & ClientSlice
+export type AppState = ServerSlice & MetricsSlice & LogSlice & ClientSlice & LoadSlice
 export type AppStore = StoreApi<AppState>
 
 /** One store, in slices; a vanilla store so the API bridge (and tests) can feed it from outside React. */
@@ -14,7 +15,8 @@ export function createAppStore(): AppStore {
     ...createServerSlice(...a),
     ...createMetricsSlice(...a),
     ...createLogSlice(...a),
-    ...createClientSlice(...a)
+    ...createClientSlice(...a),
+    ...createLoadSlice(...a)
   }))
 }
 
@@ -26,8 +28,12 @@ export function bridgeApiToStore(api: SwitchboardApi, store: AppStore): () => vo
     api.onMetrics(s.pushMetrics),
     api.onLog(s.appendLog),
     api.onClientState(s.setClient),
-    api.onClientFrames(s.appendFrames)
+    api.onClientFrames(s.appendFrames),
+    api.onLoadProgress(s.pushLoadProgress),
+    api.onLoadReport(s.addLoadReport)
   ]
   api.getServerState().then(s.setServer, () => {})
+  // Earlier runs (of any window) for comparison; a host without the traffic lab just leaves the list empty.
+  api.getLoadRuns().then(s.mergeLoadRuns, () => {})
   return () => unsubscribe.forEach((off) => off())
 }

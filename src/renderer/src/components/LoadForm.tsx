@@ -1,0 +1,243 @@
+import { useId, useState, type FormEvent, type ReactNode } from 'react'
+import type { ServerState } from '../../../shared/contract'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadMode } from '../../../shared/load'
+import type { CodecName } from '../../../shared/telemetry'
+import { useApi, useAppStore } from '../context'
+
+type BoundListener = ServerState['bound'][number]
+
+/**
+ * What the user typed, as typed: numbers stay strings until Run, so a half-typed value ("0.") is not
+ * rewritten under the cursor. The host checks the resulting config and says what is wrong.
+ */
+interface LoadDraft {
+  /** `listener:<index>` into the server's bound listeners, or `custom`; '' follows the first listener. */
+  target: string
+  host: string
+  port: string
+  codec: CodecName
+  clients: string
+  connectRate: string
+  mode: LoadMode
+  window: string
+  rate: string
+  messages: string
+  durationSec: string
+  size: string
+  roomSize: string
+  agents: string
+  timeoutSec: string
+  allowRemote: boolean
+}
+
+/** The fields typed as numbers (kept as text until Run). */
+type NumberField = Exclude<keyof LoadDraft, 'target' | 'host' | 'codec' | 'mode' | 'allowRemote'>
+
+const CUSTOM = 'custom'
+const NO_LISTENERS: BoundListener[] = []
+
+const initialDraft = (): LoadDraft => ({
+  target: '',
+  host: LOAD_DEFAULTS.host,
+  port: '7000',
+  codec: LOAD_DEFAULTS.codec,
+  clients: String(LOAD_DEFAULTS.clients),
+  connectRate: String(LOAD_DEFAULTS.connectRate),
+  mode: LOAD_DEFAULTS.mode,
+  window: String(LOAD_DEFAULTS.window),
+  rate: String(LOAD_DEFAULTS.rate),
+  messages: String(LOAD_DEFAULTS.messages),
+  durationSec: String(LOAD_DEFAULTS.durationMs / 1000),
+  size: String(LOAD_DEFAULTS.size),
+  roomSize: String(LOAD_DEFAULTS.roomSize),
+  agents: String(LOAD_DEFAULTS.agents),
+  timeoutSec: String(LOAD_DEFAULTS.timeoutMs / 1000),
+  allowRemote: LOAD_DEFAULTS.allowRemote
+})
+
+/** An empty field is not 0: it becomes NaN, which the host refuses by name. */
+const toNumber = (text: string): number => (text.trim() === '' ? Number.NaN : Number(text))
+const secondsToMs = (text: string): number => Math.round(toNumber(text) * 1000)
+
+/** A listener bound to every interface is reached over loopback: the load must not leave the machine. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '::1'
+  return host
+}
+
+const describeListener = (l: BoundListener): string => `${l.codec} on ${l.host}:${l.port}`
+
+/** The target the form points at: the chosen listener while the server has it, else a custom address. */
+function effectiveTarget(draft: LoadDraft, bound: BoundListener[]): string {
+  const chosen = draft.target || (bound.length > 0 ? 'listener:0' : CUSTOM)
+  if (chosen === CUSTOM) return CUSTOM
+  return bound[Number(chosen.slice('listener:'.length))] ? chosen : CUSTOM
+}
+
+function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): LoadConfig {
+  const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
+  const endpoint = listener
+    ? { host: reachableHost(listener.host), port: listener.port, codec: listener.codec }
+    : { host: draft.host.trim(), port: toNumber(draft.port), codec: draft.codec }
+  return {
+    ...endpoint,
+    clients: toNumber(draft.clients),
+    connectRate: toNumber(draft.connectRate),
+    mode: draft.mode,
+    // The knob the other mode uses is sent at its default, so a field the user cannot see never fails a run.
+    window: draft.mode === 'closed' ? toNumber(draft.window) : LOAD_DEFAULTS.window,
+    rate: draft.mode === 'open' ? toNumber(draft.rate) : LOAD_DEFAULTS.rate,
+    messages: toNumber(draft.messages),
+    durationMs: secondsToMs(draft.durationSec),
+    size: toNumber(draft.size),
+    roomSize: endpoint.codec === 'line' ? toNumber(draft.roomSize) : 0,
+    agents: toNumber(draft.agents),
+    timeoutMs: secondsToMs(draft.timeoutSec),
+    allowRemote: draft.allowRemote
+  }
+}
+
+/**
+ * A labelled control. The label is a sibling tied by id, not a wrapper: a wrapping label would give a
+ * select a name that includes its chosen option, and tests find the control by its label alone.
+ */
+function Knob({ label, hint, control }: { label: string; hint?: string; control: (id: string) => ReactNode }) {
+  const id = useId()
+  return (
+    <div className="knob" title={hint}>
+      <label htmlFor={id}>{label}</label>
+      {control(id)}
+    </div>
+  )
+}
+
+/** The run's knobs (the CLI's, in a form), and Run/Halt. */
+export function LoadForm() {
+  const api = useApi()
+  const bound = useAppStore((s) => (s.server?.status === 'running' ? s.server.bound : NO_LISTENERS))
+  const running = useAppStore((s) => s.loadRunId !== null)
+  const loadStarted = useAppStore((s) => s.loadStarted)
+  const [draft, setDraft] = useState<LoadDraft>(initialDraft)
+  const [pending, setPending] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const target = effectiveTarget(draft, bound)
+  const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
+  const codec = listener?.codec ?? draft.codec
+
+  const edit = (change: Partial<LoadDraft>) => setDraft((current) => ({ ...current, ...change }))
+  const numberInput = (field: NumberField, props: { min?: number; step?: number | 'any'; disabled?: boolean } = {}) => (id: string) => (
+    <input
+      id={id}
+      type="number"
+      inputMode="decimal"
+      value={draft[field]}
+      onChange={(e) => edit({ [field]: e.target.value })}
+      min={props.min ?? 0}
+      step={props.step ?? 1}
+      disabled={props.disabled}
+    />
+  )
+
+  const run = (event: FormEvent) => {
+    event.preventDefault()
+    setError(null)
+    setPending(true)
+    api
+      .startLoad(toConfig(draft, target, bound))
+      .then(({ runId }) => loadStarted(runId), (e: Error) => setError(e.message))
+      .finally(() => setPending(false))
+  }
+
+  const halt = () => {
+    setError(null)
+    api.stopLoad().catch((e: Error) => setError(e.message))
+  }
+
+  return (
+    // noValidate: the host is the one judge of a config (it knows rules a min= cannot say, such as agents
+    // <= clients), and its message shows in one place, the alert below.
+    <form className="load-form" aria-label="load settings" onSubmit={run} noValidate>
+      <fieldset disabled={running || pending}>
+        <legend>Target</legend>
+        <Knob
+          label="target"
+          control={(id) => (
+            <select id={id} value={target} onChange={(e) => edit({ target: e.target.value })}>
+              {bound.map((l, index) => (
+                <option key={l.name} value={`listener:${index}`}>
+                  built-in server: {describeListener(l)}
+                </option>
+              ))}
+              <option value={CUSTOM}>custom host:port</option>
+            </select>
+          )}
+        />
+        {target === CUSTOM && (
+          <div className="load-row">
+            <Knob
+              label="target host"
+              control={(id) => <input id={id} value={draft.host} onChange={(e) => edit({ host: e.target.value })} spellCheck={false} />}
+            />
+            <Knob label="target port" control={numberInput('port', { min: 1 })} />
+            <Knob
+              label="target codec"
+              control={(id) => (
+                <select id={id} value={draft.codec} onChange={(e) => edit({ codec: e.target.value as CodecName })}>
+                  <option value="line">line</option>
+                  <option value="asio">asio</option>
+                </select>
+              )}
+            />
+          </div>
+        )}
+        <label className="check">
+          <input type="checkbox" checked={draft.allowRemote} onChange={(e) => edit({ allowRemote: e.target.checked })} />
+          allow a remote target
+        </label>
+      </fieldset>
+      <fieldset disabled={running || pending}>
+        <legend>Load</legend>
+        <div className="load-knobs">
+          <Knob label="clients" control={numberInput('clients', { min: 1 })} />
+          <Knob label="connects/s" hint="New connections per second while ramping up; 0 = as fast as possible" control={numberInput('connectRate')} />
+          <Knob label="agents" hint="Load-generating processes the clients are spread over" control={numberInput('agents', { min: 1 })} />
+          <Knob
+            label="mode"
+            hint="closed: each client keeps at most `window` un-echoed messages; open: each sends at a fixed rate"
+            control={(id) => (
+              <select id={id} value={draft.mode} onChange={(e) => edit({ mode: e.target.value as LoadMode })}>
+                <option value="closed">closed</option>
+                <option value="open">open</option>
+              </select>
+            )}
+          />
+          {draft.mode === 'closed' ? (
+            <Knob label="window" hint="Un-echoed messages a client may have in flight" control={numberInput('window', { min: 1 })} />
+          ) : (
+            <Knob label="msgs/s per client" control={numberInput('rate', { min: 1 })} />
+          )}
+          <Knob label="messages per client" hint="0 = until the duration is up" control={numberInput('messages')} />
+          <Knob label="duration (s)" hint="0 = until every client has sent its messages" control={numberInput('durationSec', { step: 'any' })} />
+          <Knob label="size (bytes)" hint="Body bytes of each message" control={numberInput('size', { min: 1 })} />
+          <Knob label="room size" hint="Line protocol only: clients are spread over rooms of this many; 0 = all in the lobby" control={numberInput('roomSize', { disabled: codec !== 'line' })} />
+          <Knob label="timeout (s)" hint="Longest wait for connections, for rooms to fill, and for the last deliveries" control={numberInput('timeoutSec', { min: 0.001, step: 'any' })} />
+        </div>
+      </fieldset>
+      <div className="actions">
+        <button type="submit" disabled={running || pending}>
+          Run load
+        </button>
+        <button type="button" disabled={!running} onClick={halt}>
+          Halt load
+        </button>
+        {listener && <span className="muted">→ {describeListener(listener)}</span>}
+      </div>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  )
+}

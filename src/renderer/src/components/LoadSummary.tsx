@@ -1,0 +1,90 @@
+import type { LoadReport, Percentiles } from '../../../shared/load'
+import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from '../format'
+
+const exact = (value: number): string => value.toLocaleString('en')
+
+/** Short runs are the common case in a lab: whole seconds would show most of them as 0s. */
+const runTime = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : formatDuration(ms))
+
+/** A percentile of no samples is no value, not 0 ms. */
+const percentile = (p: Percentiles, value: number): string => (p.count === 0 ? '–' : formatMs(value))
+
+/** Saves the report as a file, as the browser saves downloads; nothing goes through the host. */
+export function downloadReport(report: LoadReport): void {
+  const blob = new Blob([JSON.stringify(report, null, 2)], { type: 'application/json' })
+  const url = URL.createObjectURL(blob)
+  const link = document.createElement('a')
+  link.href = url
+  link.download = `switchboard-load-run-${report.runId}.json`
+  link.click()
+  // Revoked later, not at once: some browsers start reading the blob only after click() has returned.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
+/** The final report of one run: did everything arrive, how fast, how long it took, what went wrong. */
+export function LoadSummary({ report }: { report: LoadReport }) {
+  const { config, latencyMs } = report
+  const errors = Object.entries(report.errors).sort((a, b) => b[1] - a[1])
+  return (
+    <section className="load-summary" aria-label="run summary">
+      <header>
+        <h3>
+          Run #{report.runId}: {config.clients} {config.codec} clients → {config.host}:{config.port}
+        </h3>
+        <span className={`badge ${report.complete ? 'running' : 'warn'}`} data-testid="load-outcome">
+          {report.complete ? 'complete' : 'incomplete'}
+        </span>
+        <button type="button" className="ghost" onClick={() => downloadReport(report)}>
+          Export JSON
+        </button>
+      </header>
+      {report.note && <p className="muted">{report.note}</p>}
+      <dl className="totals load-totals">
+        <dt>deliveries</dt>
+        <dd data-testid="load-deliveries">
+          {exact(report.deliveries)} / {exact(report.expected)}
+          {report.shortfall > 0 && <span className="error"> ({exact(report.shortfall)} short)</span>}
+        </dd>
+        <dt>sent</dt>
+        <dd>
+          {exact(report.sent)} in {runTime(report.durationMs)}
+        </dd>
+        <dt>deliveries/s</dt>
+        <dd>{formatCount(report.deliveriesPerSec)}</dd>
+        <dt>msgs/s</dt>
+        <dd>{formatCount(report.messagesPerSec)}</dd>
+        <dt>bytes in/out per s</dt>
+        <dd>
+          {formatBytes(report.bytesInPerSec)} / {formatBytes(report.bytesOutPerSec)}
+        </dd>
+        <dt>latency p50 / p90 / p99</dt>
+        <dd>
+          {percentile(latencyMs, latencyMs.p50)} / {percentile(latencyMs, latencyMs.p90)} / {percentile(latencyMs, latencyMs.p99)}
+        </dd>
+        <dt>latency p99.9 / max</dt>
+        <dd>
+          {percentile(latencyMs, latencyMs.p999)} / {percentile(latencyMs, latencyMs.max)}
+        </dd>
+        <dt>connect p99</dt>
+        <dd>{percentile(report.connectMs, report.connectMs.p99)}</dd>
+        <dt>connect errors / drops</dt>
+        <dd>
+          {exact(report.connectErrors)} / {exact(report.disconnects)}
+        </dd>
+        <dt>protocol errors</dt>
+        <dd>{exact(report.protocolErrors)}</dd>
+        <dt>agent CPU</dt>
+        <dd>{report.agentCpu.length > 0 ? report.agentCpu.map(formatPercent).join(', ') : '–'}</dd>
+      </dl>
+      {errors.length > 0 && (
+        <ul className="load-errors" aria-label="errors by reason">
+          {errors.map(([reason, count]) => (
+            <li key={reason}>
+              <span className="error">{reason}</span> × {exact(count)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,200 @@
+// @vitest-environment happy-dom
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { TrafficLab } from '../../src/renderer/src/components/TrafficLab'
+import { createAppStore } from '../../src/renderer/src/store'
+import { LOAD_HISTORY_POINTS, LOAD_RUNS_CAP } from '../../src/renderer/src/store/load-slice'
+import { LOAD_DEFAULTS, type LoadProgress, type LoadReport } from '../../src/shared/load'
+import { renderWithHost, type Harness } from './harness'
+
+/** What each chart (by its figure's title) was last given: happy-dom has no canvas for the real uPlot to draw on. */
+const chartData = vi.hoisted(() => new Map<string, number[][]>())
+vi.mock('uplot', () => ({
+  default: class FakePlot {
+    private readonly title: string
+    constructor(_options: unknown, data: number[][], element: HTMLElement) {
+      this.title = element.closest('figure')?.getAttribute('aria-label') ?? ''
+      this.setData(data)
+    }
+    setData(data: number[][]): void {
+      chartData.set(this.title, data)
+    }
+    setSize(): void {}
+    destroy(): void {}
+  }
+}))
+
+let harness: Harness | undefined
+
+afterEach(async () => {
+  vi.restoreAllMocks()
+  await harness?.dispose()
+  harness = undefined
+})
+
+/** A run against a live server takes a second or two; the agents are real processes. */
+const RUN_TIMEOUT = { timeout: 15_000 }
+
+const field = (label: string) => screen.getByLabelText(label) as HTMLInputElement | HTMLSelectElement
+const setField = (label: string, value: string) => fireEvent.change(field(label), { target: { value } })
+
+async function startBuiltInServer(h: Harness): Promise<number> {
+  await act(() => h.host.startServer(h.host.serverState.config))
+  await waitFor(() => expect(h.store.getState().server?.status).toBe('running'))
+  const port = h.store.getState().server!.bound[0].port
+  // The form targets the built-in server's first listener by itself.
+  await waitFor(() => expect(field('target').value).toBe('listener:0'))
+  expect(within(field('target')).getByRole('option', { name: `built-in server: line on 127.0.0.1:${port}` })).toBeTruthy()
+  return port
+}
+
+const runColumns = () => within(screen.getByRole('table', { name: 'earlier runs' })).getAllByRole('columnheader').filter((th) => th.hasAttribute('data-run'))
+
+describe('TrafficLab against the real host', () => {
+  it('runs a small load on the built-in server, reports it, compares runs and exports the report', async () => {
+    harness = renderWithHost(<TrafficLab />)
+    const port = await startBuiltInServer(harness)
+    expect(screen.getByText('No run yet.')).toBeTruthy()
+
+    setField('clients', '5')
+    setField('messages per client', '20')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByTestId('load-outcome').textContent).toBe('complete'), RUN_TIMEOUT)
+    expect(screen.getByTestId('load-status').textContent).toBe('idle')
+    // A broadcast in one lobby: each of 5 clients' 20 messages reaches all 5 members, the sender included.
+    expect(screen.getByTestId('load-deliveries').textContent).toBe('500 / 500')
+    const [first] = harness.store.getState().loadRuns
+    expect(first.config).toMatchObject({ host: '127.0.0.1', port, codec: 'line', clients: 5, messages: 20, mode: 'closed' })
+    // The live part was fed while it ran: the progress line and the charts' columns.
+    expect(screen.getByTestId('load-progress').textContent).toContain(`run #${first.runId}`)
+    const history = harness.store.getState().loadHistory
+    expect(history.runId).toBe(first.runId)
+    expect(history.time.length).toBeGreaterThan(0)
+    expect(history.open).toHaveLength(history.time.length)
+    for (const title of ['Deliveries per second', 'Latency p99', 'Open connections']) {
+      expect(within(screen.getByRole('region', { name: 'traffic lab' })).getByRole('figure', { name: title })).toBeTruthy()
+      expect(chartData.get(title)?.[0]).toEqual(history.time)
+    }
+    expect(Math.max(...chartData.get('Open connections')![1])).toBe(5)
+    expect(Math.max(...chartData.get('Deliveries per second')![1])).toBeGreaterThan(0)
+    expect(runColumns()).toHaveLength(1)
+
+    // A second run with another knob turned stands next to the first.
+    setField('clients', '3')
+    setField('mode', 'open')
+    setField('msgs/s per client', '200')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(runColumns()).toHaveLength(2), RUN_TIMEOUT)
+    const second = harness.store.getState().loadRuns[1]
+    expect(second.config).toMatchObject({ clients: 3, mode: 'open', rate: 200 })
+    expect(screen.getByTestId('load-outcome').textContent).toBe('complete')
+    expect(runColumns().map((th) => th.textContent)).toEqual([`#${first.runId}`, `#${second.runId}`])
+    const table = screen.getByRole('table', { name: 'earlier runs' })
+    expect(within(table).getByRole('row', { name: /^mode/ }).textContent).toContain('open, 200/s each')
+
+    // Export hands the browser the report itself, as JSON.
+    let exported: Blob | undefined
+    vi.spyOn(URL, 'createObjectURL').mockImplementation((blob) => {
+      exported = blob as Blob
+      return 'blob:traffic-lab-test'
+    })
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => {})
+    fireEvent.click(screen.getByRole('button', { name: 'Export JSON' }))
+    expect(click).toHaveBeenCalledTimes(1)
+    const link = click.mock.contexts[0] as HTMLAnchorElement
+    expect(link.download).toBe(`switchboard-load-run-${second.runId}.json`)
+    expect(exported?.type).toBe('application/json')
+    expect(JSON.parse(await exported!.text())).toEqual(second)
+  }, 40_000)
+
+  it('halts a run that has no end of its own, and still shows its report', async () => {
+    harness = renderWithHost(<TrafficLab />)
+    await startBuiltInServer(harness)
+    setField('clients', '4')
+    setField('messages per client', '0')
+    setField('duration (s)', '30')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByTestId('load-progress').textContent).toContain('sending'), RUN_TIMEOUT)
+    expect(screen.getByTestId('load-status').textContent).toBe('running')
+    expect((screen.getByRole('button', { name: 'Run load' }) as HTMLButtonElement).disabled).toBe(true)
+    expect(screen.getByLabelText('clients').closest('fieldset')?.disabled).toBe(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Halt load' }))
+    await screen.findByTestId('load-outcome', {}, RUN_TIMEOUT)
+    const [report] = harness.store.getState().loadRuns
+    expect(report.config.durationMs).toBe(30_000)
+    expect(report.durationMs).toBeLessThan(30_000)
+    expect(screen.getByTestId('load-status').textContent).toBe('idle')
+  }, 40_000)
+
+  it('shows why the host refused a run, and starts nothing', async () => {
+    harness = renderWithHost(<TrafficLab />)
+    await startBuiltInServer(harness)
+    setField('clients', '0')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    expect((await screen.findByRole('alert')).textContent).toMatch(/clients must be a whole number/)
+    expect(screen.getByTestId('load-status').textContent).toBe('idle')
+
+    // A custom target off this machine needs the explicit checkbox.
+    setField('clients', '5')
+    setField('target', 'custom')
+    setField('target host', '192.0.2.1')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/not on this machine/))
+    expect(harness.host.loadRuns).toEqual([])
+  })
+})
+
+function progress(runId: number, elapsedMs: number, p99Ms: number | null = 1): LoadProgress {
+  return {
+    runId, elapsedMs, phase: 'sending', open: 5, sent: 0, deliveries: 0, expected: 10, sentPerSec: 1, deliveriesPerSec: 2,
+    p99Ms, p99SoFarMs: p99Ms, errors: 0
+  }
+}
+
+function report(runId: number): LoadReport {
+  const none = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 }
+  return {
+    runId, config: { ...LOAD_DEFAULTS, port: 7000 }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
+    sent: 0, durationMs: 0, deliveriesPerSec: 0, messagesPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0, latencyMs: none,
+    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, agentCpu: []
+  }
+}
+
+describe('the load slice', () => {
+  it('keeps a bounded history of one run, as uPlot columns, and starts over for the next run', () => {
+    const store = createAppStore()
+    for (let i = 0; i < LOAD_HISTORY_POINTS + 5; i++) store.getState().pushLoadProgress(progress(1, 250 * i, i === 0 ? null : 3))
+    const { loadHistory, loadRunId } = store.getState()
+    expect(loadRunId).toBe(1)
+    expect(loadHistory.time).toHaveLength(LOAD_HISTORY_POINTS)
+    expect(loadHistory.deliveriesPerSec).toHaveLength(LOAD_HISTORY_POINTS)
+    expect(loadHistory.time.at(-1)! - loadHistory.time[0]).toBeCloseTo(((LOAD_HISTORY_POINTS - 1) * 250) / 1000)
+    store.getState().loadStarted(2)
+    expect(store.getState().loadHistory.time).toEqual([])
+    expect(store.getState().loadProgress).toBeNull()
+    store.getState().pushLoadProgress(progress(2, 0, null))
+    expect(store.getState().loadHistory.p99Ms).toEqual([0])
+  })
+
+  it('keeps the newest reports once each, and ends the run its report belongs to', () => {
+    const store = createAppStore()
+    store.getState().loadStarted(1)
+    store.getState().addLoadReport(report(1))
+    expect(store.getState().loadRunId).toBeNull()
+    // getLoadRuns can answer after the event brought the same report.
+    store.getState().mergeLoadRuns([report(1)])
+    expect(store.getState().loadRuns.map((r) => r.runId)).toEqual([1])
+    for (let id = 2; id <= LOAD_RUNS_CAP + 3; id++) store.getState().addLoadReport(report(id))
+    const ids = store.getState().loadRuns.map((r) => r.runId)
+    expect(ids).toHaveLength(LOAD_RUNS_CAP)
+    expect(ids[0]).toBe(4)
+  })
+
+  it('does not take a run for running when its report came before startLoad answered', () => {
+    const store = createAppStore()
+    store.getState().addLoadReport(report(7))
+    store.getState().loadStarted(7)
+    store.getState().pushLoadProgress(progress(7, 100))
+    expect(store.getState().loadRunId).toBeNull()
+  })
+})
