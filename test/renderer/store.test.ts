@@ -4,7 +4,7 @@ import { createAppStore } from '../../src/renderer/src/store'
 import { applyLine, emptyChat } from '../../src/renderer/src/store/chat'
 import { MESSAGE_CAP } from '../../src/renderer/src/store/client-slice'
 import { LOG_CAP } from '../../src/renderer/src/store/log-slice'
-import { HISTORY_POINTS } from '../../src/renderer/src/store/metrics-slice'
+import { HISTORY_POINTS } from '../../src/renderer/src/store/series'
 
 function snapshot(at: number, queue: number): MetricsSnapshot {
   return {

@@ -5,7 +5,8 @@ import { formatCount } from '../format'
 
 export interface Series {
   label: string
-  values: number[]
+  /** null draws a gap. */
+  values: (number | null)[]
   color: string
 }
 

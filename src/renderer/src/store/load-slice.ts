@@ -1,9 +1,8 @@
 import type { StateCreator } from 'zustand/vanilla'
 import type { LoadProgress, LoadReport } from '../../../shared/load'
 import type { AppState } from '.'
+import { appendPoint } from './series'
 
-/** Five minutes of one run at the engine's few samples a second. */
-export const LOAD_HISTORY_POINTS = 1200
 /** Reports kept for side by side comparison: more would not fit a row of columns anyway. */
 export const LOAD_RUNS_CAP = 20
 
@@ -15,7 +14,8 @@ export interface LoadHistory {
   time: number[]
   deliveriesPerSec: number[]
   /** An interval without any echo is drawn as 0: the charts take numbers only. */
-  p99Ms: number[]
+  /** null where an interval had no echo to measure: a gap, not a zero. */
+  p99Ms: (number | null)[]
   open: number[]
 }
 
@@ -42,12 +42,6 @@ const emptyHistory = (runId: number | null): LoadHistory => ({
   p99Ms: [],
   open: []
 })
-
-function appendBounded(series: number[], value: number): number[] {
-  const next = series.length >= LOAD_HISTORY_POINTS ? series.slice(series.length - LOAD_HISTORY_POINTS + 1) : series.slice()
-  next.push(value)
-  return next
-}
 
 /** Runs by id (a report can arrive twice: from the event and from getLoadRuns), oldest first, capped. */
 function mergeRuns(runs: LoadReport[], added: LoadReport[]): LoadReport[] {
@@ -82,10 +76,10 @@ export const createLoadSlice: StateCreator<AppState, [], [], LoadSlice> = (set) 
         loadHistory: {
           runId: progress.runId,
           originMs,
-          time: appendBounded(previous.time, (originMs + progress.elapsedMs) / 1000),
-          deliveriesPerSec: appendBounded(previous.deliveriesPerSec, progress.deliveriesPerSec),
-          p99Ms: appendBounded(previous.p99Ms, progress.p99Ms ?? 0),
-          open: appendBounded(previous.open, progress.open)
+          time: appendPoint(previous.time, (originMs + progress.elapsedMs) / 1000),
+          deliveriesPerSec: appendPoint(previous.deliveriesPerSec, progress.deliveriesPerSec),
+          p99Ms: appendPoint(previous.p99Ms, progress.p99Ms),
+          open: appendPoint(previous.open, progress.open)
         }
       }
     }),

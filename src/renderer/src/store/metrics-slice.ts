@@ -1,9 +1,7 @@
 import type { StateCreator } from 'zustand/vanilla'
 import type { MetricsSnapshot } from '../../../shared/telemetry'
 import type { AppState } from '.'
-
-/** Five minutes at the server's 4 snapshots a second. */
-export const HISTORY_POINTS = 1200
+import { appendPoint } from './series'
 
 /** Columns in uPlot's layout: one array of x (seconds) and one per series, all the same length. */
 export interface MetricsHistory {
@@ -31,12 +29,6 @@ const emptyHistory = (): MetricsHistory => ({
   eventLoopLagMs: []
 })
 
-function append(series: number[], value: number): number[] {
-  const next = series.length >= HISTORY_POINTS ? series.slice(series.length - HISTORY_POINTS + 1) : series.slice()
-  next.push(value)
-  return next
-}
-
 export const createMetricsSlice: StateCreator<AppState, [], [], MetricsSlice> = (set) => ({
   latest: null,
   history: emptyHistory(),
@@ -46,12 +38,12 @@ export const createMetricsSlice: StateCreator<AppState, [], [], MetricsSlice> = 
       return {
         latest: snapshot,
         history: {
-          time: append(history.time, snapshot.at / 1000),
-          queueDepth: append(history.queueDepth, t.logicQueueDepth),
-          msgsInPerSec: append(history.msgsInPerSec, t.msgsInPerSec),
-          msgsOutPerSec: append(history.msgsOutPerSec, t.msgsOutPerSec),
-          poolUtilization: append(history.poolUtilization, t.poolUtilization * 100),
-          eventLoopLagMs: append(history.eventLoopLagMs, t.eventLoopLagP99Ms)
+          time: appendPoint(history.time, snapshot.at / 1000),
+          queueDepth: appendPoint(history.queueDepth, t.logicQueueDepth),
+          msgsInPerSec: appendPoint(history.msgsInPerSec, t.msgsInPerSec),
+          msgsOutPerSec: appendPoint(history.msgsOutPerSec, t.msgsOutPerSec),
+          poolUtilization: appendPoint(history.poolUtilization, t.poolUtilization * 100),
+          eventLoopLagMs: appendPoint(history.eventLoopLagMs, t.eventLoopLagP99Ms)
         }
       }
     }),
