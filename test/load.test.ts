@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
@@ -100,6 +101,25 @@ describe('runLoad against the real server', () => {
     expect(report.disconnects).toBe(2)
     // The four that got in still ran, and each of their messages reached all four.
     expect(report.deliveries).toBe(4 * 5 * 4)
+  })
+
+  it('gives up on a server that stops answering, and says so', async () => {
+    // A peer that lets clients in (it answers their PING) but loses every message after that.
+    const lossy = createServer((socket) => {
+      socket.on('error', () => {})
+      socket.on('data', (chunk) => {
+        if (chunk.includes('PING')) socket.write('PONG in-room\n')
+      })
+    })
+    const port: number = await new Promise((done) => lossy.listen(0, '127.0.0.1', () => done((lossy.address() as { port: number }).port)))
+    try {
+      // A closed loop sends its window, then waits for echoes that never come.
+      const report = await load({ port, clients: 2, messages: 20, window: 4, size: 24, timeoutMs: 600 })
+      expect(report).toMatchObject({ complete: false, deliveries: 0, sent: 2 * 4 })
+      expect(report.note).toMatch(/stalled: nothing was sent or delivered for 600ms/)
+    } finally {
+      lossy.close()
+    }
   })
 
   it('reports a refused connection as a connect error', async () => {

@@ -194,8 +194,14 @@ export class AgentRun {
 
   /** Open loop: each client sends what its rate owes by now, in one write. */
   private tick(): void {
-    const owed = Math.floor(((now() - this.goAt) * this.config.rate) / 1000) + 1
-    for (const client of this.clients) client.sendUpTo(owed)
+    const elapsed = now() - this.goAt
+    const periodMs = 1000 / this.config.rate
+    for (const client of this.clients) {
+      // Each client's schedule is offset by its share of one period, so the clients of a tick do not
+      // all send at once: an open loop is a steady stream, not a burst every period.
+      const offset = (client.index / this.config.clients) * periodMs
+      if (elapsed >= offset) client.sendUpTo(Math.floor((elapsed - offset) / periodMs) + 1)
+    }
   }
 
   /** Records `count` messages sent by a client: they owe one delivery to every member of its room. */

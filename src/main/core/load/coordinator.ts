@@ -48,6 +48,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private readonly runLatency = createHistogram()
   private intervalLatency = createHistogram()
   private lastSample = { at: performance.now(), sent: 0, deliveries: 0 }
+  /** When sends or deliveries last moved: a run where nothing moves for timeoutMs has stalled. */
+  private lastMovedAt = performance.now()
   private notes: string[] = []
   private finishing = false
   private resolve!: (report: LoadReport) => void
@@ -134,6 +136,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     for (const agent of this.agents) agent.ready!.forEach((n, room) => (members[room] += n))
     if (members.every((n) => n === 0)) return this.abort('no client could connect')
     this.setPhase('sending', 0, 'sending')
+    this.lastMovedAt = performance.now()
     this.broadcast({ type: 'go', members })
     if (this.config.durationMs > 0) this.phaseTimer = setTimeout(() => this.stopSending(), this.config.durationMs)
   }
@@ -184,6 +187,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const at = performance.now()
     const sent = sum(this.agents, (c) => c.sent)
     const deliveries = sum(this.agents, (c) => c.deliveries)
+    if (sent !== this.lastSample.sent || deliveries !== this.lastSample.deliveries) this.lastMovedAt = at
+    // A closed loop against a server that loses messages would wait for their echoes for ever.
+    if (this.phase === 'sending' && at - this.lastMovedAt > this.config.timeoutMs) {
+      this.abort(`stalled: nothing was sent or delivered for ${this.config.timeoutMs}ms`)
+    }
     const seconds = Math.max((at - this.lastSample.at) / 1000, 1e-3)
     const hasInterval = this.intervalLatency.totalCount > 0
     const progress: LoadProgress = {
