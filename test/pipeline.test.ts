@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createPoolExecutor, type LogicExecutor } from '../src/main/core/logic/executor'
 import { LogicPipeline, type PipelineEntry } from '../src/main/core/logic/pipeline'
 import { processBatch } from '../src/main/core/logic/process-batch'
@@ -98,6 +98,20 @@ describe('LogicPipeline', () => {
     expect(pressure).toEqual([true, false])
   })
 
+  it('commits a batch of markers alone without a thread', async () => {
+    const errors: unknown[] = []
+    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('pool closed')), close: async () => {} }
+    const { pipeline, committed } = pipelineWith(failing, { onExecutorError: (e) => errors.push(e) })
+    pipeline.push({ n: 0, frame: null, parse: false })
+    pipeline.push({ n: 1, frame: null, parse: false })
+    await pipeline.whenIdle()
+    expect(committed).toEqual([
+      { n: 0, command: null },
+      { n: 1, command: null }
+    ])
+    expect(errors).toEqual([])
+  })
+
   it('redoes a failed batch inline rather than lose it', async () => {
     const errors: unknown[] = []
     const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('worker died')), close: async () => {} }
@@ -110,8 +124,13 @@ describe('LogicPipeline', () => {
 })
 
 describe('the piscina worker (out/main/logic-worker.js)', () => {
+  const poolErrors: unknown[] = []
+  afterEach(() => {
+    expect(poolErrors).toEqual([])
+  })
+
   it('gives the same results as the inline logic step, in order, across threads', async () => {
-    const pool = createPoolExecutor(2, WORKER_FILE)
+    const pool = createPoolExecutor(2, WORKER_FILE, (error) => poolErrors.push(error))
     try {
       const { pipeline, committed } = pipelineWith(pool, { maxBatch: 7 })
       const lines = ['NICK amy', 'JOIN r', 'CHAT hi', 'WHO', 'BOGUS', 'CHAT']
@@ -131,7 +150,7 @@ describe('the piscina worker (out/main/logic-worker.js)', () => {
   })
 
   it('does the simulated work on its threads and reports the time spent', async () => {
-    const pool = createPoolExecutor(1, WORKER_FILE)
+    const pool = createPoolExecutor(1, WORKER_FILE, (error) => poolErrors.push(error))
     try {
       const result = await pool.run({
         bytes: new Uint8Array(0),

@@ -85,6 +85,25 @@ describe('line protocol over loopback', () => {
     await a.c.expect(`LEFT lobby ${b.nick}`)
   })
 
+  it('commits nothing a session sent after its QUIT', async () => {
+    const port = await setup()
+    const a = await join(port)
+    const b = await join(port)
+    b.c.client.sendRaw('QUIT bye\nCHAT after-quit\nNICK zzz\n')
+    await a.c.expect(`LEFT lobby ${b.nick}`)
+    expect(a.c.lines.join('\n')).not.toMatch(/after-quit|zzz/)
+  })
+
+  it('answers every line of a peer that half-closes after sending them', async () => {
+    const port = await setup()
+    const a = await join(port)
+    a.c.client.sendRaw('PING half-close\nWHO\n')
+    a.c.client.close()
+    await a.c.expect('PONG half-close')
+    await a.c.expect(/^USERS lobby /)
+    await a.c.closed()
+  })
+
   it('tells the room when a peer just drops', async () => {
     const port = await setup()
     const a = await join(port)

@@ -18,7 +18,8 @@ export function createInlineExecutor(): LogicExecutor {
   }
 }
 
-export function createPoolExecutor(threads: number, workerFile: string): LogicExecutor {
+/** `onError` hears of a worker that died between tasks (a task's own failure rejects its run instead). */
+export function createPoolExecutor(threads: number, workerFile: string, onError: (error: unknown) => void): LogicExecutor {
   const pool = new Piscina<LogicBatch, LogicResult>({
     filename: workerFile,
     minThreads: threads,
@@ -26,6 +27,7 @@ export function createPoolExecutor(threads: number, workerFile: string): LogicEx
     // The pipeline bounds the tasks in flight itself; piscina's queue only ever holds a few.
     idleTimeout: Infinity
   })
+  pool.on('error', onError)
   return {
     threads,
     run: (batch) =>

@@ -93,6 +93,11 @@ export class LogicPipeline<E extends PipelineEntry> {
       this.inFlight.push(slot)
       this.inFlightEntries += entries.length
       const batch = this.pack(entries)
+      // Markers alone (sessions ending) need no thread: commit them in their turn, never via a pool that may be closing.
+      if (batch.ends.length === 0) {
+        Promise.resolve().then(() => this.complete(slot, { commands: [], checksum: 0, busyMs: 0 }))
+        continue
+      }
       this.executor.run(batch).then(
         (result) => this.complete(slot, result),
         (error: unknown) => {

@@ -6,7 +6,14 @@
 import type { DecodeErrorCode } from '../codec'
 
 /** The codes of `ERR <code> <text>`; a decoder's codes (line-too-long, ...) are among them. */
-export type ErrorCode = DecodeErrorCode | 'unknown-command' | 'bad-argument' | 'bad-encoding' | 'nick-taken' | 'server-full'
+export type ErrorCode =
+  | DecodeErrorCode
+  | 'unknown-command'
+  | 'bad-argument'
+  | 'bad-encoding'
+  | 'nick-taken'
+  | 'server-full'
+  | 'shutting-down'
 
 export type Command =
   | { verb: 'NICK'; name: string }

@@ -26,13 +26,22 @@ interface Listener {
   relay: AsioRelay | null
 }
 
-/** A frame on its way through the logic stage, or the marker that its session has ended. */
+/**
+ * What a marker in the logic queue says about its session, in order with its frames:
+ * - finished: the peer sent all it will send (it half-closed); answer what came before, then close;
+ * - broken: its framing broke; answer what came before, say why (line peers read an ERR), then close;
+ * - closed: the connection is gone; leave its room and forget it.
+ */
+type SessionEnd =
+  | { kind: 'finished' | 'closed'; reason: string }
+  | { kind: 'broken'; reason: string; code: DecodeErrorCode; detail: string }
+
+/** A frame on its way through the logic stage, or a marker about its session's end. */
 interface Entry extends PipelineEntry {
   session: Session
   listener: Listener
   arrivedAt: number
-  /** For markers: why the session ended; a decode error also tells the peer before closing. */
-  end?: { reason: string; decodeError?: { code: DecodeErrorCode; detail: string } }
+  end?: SessionEnd
 }
 
 export interface ServerEvents {
@@ -70,6 +79,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private pressureChanges = 0
   private pressureLogTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
+  /** Resolved when the last session is gone (see allClosed). */
+  private readonly whenEmpty: (() => void)[] = []
   private metricsTimer: NodeJS.Timeout | null = null
   private nextId = 1
   /** Counters of sessions that are gone; live sessions keep their own. */
@@ -80,7 +91,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.options = { ...DEFAULTS, ...options }
     const { workers, workerFile, workUs } = this.options
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
-    this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!) : createInlineExecutor()
+    const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
+    this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
     this.limits = {
       maxPayload: this.options.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
@@ -163,21 +175,22 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }
     await Promise.race([this.allClosed(), deadline])
     for (const session of this.sessions.values()) session.destroy('shutdown deadline passed')
-    await this.pipeline.whenIdle()
+    // Nobody is left to answer: what is still in the logic stage is only waited for until the deadline.
+    await Promise.race([this.pipeline.whenIdle(), deadline])
     await Promise.all(unbound)
     await this.executor.close()
     this.sampler.close()
   }
 
   private allClosed(): Promise<void> {
-    return (async () => {
-      while (this.sessions.size > 0) await new Promise((resolve) => setTimeout(resolve, 10))
-    })()
+    if (this.sessions.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.whenEmpty.push(resolve))
   }
 
   private listen(spec: ListenerSpec): Promise<void> {
     const codec = getCodec(spec.codec)
-    const server = createServer({ noDelay: true })
+    // Half-open: a peer that sends its last lines and then FIN still gets the answers to them.
+    const server = createServer({ noDelay: true, allowHalfOpen: true })
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(spec.port, spec.host, () => {
@@ -200,7 +213,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       const why = this.stopping ? 'server is shutting down' : `server is full (${this.options.maxSessions} sessions)`
       this.log('refuse', `refused ${socket.remoteAddress}:${socket.remotePort}: ${why}`)
       socket.on('error', () => {})
-      socket.end(listener.codec.encode(reply.err('server-full', why)))
+      socket.end(listener.codec.encode(reply.err(this.stopping ? 'shutting-down' : 'server-full', why)))
       setTimeout(() => socket.destroy(), 1000).unref()
       return
     }
@@ -220,20 +233,27 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   onFrame(session: Session, frame: Buffer): void {
     const listener = this.listenerOf(session)
+    // An empty line means nothing; letting it in would make a stream of newlines a queue entry per byte.
+    if (frame.length === 0 && listener.relay === null) return
     this.pipeline.push({ session, listener, frame, parse: listener.relay === null, arrivedAt: performance.now() })
   }
 
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void {
-    const listener = this.listenerOf(session)
-    const end = { reason: `${code}: ${detail}`, decodeError: { code, detail } }
-    this.pipeline.push({ session, listener, frame: null, parse: false, arrivedAt: performance.now(), end })
+    this.pushEnd(session, { kind: 'broken', reason: `${code}: ${detail}`, code, detail })
+  }
+
+  onFinished(session: Session): void {
+    this.pushEnd(session, { kind: 'finished', reason: 'closed by peer' })
   }
 
   onClosed(session: Session, reason: string): void {
     this.dirty.delete(session)
-    // Through the pipeline, so the session's last messages are committed before it leaves its room.
-    const listener = this.listenerOf(session)
-    this.pipeline.push({ session, listener, frame: null, parse: false, arrivedAt: performance.now(), end: { reason } })
+    this.pushEnd(session, { kind: 'closed', reason })
+  }
+
+  /** Ends go through the pipeline too, so a session's last messages are committed before its end. */
+  private pushEnd(session: Session, end: SessionEnd): void {
+    this.pipeline.push({ session, listener: this.listenerOf(session), frame: null, parse: false, arrivedAt: performance.now(), end })
   }
 
   scheduleFlush(session: Session): void {
@@ -252,27 +272,29 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const { session, listener } = entry
     this.sampler.recordLogicLatency(performance.now() - entry.arrivedAt)
     if (entry.end) return this.commitEnd(entry.session, listener, entry.end)
-    if (!this.sessions.has(session.id)) return
+    // A session that is ending (QUIT, kicked, dropped as slow) had its say: what it sent after is not committed.
+    if (!session.open) return
     if (listener.relay) listener.relay.relay(entry.frame!)
     else if (command) this.chat.apply(session, command)
   }
 
-  private commitEnd(session: Session, listener: Listener, end: NonNullable<Entry['end']>): void {
-    if (end.decodeError) {
-      // The peer broke framing: tell it why (line peers can read an ERR), then close.
+  private commitEnd(session: Session, listener: Listener, end: SessionEnd): void {
+    if (end.kind === 'broken') {
       this.log('error', `session ${session.id}: ${end.reason}`, session.id)
-      if (listener.relay === null) session.send(session.codec.encode(reply.err(end.decodeError.code, end.decodeError.detail)))
-      session.end(end.reason)
-      return
+      if (listener.relay === null) session.send(session.codec.encode(reply.err(end.code, end.detail)))
     }
+    if (end.kind !== 'closed') return session.end(end.reason)
     if (!this.sessions.delete(session.id)) return
     addCounters(this.retired, session)
     if (listener.relay) listener.relay.leave(session)
     else this.chat.disconnect(session)
     this.log('disconnect', `session ${session.id} disconnected: ${end.reason}`, session.id)
+    if (this.sessions.size === 0) this.whenEmpty.splice(0).forEach((resolve) => resolve())
   }
 
   private setReading(reading: boolean): void {
+    // Once stopping, nothing more is read, whatever the queue does.
+    if (this.stopping && reading) return
     this.readingPaused = !reading
     this.pressureChanges++
     this.logPressure()

@@ -8,6 +8,8 @@ export interface SessionHost {
   scheduleFlush(session: Session): void
   onFrame(session: Session, frame: Buffer): void
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void
+  /** The peer half-closed: it will send nothing more, but still reads. */
+  onFinished(session: Session): void
   onClosed(session: Session, reason: string): void
 }
 
@@ -42,6 +44,7 @@ export class Session {
   private awaitingDrain = false
   private flushRequested = false
   private ending = false
+  private lingerTimer: NodeJS.Timeout | null = null
 
   constructor(
     readonly id: number,
@@ -69,7 +72,8 @@ export class Session {
     )
     socket.on('data', (chunk: Buffer) => {
       this.bytesIn += chunk.length
-      this.decoder.write(chunk)
+      // A closing session's input is read (so the peer's FIN, and with it 'close', can arrive) but not used.
+      if (!this.ending) this.decoder.write(chunk)
     })
     socket.on('drain', () => {
       this.awaitingDrain = false
@@ -78,7 +82,11 @@ export class Session {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.closeReason ??= `socket error: ${error.code ?? error.message}`
     })
-    socket.on('close', () => host.onClosed(this, this.closeReason ?? 'closed by peer'))
+    socket.on('end', () => host.onFinished(this))
+    socket.on('close', () => {
+      if (this.lingerTimer) clearTimeout(this.lingerTimer)
+      host.onClosed(this, this.closeReason ?? 'closed by peer')
+    })
   }
 
   get open(): boolean {
@@ -129,9 +137,10 @@ export class Session {
     if (this.ending) return
     this.closeReason ??= reason
     this.ending = true
-    this.socket.pause()
+    this.socket.resume()
     this.requestFlush()
-    setTimeout(() => this.socket.destroy(), this.limits.lingerMs).unref()
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.limits.lingerMs)
+    this.lingerTimer.unref()
   }
 
   destroy(reason: string): void {
