@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -7,6 +8,8 @@ import { LOAD_AGENT_FILE, WORKER_FILE } from './helpers'
 
 const TOKEN = 'test-token-123'
 let host: SwitchboardHost | undefined
+/** The web host's cookie is named for its port, so two hosts on one machine keep theirs apart. */
+const cookie = () => `switchboard_token_${web!.port}`
 let web: WebHost | undefined
 
 afterEach(async () => {
@@ -53,7 +56,7 @@ describe('browser mode: the web host', () => {
     const base = await setup()
     expect((await fetch(`${base}/`)).status).toBe(403)
     expect((await fetch(`${base}/?token=wrong`)).status).toBe(403)
-    expect((await fetch(`${base}/index.html`, { headers: { cookie: 'switchboard_token=nope' } })).status).toBe(403)
+    expect((await fetch(`${base}/index.html`, { headers: { cookie: `${cookie()}=nope` } })).status).toBe(403)
     await expect(openSocket(base, { origin: base })).rejects.toThrow(/403/)
   })
 
@@ -61,24 +64,39 @@ describe('browser mode: the web host', () => {
     const base = await setup()
     const page = await fetch(`${base}/?token=${TOKEN}`)
     expect(page.status).toBe(200)
-    expect(page.headers.get('set-cookie')).toBe(`switchboard_token=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`)
+    expect(page.headers.get('set-cookie')).toBe(`${cookie()}=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`)
     const html = await page.text()
     const script = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html)![1]
-    const asset = await fetch(`${base}/${script}`, { headers: { cookie: `switchboard_token=${TOKEN}` } })
+    const asset = await fetch(`${base}/${script}`, { headers: { cookie: `${cookie()}=${TOKEN}` } })
     expect(asset.status).toBe(200)
     expect(asset.headers.get('content-type')).toMatch(/javascript/)
-    const escape = await fetch(`${base}/..%2f..%2fpackage.json`, { headers: { cookie: `switchboard_token=${TOKEN}` } })
+    const escape = await fetch(`${base}/..%2f..%2fpackage.json`, { headers: { cookie: `${cookie()}=${TOKEN}` } })
     expect(escape.status).toBe(404)
+  })
+
+  it('refuses a wrong token of another length without failing, including multibyte text', async () => {
+    const base = await setup()
+    expect((await fetch(`${base}/?token=${encodeURIComponent('é'.repeat(7))}`)).status).toBe(403)
+  })
+
+  it('survives a refused WebSocket whose peer resets the connection', async () => {
+    const base = await setup()
+    const raw = connect(web!.port, '127.0.0.1')
+    await new Promise((done) => raw.once('connect', done))
+    raw.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    raw.resetAndDestroy()
+    await new Promise((done) => setTimeout(done, 100))
+    expect((await fetch(`${base}/?token=${TOKEN}`)).status).toBe(200)
   })
 
   it('refuses a WebSocket from another origin even with the cookie', async () => {
     const base = await setup()
-    await expect(openSocket(base, { cookie: `switchboard_token=${TOKEN}`, origin: 'http://evil.example' })).rejects.toThrow(/403/)
+    await expect(openSocket(base, { cookie: `${cookie()}=${TOKEN}`, origin: 'http://evil.example' })).rejects.toThrow(/403/)
   })
 
   it('carries calls and events over the WebSocket, with validation', async () => {
     const base = await setup()
-    const { ws, next } = await openSocket(base, { cookie: `switchboard_token=${TOKEN}`, origin: base })
+    const { ws, next } = await openSocket(base, { cookie: `${cookie()}=${TOKEN}`, origin: base })
     expect(((await next((m) => m.event === 'onServerState')).payload as { status: string }).status).toBe('stopped')
     ws.send(JSON.stringify({ id: 1, call: 'startServer', args: [host!.serverState.config] }))
     const reply = await next((m) => m.id === 1)

@@ -210,7 +210,7 @@ export class HostPeer {
   }
 
   dispose(): void {
-    this.client.close()
+    void this.client.dispose()
   }
 
   private readonly handlers: { [C in CallName]: (...args: CallArgs<C>) => CallResult<C> | Promise<CallResult<C>> } = {

@@ -14,17 +14,25 @@ export class WindowClient {
   private frames: ClientFrame[] = []
   private dropped = 0
   private flushTimer: NodeJS.Timeout | null = null
+  /** Bumped by every connect and by dispose: a connection that lands after a newer request is let go. */
+  private generation = 0
 
   constructor(private readonly channel: PeerChannel) {}
 
   async connect(config: ClientConfig): Promise<ClientState> {
+    const generation = ++this.generation
     await this.close()
     this.setState({ status: 'connecting', config, reason: null })
     let client: ChatClient
     try {
       client = await ChatClient.connect({ ...config, maxPayload: 1 << 20 })
     } catch (error) {
-      this.setState({ status: 'closed', config, reason: (error as Error).message })
+      if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message })
+      return this.state
+    }
+    if (generation !== this.generation) {
+      // Superseded while connecting (another connect, or the window went away): never leave it open.
+      await client.close()
       return this.state
     }
     this.client = client
@@ -47,6 +55,12 @@ export class WindowClient {
       throw new Error(`an asio message is at most ${ASIO_MAX_BODY} bytes`)
     }
     client.send(text)
+  }
+
+  /** The window is gone: close the connection, and any that is still being made. */
+  async dispose(): Promise<void> {
+    this.generation++
+    await this.close()
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,6 @@ export interface WebHost {
   close(): Promise<void>
 }
 
-const COOKIE = 'switchboard_token'
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -36,12 +35,17 @@ const TYPES: Record<string, string> = {
 const METRICS_BACKLOG_BYTES = 4 << 20
 
 function sameToken(given: string | undefined, token: string): boolean {
-  if (!given || given.length !== token.length) return false
-  return timingSafeEqual(Buffer.from(given), Buffer.from(token))
+  if (!given) return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
 }
 
-function cookieToken(request: IncomingMessage): string | undefined {
-  const match = /(?:^|;\s*)switchboard_token=([A-Za-z0-9_-]+)/.exec(request.headers.cookie ?? '')
+/** Cookies are not scoped by port: each web host names its own, so two on one machine do not clash. */
+const cookieName = (port: number) => `switchboard_token_${port}`
+
+function cookieToken(request: IncomingMessage, port: number): string | undefined {
+  const match = new RegExp(`(?:^|;\\s*)${cookieName(port)}=([A-Za-z0-9_-]+)`).exec(request.headers.cookie ?? '')
   return match?.[1]
 }
 
@@ -54,6 +58,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const token = options.token ?? randomBytes(18).toString('base64url')
   const bindHost = options.bindHost ?? '127.0.0.1'
   const sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
+  /** The bound port (options.port may be 0); set once listening, before any request is served. */
+  let port = options.port
 
   const http = createServer((request, response) => {
     serveStatic(request, response).catch(() => {
@@ -66,8 +72,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     const fromQuery = url.searchParams.get('token') ?? undefined
     const headers: Record<string, string> = {}
     if (sameToken(fromQuery, token)) {
-      headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`
-    } else if (!sameToken(cookieToken(request), token)) {
+      headers['Set-Cookie'] = `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`
+    } else if (!sameToken(cookieToken(request, port), token)) {
       response.writeHead(403, { 'Content-Type': 'text/plain' }).end('forbidden: open the URL printed by switchboard, with its token\n')
       return
     }
@@ -98,10 +104,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   }
 
   http.on('upgrade', (request, socket, head) => {
+    // Node drops its own error handler from an upgraded socket: a peer's reset must not crash the host.
+    socket.on('error', () => socket.destroy())
     const url = new URL(request.url ?? '/', 'http://switchboard')
-    const origin = request.headers.origin
-    const expectedOrigin = `http://${request.headers.host}`
-    if (url.pathname !== '/ws' || !sameToken(cookieToken(request), token) || origin !== expectedOrigin) {
+    const origins = [`http://${bindHost}:${port}`, `http://localhost:${port}`]
+    if (url.pathname !== '/ws' || !sameToken(cookieToken(request, port), token) || !origins.includes(request.headers.origin ?? '')) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
       return
     }
@@ -132,7 +139,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     http.once('error', reject)
     http.listen(options.port, bindHost, () => resolve())
   })
-  const port = (http.address() as { port: number }).port
+  port = (http.address() as { port: number }).port
   return {
     url: `http://${bindHost}:${port}/?token=${token}`,
     port,
