@@ -138,7 +138,9 @@ describe('resolveLoadConfig', () => {
     [{ port: 7000, clients: 10_000, size: 4 }, /size must be >= 7/],
     [{ port: 7000, codec: 'asio', size: 600 }, /<= 512/],
     [{ port: 0 }, /port must be a whole number from 1 to 65535/],
-    [{ port: 7000, bogus: 1 }, /unknown load option bogus/]
+    [{ port: 7000, bogus: 1 }, /unknown load option bogus/],
+    [{ port: 7000, timeoutMs: 2 ** 31 }, /timeoutMs must be a whole number from 1 to 86400000/],
+    [{ port: 7000, size: 20_000 }, /size must be <= 16320 for the line protocol/]
   ])('refuses %j', (config, message) => {
     expect(() => resolveLoadConfig(config)).toThrow(message)
   })

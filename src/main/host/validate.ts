@@ -1,6 +1,6 @@
 import type { CallArgs, CallName, ClientConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
-import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
+import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
 
 /** A renderer sent arguments that do not fit the contract; it is told so, and nothing else happens. */
 export class ValidationError extends Error {}
@@ -20,7 +20,7 @@ const integer =
       : fail(path, `a whole number from ${min} to ${max}`, value)
 
 const host: Check<string> = (value, path) =>
-  typeof value === 'string' && /^[A-Za-z0-9.:[\]-]{1,253}$/.test(value) ? value : fail(path, 'a host name or address', value)
+  typeof value === 'string' && HOST_PATTERN.test(value) ? value : fail(path, 'a host name or address', value)
 
 const codec: Check<ClientConfig['codec']> = (value, path) =>
   typeof value === 'string' && isCodecName(value) ? value : fail(path, `one of ${CODEC_NAMES.join(', ')}`, value)
@@ -45,7 +45,8 @@ const serverConfig: Check<ServerConfig> = (value, path) => {
   return {
     listeners: o.listeners.map((item, i) => listener(item, `${path}.listeners[${i}]`)),
     workers: integer(0, 64)(o.workers, `${path}.workers`),
-    workUs: integer(0, 1_000_000)(o.workUs, `${path}.workUs`)
+    // 100 ms of work per message is already a server that can barely move; more only makes stop() crawl.
+    workUs: integer(0, 100_000)(o.workUs, `${path}.workUs`)
   }
 }
 

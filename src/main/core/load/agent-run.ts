@@ -76,6 +76,8 @@ export class AgentRun {
   readonly errors: Record<string, number> = {}
   readonly layout: TagLayout
   readonly sync: Buffer
+  /** Messages a client may send: its count, or as many as the tag's sequence digits can number. */
+  readonly maxSequence: number
   private readonly clients: LoadClient[] = []
   private members: number[] = []
   private sending = false
@@ -96,7 +98,8 @@ export class AgentRun {
     /** Called when every connection was tried, and when every connected client is in its room. */
     private readonly events: { connected(failed: number): void; ready(members: number[]): void }
   ) {
-    this.layout = new TagLayout(config.clients, maxMessages(config), config.size)
+    this.maxSequence = maxMessages(config)
+    this.layout = new TagLayout(config.clients, this.maxSequence, config.size)
     this.sync = this.layout.syncBody(nonce)
   }
 
@@ -153,7 +156,8 @@ export class AgentRun {
 
   /** asio: the barrier body, from one client, reaches every participant (a late one through the history). */
   sendSync(): void {
-    this.clients[0]?.write(frameOf('asio', this.sync).frame)
+    // From any client still connected: the first one may have been refused.
+    this.clients.find((client) => client.isOpen)?.write(frameOf('asio', this.sync).frame)
   }
 
   go(members: number[]): void {
@@ -228,6 +232,9 @@ class LoadClient implements DeliverySink {
   sent = 0
   inRoom = false
   closed = false
+  get isOpen(): boolean {
+    return this.connected && !this.closed
+  }
   private connected = false
   private settled = false
   private finishedSending = false
@@ -271,7 +278,7 @@ class LoadClient implements DeliverySink {
   private errorReason: string | null = null
 
   private onSocketError(error: NodeJS.ErrnoException): void {
-    this.errorReason = error.code ?? error.message
+    this.errorReason ??= error.code ?? error.message
   }
 
   private onClose(): void {
@@ -350,9 +357,9 @@ class LoadClient implements DeliverySink {
     this.settle()
   }
 
+  /** A refusal is its own reason (ERR server-full); the disconnect that follows is not counted again. */
   onRefused(line: string): void {
-    this.run.counters.protocolErrors++
-    this.run.countError(line.split(' ').slice(0, 2).join(' '))
+    this.errorReason = line.split(' ').slice(0, 2).join(' ')
   }
 
   onError(detail: string): void {
@@ -370,7 +377,8 @@ class LoadClient implements DeliverySink {
   /** Sends messages up to sequence number `target` (exclusive), bounded by the message count. */
   sendUpTo(target: number): void {
     if (!this.run.isSending || this.closed || !this.inRoom) return
-    const limit = this.run.config.messages > 0 ? Math.min(target, this.run.config.messages) : target
+    // Never past the sequence numbers the tag has digits for, even if a stop arrives late.
+    const limit = Math.min(target, this.run.maxSequence)
     const count = limit - this.sent
     if (count <= 0) return
     this.sentAt.push(now(), count)

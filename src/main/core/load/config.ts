@@ -2,7 +2,14 @@ import { isIP } from 'node:net'
 import { LOAD_DEFAULTS, type LoadConfig } from '../../../shared/load'
 import { ASIO_MAX_BODY } from '../codec/asio'
 import { CODEC_NAMES, isCodecName } from '../codec'
+import { MAX_LINE } from './scanner'
 import { tagLength } from './wire'
+
+/** Longest duration or timeout: a day, and well inside what setTimeout can count (2^31 - 1 ms). */
+const MAX_MS = 86_400_000
+
+/** A host name or an IPv4/IPv6 address, as node:net takes it. */
+export const HOST_PATTERN = /^[A-Za-z0-9.:-]{1,253}$/
 
 /** The load options a run cannot be started with; the message says which and why. */
 export class LoadConfigError extends Error {}
@@ -37,7 +44,7 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
   if (unknown.length > 0) throw new LoadConfigError(`unknown load option ${unknown.join(', ')}`)
   const merged: Record<string, unknown> = { ...LOAD_DEFAULTS, ...input }
   const host = merged.host
-  if (typeof host !== 'string' || !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw new LoadConfigError('host must be a host name or address')
+  if (typeof host !== 'string' || !HOST_PATTERN.test(host)) throw new LoadConfigError('host must be a host name or address')
   if (typeof merged.codec !== 'string' || !isCodecName(merged.codec)) {
     throw new LoadConfigError(`codec must be one of ${CODEC_NAMES.join(', ')}, not ${JSON.stringify(merged.codec)}`)
   }
@@ -53,11 +60,11 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     window: whole(merged, 'window', 1, 100_000),
     rate: whole(merged, 'rate', 1, 1_000_000),
     messages: whole(merged, 'messages', 0),
-    durationMs: whole(merged, 'durationMs', 0),
+    durationMs: whole(merged, 'durationMs', 0, MAX_MS),
     size: whole(merged, 'size', 1, 1 << 20),
     roomSize: whole(merged, 'roomSize', 0),
     agents: whole(merged, 'agents', 1, 64),
-    timeoutMs: whole(merged, 'timeoutMs', 1),
+    timeoutMs: whole(merged, 'timeoutMs', 1, MAX_MS),
     allowRemote: merged.allowRemote
   }
   if (!config.allowRemote && !isLoopback(config.host)) {
@@ -68,6 +75,9 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
   if (config.agents > config.clients) throw new LoadConfigError('agents must not outnumber clients')
   const minimum = tagLength(config.clients, maxMessages(config))
   if (config.size < minimum) throw new LoadConfigError(`size must be >= ${minimum} to carry the sender's tag`)
+  if (config.codec === 'line' && config.size > MAX_LINE - 64) {
+    throw new LoadConfigError(`size must be <= ${MAX_LINE - 64} for the line protocol (the generator reads lines of up to ${MAX_LINE} bytes)`)
+  }
   if (config.codec === 'asio' && config.size > ASIO_MAX_BODY) {
     throw new LoadConfigError(`size must be <= ${ASIO_MAX_BODY} for asio (Asio's chat_message::max_body_length)`)
   }
