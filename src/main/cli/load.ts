@@ -2,11 +2,9 @@ import { writeFile } from 'node:fs/promises'
 import type { LoadProgress, LoadReport, Percentiles } from '../../shared/load'
 import { LoadRun } from '../core/load/coordinator'
 import { searchRate } from '../core/load/rate-search'
+import { compact, count, ms } from './format'
 import type { LoadArgs } from './load-args'
 
-const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
-const count = new Intl.NumberFormat('en')
-const ms = (value: number | null) => (value === null ? '-' : `${value < 10 ? value.toFixed(2) : value.toFixed(0)}ms`)
 
 export function formatProgress(p: LoadProgress): string {
   return [

@@ -1,10 +1,5 @@
 import type { TotalsMetrics } from '../../shared/telemetry'
-
-const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
-
-function ms(value: number | null): string {
-  return value === null ? '-' : `${value.toFixed(value < 10 ? 2 : 0)}ms`
-}
+import { compact, ms } from './format'
 
 /** The CLI's periodic one-line status. */
 export function formatStatus(t: TotalsMetrics): string {

@@ -73,9 +73,6 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     })
   }
 
-  get isOpen(): boolean {
-    return !this.socket.destroyed && this.closeReason === null
-  }
 
   /** Frames and sends one payload; false means the socket is buffering (wait for 'drain' on a flood). */
   send(payload: string | Buffer): boolean {
@@ -91,11 +88,6 @@ export class ChatClient extends EventEmitter<ClientEvents> {
   close(): Promise<void> {
     this.closeReason ??= 'closed by client'
     this.socket.end()
-    return this.closed
-  }
-
-  /** Resolves when the server closes the connection. */
-  whenClosed(): Promise<void> {
     return this.closed
   }
 }

@@ -61,7 +61,6 @@ export class AsioDecoder implements FrameDecoder {
       if (end > data.length) break
       this.events.onFrame(data.subarray(offset + ASIO_HEADER_LENGTH, end))
       offset = end
-      if (this.failed) return
     }
     // Copy the tail so a small remainder does not pin a large chunk in memory.
     this.pending = offset === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset))

@@ -13,7 +13,7 @@ export interface DecoderEvents {
 /** A push parser: fed raw chunks as they arrive, it knows nothing about sockets. */
 export interface FrameDecoder {
   write(chunk: Buffer): void
-  /** Bytes held for an incomplete frame (counted against the session's memory). */
+  /** Bytes held for an incomplete frame: bounded by the frame limit, whatever the peer sends. */
   readonly buffered: number
 }
 
