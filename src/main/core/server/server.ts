@@ -49,6 +49,9 @@ export interface ServerEvents {
   metrics: [MetricsSnapshot]
 }
 
+/** Connections the kernel may hold for us before we accept them. */
+const LISTEN_BACKLOG = 4096
+
 type Counters = Pick<Session, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut'>
 
 function addCounters(into: Counters, from: Counters): void {
@@ -193,7 +196,9 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const server = createServer({ noDelay: true, allowHalfOpen: true })
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(spec.port, spec.host, () => {
+      // Node's default backlog (511) overflowed here under a mere 64 concurrent connects, and each overflow
+      // costs the client a 1 s SYN retransmit; the kernel caps this at net.core.somaxconn anyway.
+      server.listen({ port: spec.port, host: spec.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject)
         const address = server.address()
         const port = typeof address === 'object' && address ? address.port : spec.port
