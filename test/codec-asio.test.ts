@@ -5,8 +5,8 @@ function decode(input: Buffer, byteByByte: boolean) {
   const bodies: string[] = []
   const errors: string[] = []
   const decoder = new AsioDecoder({
-    onFrame: (body) => bodies.push(body.toString('latin1')),
-    onError: (code, detail) => errors.push(`${code}: ${detail}`)
+    onFrame: (body) => void bodies.push(body.toString('latin1')),
+    onError: (code, detail) => void errors.push(`${code}: ${detail}`)
   })
   if (byteByByte) for (let i = 0; i < input.length; i++) decoder.write(input.subarray(i, i + 1))
   else decoder.write(input)
@@ -51,6 +51,19 @@ describe.each([
     expect(bodies).toEqual(['ok'])
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/^bad-header: /)
+  })
+})
+
+describe('AsioDecoder stopped by its owner', () => {
+  it('stops after the frame it was told to and resumes where it stopped', () => {
+    const bodies: string[] = []
+    const decoder = new AsioDecoder({ onFrame: (b) => (bodies.push(b.toString()), b.toString() !== 'two'), onError: () => {} })
+    decoder.write(Buffer.concat([encodeAsio('one'), encodeAsio('two'), encodeAsio('three')]))
+    expect(bodies).toEqual(['one', 'two'])
+    expect(decoder.buffered).toBe(4 + 'three'.length)
+    expect(decoder.resume()).toBe(true)
+    expect(bodies).toEqual(['one', 'two', 'three'])
+    expect(decoder.buffered).toBe(0)
   })
 })
 

@@ -5,7 +5,7 @@ function decode(input: Buffer, maxLine = 16, byteByByte = false) {
   const frames: string[] = []
   const errors: string[] = []
   const decoder = new LineDecoder(
-    { onFrame: (frame) => frames.push(frame.toString('latin1')), onError: (code) => errors.push(code) },
+    { onFrame: (frame) => void frames.push(frame.toString('latin1')), onError: (code) => void errors.push(code) },
     maxLine
   )
   if (byteByByte) for (let i = 0; i < input.length; i++) decoder.write(input.subarray(i, i + 1))
@@ -59,10 +59,31 @@ describe.each([
   it('passes bytes through untouched, UTF-8 or not', () => {
     const input = Buffer.concat([Buffer.from('é€'), Buffer.from([0xff, 0xfe, 0x0a])])
     const frames: Buffer[] = []
-    const decoder = new LineDecoder({ onFrame: (f) => frames.push(Buffer.from(f)), onError: () => {} }, 16)
+    const decoder = new LineDecoder({ onFrame: (f) => void frames.push(Buffer.from(f)), onError: () => {} }, 16)
     if (byteByByte) for (const byte of input) decoder.write(Buffer.from([byte]))
     else decoder.write(input)
     expect(Buffer.concat(frames)).toEqual(input.subarray(0, input.length - 1))
+  })
+})
+
+describe.each([
+  ['whole', false],
+  ['byte by byte', true]
+])('LineDecoder stopped by its owner (%s)', (_, byteByByte) => {
+  it('stops after the frame it was told to, keeps the rest undecoded, and resumes where it stopped', () => {
+    const frames: string[] = []
+    let stopAfter = 'B'
+    const decoder = new LineDecoder({ onFrame: (f) => (frames.push(f.toString()), f.toString() !== stopAfter), onError: () => {} }, 16)
+    const input = Buffer.from('A\nB\nC\nD\nE')
+    if (byteByByte) for (const byte of input) decoder.write(Buffer.from([byte]))
+    else decoder.write(input)
+    expect(frames).toEqual(['A', 'B'])
+    stopAfter = 'D'
+    expect(decoder.resume()).toBe(false)
+    expect(frames).toEqual(['A', 'B', 'C', 'D'])
+    expect(decoder.resume()).toBe(true)
+    decoder.write(Buffer.from('\n'))
+    expect(frames).toEqual(['A', 'B', 'C', 'D', 'E'])
   })
 })
 

@@ -40,6 +40,19 @@ describe('the logic stage behind the sockets', () => {
     expect(pressure().length).toBeLessThanOrEqual(4)
   })
 
+  it('stops decoding the moment the queue is full, even in the middle of a read', async () => {
+    const port = await setup({ workers: 2, workUs: 20, logicHighWater: 100 })
+    const a = await join(port)
+    // One write of 20,000 tiny lines: a single read can hold thousands of them.
+    a.c.client.sendRaw('PING x\n'.repeat(20_000))
+    let deepest = 0
+    const watch = setInterval(() => (deepest = Math.max(deepest, fixture.server.snapshot().totals.logicQueueDepth)), 1)
+    await a.c.until('20000 PONGs', (lines) => lines.filter((line) => line === 'PONG x').length === 20_000, 20_000)
+    clearInterval(watch)
+    expect(deepest).toBeGreaterThan(0)
+    expect(deepest).toBeLessThanOrEqual(100)
+  })
+
   it('reports sessions and totals in a metrics snapshot', async () => {
     const port = await setup({ workers: 2, metricsIntervalMs: 50 })
     const a = await join(port)

@@ -1,4 +1,5 @@
-import type { Codec, DecoderEvents, FrameDecoder } from './types'
+import { FramingDecoder, type Cut } from './framing'
+import type { Codec, DecoderEvents } from './types'
 
 /** The framing of Asio's C++ chat example (examples/cpp11/chat/chat_message.hpp). */
 export const ASIO_HEADER_LENGTH = 4
@@ -31,39 +32,23 @@ export function readAsioLength(source: Uint8Array, at: number): number {
  * A bad header means the stream can no longer be framed: the decoder reports it and stops, and the
  * owner closes the session, as Asio's chat_server does.
  */
-export class AsioDecoder implements FrameDecoder {
-  private pending: Buffer = Buffer.alloc(0)
-  private failed = false
-
+export class AsioDecoder extends FramingDecoder {
   constructor(
-    private readonly events: DecoderEvents,
+    events: DecoderEvents,
     private readonly maxBody: number = ASIO_MAX_BODY
-  ) {}
-
-  get buffered(): number {
-    return this.pending.length
+  ) {
+    super(events)
   }
 
-  write(chunk: Buffer): void {
-    if (this.failed) return
-    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk
-    let offset = 0
-    while (data.length - offset >= ASIO_HEADER_LENGTH) {
-      const bodyLength = readAsioLength(data, offset)
-      if (bodyLength === -1 || bodyLength > this.maxBody) {
-        this.failed = true
-        this.pending = Buffer.alloc(0)
-        const shown = JSON.stringify(data.toString('latin1', offset, offset + ASIO_HEADER_LENGTH))
-        this.events.onError('bad-header', `bad asio header ${shown} (a length of 0-${this.maxBody} expected)`)
-        return
-      }
-      const end = offset + ASIO_HEADER_LENGTH + bodyLength
-      if (end > data.length) break
-      this.events.onFrame(data.subarray(offset + ASIO_HEADER_LENGTH, end))
-      offset = end
+  protected cut(data: Buffer, offset: number): Cut | null {
+    if (data.length - offset < ASIO_HEADER_LENGTH) return null
+    const bodyLength = readAsioLength(data, offset)
+    if (bodyLength === -1 || bodyLength > this.maxBody) {
+      const shown = JSON.stringify(data.toString('latin1', offset, offset + ASIO_HEADER_LENGTH))
+      return this.fail('bad-header', `bad asio header ${shown} (a length of 0-${this.maxBody} expected)`)
     }
-    // Copy the tail so a small remainder does not pin a large chunk in memory.
-    this.pending = offset === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset))
+    const end = offset + ASIO_HEADER_LENGTH + bodyLength
+    return end > data.length ? null : { payload: data.subarray(offset + ASIO_HEADER_LENGTH, end), next: end }
   }
 }
 

@@ -236,11 +236,12 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   // SessionHost: called by sessions on the I/O thread.
 
-  onFrame(session: Session, frame: Buffer): void {
+  onFrame(session: Session, frame: Buffer): boolean {
     const listener = this.listenerOf(session)
     // An empty line means nothing; letting it in would make a stream of newlines a queue entry per byte.
-    if (frame.length === 0 && listener.relay === null) return
+    if (frame.length === 0 && listener.relay === null) return true
     this.pipeline.push({ session, listener, frame, parse: listener.relay === null, arrivedAt: performance.now() })
+    return !this.readingPaused
   }
 
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void {
@@ -303,7 +304,12 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.readingPaused = !reading
     this.pressureChanges++
     this.logPressure()
-    for (const session of this.sessions.values()) session.setReading(reading)
+    for (const session of this.sessions.values()) {
+      // Resuming a session decodes what it held back, which can fill the queue again: then the nested
+      // pause has already reached every session, and resuming the rest would undo it.
+      if (this.readingPaused === reading) break
+      session.setReading(reading)
+    }
   }
 
   /**

@@ -6,7 +6,8 @@ import type { SessionMetrics } from '../../../shared/telemetry'
 export interface SessionHost {
   /** Ask for `session.flush()` once at the end of this event-loop turn. */
   scheduleFlush(session: Session): void
-  onFrame(session: Session, frame: Buffer): void
+  /** Takes one decoded frame; false means the logic queue is full: decode nothing more until resumed. */
+  onFrame(session: Session, frame: Buffer): boolean
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void
   /** The peer half-closed: it will send nothing more, but still reads. */
   onFinished(session: Session): void
@@ -60,7 +61,7 @@ export class Session {
       {
         onFrame: (frame) => {
           this.msgsIn++
-          host.onFrame(this, frame)
+          return host.onFrame(this, frame)
         },
         onError: (code, detail) => {
           // The stream can no longer be framed: read nothing more from it.
@@ -152,8 +153,9 @@ export class Session {
 
   setReading(reading: boolean): void {
     if (this.ending) return
-    if (reading) this.socket.resume()
-    else this.socket.pause()
+    if (!reading) return void this.socket.pause()
+    // What the decoder held back when the queue filled goes first; the socket only once it is through.
+    if (this.decoder.resume()) this.socket.resume()
   }
 
   metrics(): SessionMetrics {
