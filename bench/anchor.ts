@@ -12,22 +12,17 @@ import {
   flags,
   HEADER,
   LEGEND,
-  machine,
+  type Measurement,
   ms,
-  parseBenchArgs,
-  prepare,
-  printMachine,
   printProblems,
   problems,
   ratio,
   row,
-  runRounds,
+  runSuite,
   saveJson,
-  summarise,
+  type Summary,
   switchboard,
   table,
-  type Measurement,
-  type Summary,
   type Workload
 } from './harness'
 
@@ -88,15 +83,9 @@ function anchorTable(summaries: Record<string, Summary>): string {
 }
 
 async function main(): Promise<number> {
-  const args = parseBenchArgs('bench/anchor.ts', 'anchor.json')
-  const asioServer = await prepare()
-  if (asioServer === null) return 1
-  const info = machine()
-  printMachine('Switchboard anchor comparison: Asio chat_server vs Switchboard (asio and line listeners)', info, args.reps)
-
-  const all = measurements(asioServer)
-  const results = await runRounds(all, args)
-  const s = Object.fromEntries(all.map((m) => [m.id, summarise(m, results.get(m.id)!)]))
+  const suite = await runSuite('bench/anchor.ts', 'anchor.json', 'Switchboard anchor comparison: Asio chat_server vs Switchboard (asio and line listeners)', measurements)
+  if (!suite) return 1
+  const { args, info, results, s } = suite
   console.log(`\n${anchorTable(s)}\n`)
   for (const w of WORKLOADS) console.log(`${w.id} ${w.name}: ${describe(w.load)}`)
   console.log('Switchboard runs with its default logic workers; medians of each column over the rounds.')

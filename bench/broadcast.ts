@@ -10,19 +10,14 @@ import {
   exitWith,
   HEADER,
   LEGEND,
-  machine,
-  parseBenchArgs,
-  prepare,
-  printMachine,
+  type Measurement,
   printProblems,
   problems,
   row,
-  runRounds,
+  runSuite,
   saveJson,
-  summarise,
   switchboard,
   verdict,
-  type Measurement,
   type Workload
 } from './harness'
 
@@ -49,15 +44,9 @@ function measurements(asioServer: string): Measurement[] {
 }
 
 async function main(): Promise<number> {
-  const args = parseBenchArgs('bench/broadcast.ts', 'latest.json')
-  const asioServer = await prepare()
-  if (asioServer === null) return 1
-  const info = machine()
-  printMachine('Switchboard broadcast benchmark', info, args.reps)
-
-  const all = measurements(asioServer)
-  const results = await runRounds(all, args)
-  const s = Object.fromEntries(all.map((m) => [m.id, summarise(m, results.get(m.id)!)]))
+  const suite = await runSuite('bench/broadcast.ts', 'latest.json', 'Switchboard broadcast benchmark', measurements)
+  if (!suite) return 1
+  const { args, info, results, s } = suite
   const speedup = s.b.deliveriesPerSec / s.a.deliveriesPerSec
   const lineVsAsio = s.c.deliveriesPerSec / s.b.deliveriesPerSec
   const pool = s.w2.deliveriesPerSec / s.w0.deliveriesPerSec

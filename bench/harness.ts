@@ -552,3 +552,32 @@ export function exitWith(main: () => Promise<number>): void {
     }
   )
 }
+
+export interface Suite {
+  args: BenchArgs
+  info: Record<string, string>
+  results: Map<string, Result[]>
+  /** Summaries by measurement id. */
+  s: Record<string, Summary>
+}
+
+/**
+ * What every benchmark script does first: read its options, build Asio's chat_server, print the
+ * machine, run the measurements in interleaved rounds and summarise each. Null if Asio cannot be built.
+ */
+export async function runSuite(
+  script: string,
+  defaultJson: string,
+  title: string,
+  measurements: (asioServer: string) => Measurement[]
+): Promise<Suite | null> {
+  const args = parseBenchArgs(script, defaultJson)
+  const asioServer = await prepare()
+  if (asioServer === null) return null
+  const info = machine()
+  printMachine(title, info, args.reps)
+  const all = measurements(asioServer)
+  const results = await runRounds(all, args)
+  const s = Object.fromEntries(all.map((m) => [m.id, summarise(m, results.get(m.id)!)]))
+  return { args, info, results, s }
+}
