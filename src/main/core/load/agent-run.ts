@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import type { LoadConfig } from '../../../shared/load'
 import { createHistogram, recordMs, type Histogram } from './histogram'
-import { maxMessages } from './config'
+import { maxMessages, roomCount, roomOf } from './config'
 import type { AgentCounters } from './messages'
 import { createScanner, type DeliveryScanner, type DeliverySink } from './scanner'
 import { FrameWriter, TagLayout, frameOf } from './wire'
@@ -13,11 +13,6 @@ const TICK_MS = 10
 
 /** Epoch milliseconds with sub-millisecond precision: comparable between the agents of one run. */
 export const now = (): number => performance.timeOrigin + performance.now()
-
-/** The room a client belongs to, by its global index: everyone in one room unless roomSize is set. */
-export const roomOf = (config: LoadConfig, index: number): number => (config.roomSize > 0 ? Math.floor(index / config.roomSize) : 0)
-
-export const roomCount = (config: LoadConfig): number => (config.roomSize > 0 ? Math.ceil(config.clients / config.roomSize) : 1)
 
 /** Send times of a client's messages still in flight, oldest first; grows only as far as the backlog does. */
 class SendTimes {

@@ -21,6 +21,11 @@ export function maxMessages(config: LoadConfig): number {
   return 1e9 // closed loop for a duration: no bound known in advance
 }
 
+/** The room a client belongs to, by its global index: everyone in one room unless roomSize is set. */
+export const roomOf = (config: LoadConfig, index: number): number => (config.roomSize > 0 ? Math.floor(index / config.roomSize) : 0)
+
+export const roomCount = (config: LoadConfig): number => (config.roomSize > 0 ? Math.ceil(config.clients / config.roomSize) : 1)
+
 function whole(config: Record<string, unknown>, name: keyof LoadConfig, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = config[name]
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { LoadConfig, LoadPhase, LoadProgress, LoadReport } from '../../../shared/load'
-import { roomCount } from './agent-run'
+import { roomCount } from './config'
 import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
 import type { AgentCounters, FromAgent, ToAgent } from './messages'
 
