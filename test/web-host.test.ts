@@ -46,6 +46,24 @@ function openSocket(base: string, headers: Record<string, string>): Promise<{ ws
   })
 }
 
+const UPGRADE_HEADERS = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
+
+/** Sends a request as raw bytes (for targets fetch would never send) and resolves with the response's status line. */
+function rawStatusLine(port: number, request: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const raw = connect(port, '127.0.0.1', () => raw.write(request))
+    let received = ''
+    raw.on('data', (chunk) => {
+      received += chunk
+      if (!received.includes('\r\n')) return
+      resolvePromise(received.slice(0, received.indexOf('\r\n')))
+      raw.destroy()
+    })
+    raw.on('error', reject)
+    raw.on('close', () => reject(new Error(`closed without a status line; got ${JSON.stringify(received)}`)))
+  })
+}
+
 describe('browser mode: the web host', () => {
   it('prints a loopback URL that carries the token', async () => {
     await setup()
@@ -74,6 +92,24 @@ describe('browser mode: the web host', () => {
     expect(escape.status).toBe(404)
   })
 
+  it('answers a malformed percent-escape in the path with 400, and goes on serving', async () => {
+    const base = await setup()
+    const withCookie = { headers: { cookie: `${cookie()}=${TOKEN}` } }
+    for (const path of ['/%E0%A4%A', '/%zz', '/assets/%']) {
+      const response = await fetch(`${base}${path}`, withCookie)
+      expect(response.status, path).toBe(400)
+    }
+    expect((await fetch(`${base}/`, withCookie)).status).toBe(200)
+  })
+
+  it('answers a request target that is no URL with 400, over HTTP and WebSocket alike, and goes on serving', async () => {
+    const base = await setup()
+    const request = `GET http://[ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie()}=${TOKEN}\r\n`
+    expect(await rawStatusLine(web!.port, `${request}Connection: close\r\n\r\n`)).toBe('HTTP/1.1 400 Bad Request')
+    expect(await rawStatusLine(web!.port, `${request}Origin: ${base}\r\n${UPGRADE_HEADERS}\r\n`)).toBe('HTTP/1.1 400 Bad Request')
+    expect((await fetch(`${base}/?token=${TOKEN}`)).status).toBe(200)
+  })
+
   it('refuses a wrong token of another length without failing, including multibyte text', async () => {
     const base = await setup()
     expect((await fetch(`${base}/?token=${encodeURIComponent('é'.repeat(7))}`)).status).toBe(403)
@@ -83,7 +119,7 @@ describe('browser mode: the web host', () => {
     const base = await setup()
     const raw = connect(web!.port, '127.0.0.1')
     await new Promise((done) => raw.once('connect', done))
-    raw.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    raw.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE_HEADERS}\r\n`)
     raw.resetAndDestroy()
     await new Promise((done) => setTimeout(done, 100))
     expect((await fetch(`${base}/?token=${TOKEN}`)).status).toBe(200)

@@ -41,6 +41,24 @@ function sameToken(given: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** The request's URL, or null when its target does not parse (such as `http://[`): the request's fault, not ours. */
+function requestUrl(request: IncomingMessage): URL | null {
+  try {
+    return new URL(request.url ?? '/', 'http://switchboard')
+  } catch {
+    return null
+  }
+}
+
+/** The path with its percent-escapes decoded, or null when they do not decode: the request's fault, not ours. */
+function decodedPath(pathname: string): string | null {
+  try {
+    return decodeURIComponent(pathname)
+  } catch {
+    return null
+  }
+}
+
 /** Cookies are not scoped by port: each web host names its own, so two on one machine do not clash. */
 const cookieName = (port: number) => `switchboard_token_${port}`
 
@@ -68,7 +86,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   })
 
   async function serveStatic(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://switchboard')
+    const url = requestUrl(request)
+    if (!url) {
+      response.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad request: the request target is not a URL\n')
+      return
+    }
     const fromQuery = url.searchParams.get('token') ?? undefined
     const headers: Record<string, string> = {}
     if (sameToken(fromQuery, token)) {
@@ -81,7 +103,12 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       response.writeHead(405).end()
       return
     }
-    const relative = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '') || 'index.html'
+    const path = decodedPath(url.pathname)
+    if (path === null) {
+      response.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad request: malformed percent-escape in the path\n')
+      return
+    }
+    const relative = normalize(path).replace(/^([/\\])+/, '') || 'index.html'
     const file = join(options.rendererDir, relative)
     if (!file.startsWith(options.rendererDir + sep)) {
       response.writeHead(404).end()
@@ -106,7 +133,12 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   http.on('upgrade', (request, socket, head) => {
     // Node drops its own error handler from an upgraded socket: a peer's reset must not crash the host.
     socket.on('error', () => socket.destroy())
-    const url = new URL(request.url ?? '/', 'http://switchboard')
+    const url = requestUrl(request)
+    if (!url) {
+      // Thrown here, in an event listener, the parse error would take the whole host down.
+      socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')
+      return
+    }
     const origins = [`http://${bindHost}:${port}`, `http://localhost:${port}`]
     if (url.pathname !== '/ws' || !sameToken(cookieToken(request, port), token) || !origins.includes(request.headers.origin ?? '')) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
