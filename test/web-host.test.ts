@@ -30,14 +30,21 @@ function openSocket(base: string, headers: Record<string, string>): Promise<{ ws
     const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { headers })
     const received: Record<string, unknown>[] = []
     const waiting: (() => void)[] = []
+    let closedWith: string | null = null
     ws.on('message', (data) => {
       received.push(JSON.parse(String(data)))
+      waiting.splice(0).forEach((wake) => wake())
+    })
+    ws.on('close', (code, reason) => {
+      closedWith = `${code} ${String(reason)}`
       waiting.splice(0).forEach((wake) => wake())
     })
     const next = async (predicate: (m: Record<string, unknown>) => boolean) => {
       for (;;) {
         const index = received.findIndex(predicate)
         if (index >= 0) return received.splice(index, 1)[0]
+        // Nothing more can come: say so rather than wait for the test's timeout.
+        if (closedWith !== null) throw new Error(`the socket closed (${closedWith}) before the message awaited`)
         await new Promise<void>((wake) => waiting.push(wake))
       }
     }
@@ -142,8 +149,23 @@ describe('browser mode: the web host', () => {
     expect((await next((m) => m.id === 2)).error).toMatch(/sessionId: expected a whole number/)
     ws.send(JSON.stringify({ id: 3, call: 'noSuchCall', args: [] }))
     expect((await next((m) => m.id === 3)).error).toMatch(/unknown call "noSuchCall"/)
-    const closed = new Promise((r) => ws.once('close', (code) => r(code)))
+  })
+
+  it('refuses a malformed call on its own: earlier calls still get their replies and the socket stays open', async () => {
+    const base = await setup()
+    const { ws, next } = await openSocket(base, { cookie: `${cookie()}=${TOKEN}`, origin: base })
+    // Starting the server takes a few turns of I/O, so its reply is still pending when the bad calls arrive.
+    ws.send(JSON.stringify({ id: 1, call: 'startServer', args: [host!.serverState.config] }))
+    ws.send(JSON.stringify({ id: 2 ** 60, call: 'getServerState', args: [] }))
+    ws.send(JSON.stringify({ id: 2, call: 'getServerState', args: 'not a list' }))
     ws.send('not json')
-    expect(await closed).toBe(1003)
+    expect(((await next((m) => m.id === 1)).result as { status: string }).status).toBe('running')
+    // An id that is not a safe integer cannot be echoed faithfully: the refusal is addressed to no call.
+    expect((await next((m) => m.id === null)).error).toMatch(/malformed call: id must be a safe integer/)
+    expect((await next((m) => m.id === 2)).error).toMatch(/malformed call: args must be a list/)
+    expect((await next((m) => m.id === null)).error).toMatch(/malformed call: not JSON/)
+    ws.send(JSON.stringify({ id: 3, call: 'getServerState', args: [] }))
+    expect(((await next((m) => m.id === 3)).result as { status: string }).status).toBe('running')
+    expect(ws.readyState).toBe(WebSocket.OPEN)
   })
 })

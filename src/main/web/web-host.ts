@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { extname, join, normalize, sep } from 'node:path'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { SwitchboardHost } from '../host/host'
-import { decodeCall, encodeEvent, encodeReply } from '../../shared/web-wire'
+import { decodeCall, encodeEvent, encodeReply, type ReplyMessage } from '../../shared/web-wire'
 
 export interface WebHostOptions {
   host: SwitchboardHost
@@ -155,12 +155,18 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
         ws.send(encodeEvent(event, payload))
       }
     })
+    const reply = (message: ReplyMessage) => ws.readyState === ws.OPEN && ws.send(encodeReply(message))
     ws.on('message', (data) => {
-      const call = decodeCall(String(data))
-      if (!call) return ws.close(1003, 'malformed message')
-      peer.invoke(call.call, call.args).then(
-        (result) => ws.readyState === ws.OPEN && ws.send(encodeReply(call.id, { result })),
-        (error: Error) => ws.readyState === ws.OPEN && ws.send(encodeReply(call.id, { error: error.message }))
+      const decoded = decodeCall(String(data))
+      // Refuse the bad message alone: closing the socket would drop the replies to calls still running.
+      if (!decoded.ok) {
+        reply(decoded.refusal)
+        return
+      }
+      const { id, call, args } = decoded.call
+      peer.invoke(call, args).then(
+        (result) => reply({ id, result }),
+        (error: Error) => reply({ id, error: error.message })
       )
     })
     ws.on('close', () => options.host.detach(peer))

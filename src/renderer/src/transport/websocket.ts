@@ -18,6 +18,11 @@ export function createWebSocketTransport(url: string): Transport {
       listeners.get(data.event)?.forEach((listener) => listener(data.payload))
       return
     }
+    if (data.id === null) {
+      // The host could not tell which call it refused; we only send well-formed calls, so this is our bug.
+      console.error(`the Switchboard host refused a message: ${data.error}`)
+      return
+    }
     const call = pending.get(data.id)
     pending.delete(data.id)
     if ('error' in data) call?.reject(new Error(data.error))
