@@ -3,28 +3,12 @@
 //   npm run bench:anchor                (builds, then runs this with tsx)
 //   npx tsx bench/anchor.ts --reps 5    (after `npm run build`)
 // A fresh server for every run: Asio's chat_server replays its last 100 messages to whoever joins, so
-// a reused one would hand one run's traffic to the next. The machinery is in harness.ts.
-import {
-  asioChatServer,
-  count,
-  describe,
-  exitWith,
-  flags,
-  HEADER,
-  LEGEND,
-  type Measurement,
-  ms,
-  printProblems,
-  problems,
-  ratio,
-  row,
-  runSuite,
-  saveJson,
-  type Summary,
-  switchboard,
-  table,
-  type Workload
-} from './harness'
+// a reused one would hand one run's traffic to the next. The machinery is in suite.ts and the modules
+// beside it.
+import type { Measurement, Workload } from './measurement'
+import { count, describe, flags, HEADER, LEGEND, ms, printProblems, problems, ratio, row, saveJson, type Summary, table } from './report'
+import { asioChatServer, switchboard } from './servers'
+import { exitWith, runSuite } from './suite'
 
 interface AnchorWorkload {
   id: string

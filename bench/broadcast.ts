@@ -3,23 +3,11 @@
 //   npx tsx bench/broadcast.ts --reps 5 (after `npm run build`)
 // Every measurement gets a fresh server on a free loopback port and a fresh load generator (agents
 // forked from out/main/load-agent.js); rounds are interleaved so drift in the machine hurts every
-// server alike. The machinery is in harness.ts.
-import {
-  asioChatServer,
-  describe,
-  exitWith,
-  HEADER,
-  LEGEND,
-  type Measurement,
-  printProblems,
-  problems,
-  row,
-  runSuite,
-  saveJson,
-  switchboard,
-  verdict,
-  type Workload
-} from './harness'
+// server alike. The machinery is in suite.ts and the modules beside it.
+import type { Measurement, Workload } from './measurement'
+import { describe, HEADER, LEGEND, printProblems, problems, row, saveJson, verdict } from './report'
+import { asioChatServer, switchboard } from './servers'
+import { exitWith, runSuite } from './suite'
 
 const TARGETS = { asioSpeedup: 3, lineVsAsio: 0.8, poolSpeedup: 1.5 }
 
