@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
-import { LOAD_AGENT_FILE, WORKER_FILE } from './helpers'
+import type { LogEvent, LogKind } from '../src/shared/telemetry'
+import { LOAD_AGENT_FILE, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
 afterEach(async () => {
@@ -28,23 +29,37 @@ async function sessionsOnServer(h: SwitchboardHost): Promise<number> {
   return count
 }
 
+/** The server's log from now on, as a window sees it: a connection closing is an event to wait for. */
+function watchLog(h: SwitchboardHost) {
+  const { api, close } = connectLocal(h)
+  const events: LogEvent[] = []
+  api.onLog((batch) => events.push(...batch))
+  return { count: (kind: LogKind) => events.filter((event) => event.kind === kind).length, close }
+}
+
 describe('a window\'s client, held by the host', () => {
   it('keeps one connection when a window asks twice at once', async () => {
     const target = await running()
+    const log = watchLog(host!)
     const { api } = connectLocal(host!)
     const states = await Promise.all([api.connectClient(target), api.connectClient(target)])
     expect(states.at(-1)!.status).toBe('connected')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Both requests reach the server; the superseded one must then be let go, not kept beside the other.
+    await waitFor('the superseded connection to close', () => log.count('connect') === 2 && log.count('disconnect') === 1)
     expect(await sessionsOnServer(host!)).toBe(1)
+    log.close()
   })
 
   it('closes a connection still being made when its window goes away', async () => {
     const target = await running()
+    const log = watchLog(host!)
     const window = connectLocal(host!)
     const connecting = window.api.connectClient(target)
     window.close()
     await connecting
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The connection was already under way, so it lands; the window being gone, it must then be let go.
+    await waitFor('the orphaned connection to close', () => log.count('connect') === 1 && log.count('disconnect') === 1)
     expect(await sessionsOnServer(host!)).toBe(0)
+    log.close()
   })
 })

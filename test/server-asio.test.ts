@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
 import { buildAsioProgram, freePort } from '../scripts/asio-reference'
-import { serverFixture, TestClient } from './helpers'
+import { serverFixture, waitFor, type TestClient } from './helpers'
 
 const fixture = serverFixture()
 const processes: ChildProcess[] = []
@@ -69,6 +69,19 @@ function asioClient(binary: string, port: number) {
   }
 }
 
+/** Connects once a child has bound `port`; it gives no sign when it has, so keep trying until a deadline. */
+async function connectOnceListening(port: number, timeoutMs = 5000): Promise<TestClient> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await client(port)
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`nothing listened on ${port} within ${timeoutMs} ms: ${(error as Error).message}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
 describe("interoperation with Asio's own chat example (libasio-dev)", () => {
   let chatClient: string
   let chatServer: string
@@ -80,7 +93,8 @@ describe("interoperation with Asio's own chat example (libasio-dev)", () => {
     const port = await asioServer()
     const ours = await client(port)
     const theirs = asioClient(chatClient, port)
-    await new Promise((resolve) => setTimeout(resolve, 200)) // let it connect before it speaks
+    // Let it connect before it speaks: the server holding both sessions is the sign that it has.
+    await waitFor("Asio's chat_client to connect", () => fixture.server.snapshot().totals.sessions === 2)
     theirs.say('hello from asio')
     await ours.expect('hello from asio')
     await theirs.heard('hello from asio')
@@ -92,15 +106,11 @@ describe("interoperation with Asio's own chat example (libasio-dev)", () => {
     const port = await freePort()
     const child = spawn(chatServer, [String(port)], { stdio: 'ignore' })
     processes.push(child)
-    let a: TestClient | undefined
-    for (let attempt = 0; !a && attempt < 50; attempt++) {
-      a = await client(port).catch(() => undefined)
-      if (!a) await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    const a = await connectOnceListening(port)
     const b = await client(port)
     b.send('x'.repeat(512))
-    a!.send('short')
-    await a!.until('both', (lines) => lines.includes('short') && lines.includes('x'.repeat(512)))
+    a.send('short')
+    await a.until('both', (lines) => lines.includes('short') && lines.includes('x'.repeat(512)))
     await b.until('both', (lines) => lines.includes('short') && lines.includes('x'.repeat(512)))
   })
 })
