@@ -13,16 +13,30 @@ interface Entry extends PipelineEntry {
 
 const chat = (n: number): Entry => ({ n, frame: Buffer.from(`CHAT ${n}`), parse: true })
 
-/** The real logic step, finishing each batch after a random delay: later batches often finish first. */
-function shuffledExecutor(): LogicExecutor & { batches: number[] } {
+/**
+ * The real logic step, with results held back and released last first: every round of batches the
+ * pipeline starts together finishes in exactly the reverse order, so committing in completion order
+ * could not go unnoticed. `finished` lists the batches (by start order) as they finished.
+ */
+function reversingExecutor(): LogicExecutor & { batches: number[]; finished: number[] } {
   const batches: number[] = []
+  const finished: number[] = []
+  let held: (() => void)[] = []
   return {
     threads: 4,
     batches,
+    finished,
     run: (batch: LogicBatch) => {
-      batches.push(batch.ends.length)
+      const index = batches.push(batch.ends.length) - 1
       const result = processBatch(batch)
-      return new Promise((resolve) => setTimeout(() => resolve(result), Math.random() * 20))
+      // The pipeline starts a round in one synchronous pass: release it once that pass is over.
+      if (held.length === 0) queueMicrotask(() => held.splice(0).reverse().forEach((release) => release()))
+      return new Promise((resolve) =>
+        held.push(() => {
+          finished.push(index)
+          resolve(result)
+        })
+      )
     },
     close: async () => {}
   }
@@ -47,16 +61,17 @@ function pipelineWith(executor: LogicExecutor, overrides: Partial<ConstructorPar
 
 describe('LogicPipeline', () => {
   it('commits in push order although batches finish out of order', async () => {
-    const executor = shuffledExecutor()
+    const executor = reversingExecutor()
     const { pipeline, committed } = pipelineWith(executor)
     for (let n = 0; n < 200; n++) pipeline.push(chat(n))
     await pipeline.whenIdle()
+    expect(executor.finished.slice(0, 4)).toEqual([3, 2, 1, 0])
     expect(committed.map((c) => c.n)).toEqual([...Array(200).keys()])
     expect(committed[7].command).toEqual({ verb: 'CHAT', text: '7' })
   })
 
   it('runs one task per batch, not one per message, and no batch over maxBatch', async () => {
-    const executor = shuffledExecutor()
+    const executor = reversingExecutor()
     const { pipeline } = pipelineWith(executor)
     for (let n = 0; n < 95; n++) pipeline.push(chat(n))
     await pipeline.whenIdle()
@@ -67,7 +82,7 @@ describe('LogicPipeline', () => {
   })
 
   it('spreads what is waiting over the threads instead of filling one batch', async () => {
-    const executor = { ...shuffledExecutor(), threads: 2 }
+    const executor = { ...reversingExecutor(), threads: 2 }
     const { pipeline } = pipelineWith(executor, { maxBatch: 512 })
     for (let n = 0; n < 100; n++) pipeline.push(chat(n))
     await pipeline.whenIdle()
@@ -75,7 +90,7 @@ describe('LogicPipeline', () => {
   })
 
   it('keeps markers in their place and passes opaque frames through unparsed', async () => {
-    const { pipeline, committed } = pipelineWith(shuffledExecutor())
+    const { pipeline, committed } = pipelineWith(reversingExecutor())
     pipeline.push(chat(0))
     pipeline.push({ n: 1, frame: null, parse: false })
     pipeline.push({ n: 2, frame: Buffer.from('CHAT raw'), parse: false })
@@ -90,7 +105,7 @@ describe('LogicPipeline', () => {
   })
 
   it('asks to pause reading past the high-water mark and to resume under the low one', async () => {
-    const { pipeline, pressure } = pipelineWith(shuffledExecutor(), { highWater: 50, lowWater: 10 })
+    const { pipeline, pressure } = pipelineWith(reversingExecutor(), { highWater: 50, lowWater: 10 })
     for (let n = 0; n < 60; n++) pipeline.push(chat(n))
     expect(pressure).toEqual([true])
     expect(pipeline.depth).toBe(60)
