@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPoolExecutor, type LogicExecutor } from '../src/main/core/logic/executor'
-import { LogicPipeline, type PipelineEntry } from '../src/main/core/logic/pipeline'
+import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../src/main/core/logic/pipeline'
 import { processBatch } from '../src/main/core/logic/process-batch'
 import type { LogicBatch } from '../src/main/core/logic/types'
 import { spin } from '../src/main/core/logic/work'
@@ -38,6 +38,7 @@ function reversingExecutor(): LogicExecutor & { batches: number[]; finished: num
         })
       )
     },
+    runInline: async (batch: LogicBatch) => processBatch(batch),
     close: async () => {}
   }
 }
@@ -48,7 +49,9 @@ function pipelineWith(executor: LogicExecutor, overrides: Partial<ConstructorPar
   const pipeline = new LogicPipeline<Entry>(executor, {
     commit: (entry, command) => committed.push({ n: entry.n, command }),
     onPressure: (paused) => pressure.push(paused),
-    onExecutorError: () => {},
+    onBatchRedone: () => {},
+    onFrameFailed: () => {},
+    batchDeadlineMs: 0,
     maxBatch: 10,
     maxInFlight: 4,
     highWater: 1000,
@@ -115,8 +118,8 @@ describe('LogicPipeline', () => {
 
   it('commits a batch of markers alone without a thread', async () => {
     const errors: unknown[] = []
-    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('pool closed')), close: async () => {} }
-    const { pipeline, committed } = pipelineWith(failing, { onExecutorError: (e) => errors.push(e) })
+    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('pool closed')), runInline: async (b) => processBatch(b), close: async () => {} }
+    const { pipeline, committed } = pipelineWith(failing, { onBatchRedone: (e) => errors.push(e) })
     pipeline.push({ n: 0, frame: null, parse: false })
     pipeline.push({ n: 1, frame: null, parse: false })
     await pipeline.whenIdle()
@@ -129,12 +132,71 @@ describe('LogicPipeline', () => {
 
   it('redoes a failed batch inline rather than lose it', async () => {
     const errors: unknown[] = []
-    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('worker died')), close: async () => {} }
-    const { pipeline, committed } = pipelineWith(failing, { onExecutorError: (e) => errors.push(e) })
+    const failing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('worker died')), runInline: async (b) => processBatch(b), close: async () => {} }
+    const { pipeline, committed } = pipelineWith(failing, { onBatchRedone: (e) => errors.push(e) })
     for (let n = 0; n < 15; n++) pipeline.push(chat(n))
     await pipeline.whenIdle()
     expect(committed.map((c) => c.n)).toEqual([...Array(15).keys()])
     expect(errors).toHaveLength(2)
+  })
+})
+
+describe('LogicPipeline when the logic step fails', () => {
+  /** Fails every batch on its "thread"; inline, fails only batches holding a frame that says poison. */
+  const poisoned: LogicExecutor = {
+    threads: 1,
+    run: () => Promise.reject(new Error('worker died')),
+    runInline: async (batch) => {
+      if (Buffer.from(batch.bytes).includes('poison')) throw new Error('poisoned')
+      return processBatch(batch)
+    },
+    close: async () => {}
+  }
+
+  it('isolates a frame that fails inline too: only it is committed as FRAME_FAILED, in its place', async () => {
+    const failed: number[] = []
+    const { pipeline, committed } = pipelineWith(poisoned, { onFrameFailed: (entry) => failed.push(entry.n) })
+    for (let n = 0; n < 6; n++) pipeline.push(n === 3 ? { n, frame: Buffer.from('CHAT poison'), parse: true } : chat(n))
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(committed[3].command).toBe(FRAME_FAILED)
+    expect(committed.filter((c) => c.command === FRAME_FAILED)).toHaveLength(1)
+    expect(committed[4].command).toEqual({ verb: 'CHAT', text: '4' })
+    expect(failed).toEqual([3])
+  })
+
+  it('gives up on a batch past its deadline, aborting its thread, and redoes it inline', async () => {
+    const aborted: boolean[] = []
+    const hanging: LogicExecutor = {
+      threads: 1,
+      run: (_batch, signal) =>
+        new Promise((_resolve, reject) =>
+          signal!.addEventListener('abort', () => {
+            aborted.push(true)
+            reject(new Error('aborted'))
+          })
+        ),
+      runInline: async (batch) => processBatch(batch),
+      close: async () => {}
+    }
+    const timeouts: boolean[] = []
+    const { pipeline, committed } = pipelineWith(hanging, { batchDeadlineMs: 20, onBatchRedone: (_e, timedOut) => timeouts.push(timedOut) })
+    for (let n = 0; n < 5; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([0, 1, 2, 3, 4])
+    expect(aborted).toEqual([true])
+    expect(timeouts).toEqual([true])
+    expect(pipeline.batchTimeouts).toBe(1)
+    expect(pipeline.batchesRedone).toBe(1)
+  })
+
+  it('remembers the most frames it held at once, markers not counted', async () => {
+    const { pipeline } = pipelineWith(reversingExecutor())
+    for (let n = 0; n < 30; n++) pipeline.push(chat(n))
+    pipeline.push({ n: 30, frame: null, parse: false })
+    await pipeline.whenIdle()
+    expect(pipeline.takePeak()).toBe(30)
+    expect(pipeline.takePeak()).toBe(0)
   })
 })
 

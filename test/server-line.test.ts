@@ -108,7 +108,8 @@ describe('line protocol over loopback', () => {
     const port = await setup()
     const a = await join(port)
     const b = await join(port)
-    b.c.client.close()
+    // Not a half-close (after which the server would still answer): the peer is gone at once.
+    b.c.client.destroy()
     await a.c.expect(`LEFT lobby ${b.nick}`)
   })
 

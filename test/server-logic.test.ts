@@ -41,7 +41,8 @@ describe('the logic stage behind the sockets', () => {
   })
 
   it('stops decoding the moment the queue is full, even in the middle of a read', async () => {
-    const port = await setup({ workers: 2, workUs: 20, logicHighWater: 100 })
+    // No rate limit: this one peer sends 20,000 lines at once on purpose.
+    const port = await setup({ workers: 2, workUs: 20, logicHighWater: 100, maxRate: 0 })
     const a = await join(port)
     // One write of 20,000 tiny lines: a single read can hold thousands of them.
     a.c.client.sendRaw('PING x\n'.repeat(20_000))
@@ -72,11 +73,13 @@ describe('the logic stage behind the sockets', () => {
   })
 
   it('on stop, delivers what was accepted, says BYE, then closes', async () => {
-    const port = await setup({ workers: 2, workUs: 200 })
+    // 300 messages of 1 ms of work each on 2 threads: the queue takes well over 100 ms to drain.
+    const port = await setup({ workers: 2, workUs: 1000 })
     const a = await join(port)
     for (let i = 0; i < 300; i++) a.c.send(`CHAT ${i}`)
     // Stop once the server has read all 300, while most still wait in the logic queue.
-    while (fixture.server.snapshot().totals.msgsIn < 300) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitFor('all 300 read', () => fixture.server.snapshot().totals.msgsIn >= 300, 5000)
+    expect(fixture.server.snapshot().totals.logicQueueDepth).toBeGreaterThan(0)
     await fixture.server.stop()
     await a.c.closed()
     expect(chats(a.c.lines)).toHaveLength(300)

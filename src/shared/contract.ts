@@ -4,11 +4,15 @@
 import type { LoadConfig, LoadProgress, LoadReport } from './load'
 import type { CodecName, LogEvent, MetricsSnapshot } from './telemetry'
 
+/** One listening socket: the core's listener spec and the control room's row are this one type. */
 export interface ListenerConfig {
   codec: CodecName
   port: number
   host: string
 }
+
+/** A listener as bound: port 0 becomes the real port, and `name` (`codec:port`) is what sessions and metrics use. */
+export type BoundListener = ListenerConfig & { name: string }
 
 export interface ServerConfig {
   listeners: ListenerConfig[]
@@ -23,7 +27,7 @@ export interface ServerState {
   /** The configuration last asked for (running, or to start with). */
   config: ServerConfig
   /** Where it listens while running; port 0 in the config becomes the bound port here. */
-  bound: (ListenerConfig & { name: string })[]
+  bound: BoundListener[]
   startedAt: number | null
   /** Why the last start or stop failed, e.g. `listen EADDRINUSE: address already in use 127.0.0.1:7000`. */
   error: string | null

@@ -19,6 +19,8 @@ export interface SessionMetrics {
   msgsOut: number
   /** Output accepted for this session and not yet taken by the kernel. */
   queuedBytes: number
+  /** Messages dropped for going over the session's rate limit. */
+  rateLimited: number
 }
 
 export interface TotalsMetrics {
@@ -27,15 +29,21 @@ export interface TotalsMetrics {
   msgsOut: number
   bytesIn: number
   bytesOut: number
+  /** Messages dropped for going over a session's rate limit, all sessions ever. */
+  rateLimited: number
   msgsInPerSec: number
   msgsOutPerSec: number
   bytesInPerSec: number
   bytesOutPerSec: number
   /** Frames accepted by the logic stage and not yet committed. */
   logicQueueDepth: number
+  /** The most frames the logic queue held at once in the last interval: never more than its mark. */
+  logicQueuePeak: number
   batchesInFlight: number
-  /** Socket reads are paused because the logic queue passed its high-water mark. */
+  /** Every session's reading is paused because the logic queue reached its high-water mark. */
   readingPaused: boolean
+  /** Sessions whose reading waits for their turn (their share of the queue, or the whole queue, is full). */
+  sessionsHeld: number
   poolThreads: number
   /** Share of the logic threads' time spent on batches in the last interval (with 0 threads: of the I/O thread). */
   poolUtilization: number
@@ -44,6 +52,9 @@ export interface TotalsMetrics {
   logicLatencyP99Ms: number | null
   /** How late the event loop ran its timers, p99 over the last interval. */
   eventLoopLagP99Ms: number
+  /** Batches a worker failed or hung on, redone inline; and of those, the ones past the batch deadline. */
+  batchesRedone: number
+  batchTimeouts: number
 }
 
 export interface MetricsSnapshot {
@@ -53,7 +64,8 @@ export interface MetricsSnapshot {
   sessions: SessionMetrics[]
 }
 
-export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'shutdown'
+/** `limit`: a session closed for a limit it ran into (idle, incomplete message, rate). */
+export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'limit' | 'shutdown'
 
 export interface LogEvent {
   at: number

@@ -13,8 +13,9 @@ function snapshot(at: number, queue: number): MetricsSnapshot {
     sessions: [],
     totals: {
       sessions: 0, msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, msgsInPerSec: 1, msgsOutPerSec: 2, bytesInPerSec: 0,
-      bytesOutPerSec: 0, logicQueueDepth: queue, batchesInFlight: 0, readingPaused: false, poolThreads: 2,
-      poolUtilization: 0.25, logicLatencyP50Ms: null, logicLatencyP99Ms: null, eventLoopLagP99Ms: 3
+      bytesOutPerSec: 0, logicQueueDepth: queue, logicQueuePeak: queue, batchesInFlight: 0, readingPaused: false,
+      sessionsHeld: 0, poolThreads: 2, poolUtilization: 0.25, logicLatencyP50Ms: null, logicLatencyP99Ms: null,
+      eventLoopLagP99Ms: 3, rateLimited: 0, batchesRedone: 0, batchTimeouts: 0
     }
   }
 }
@@ -25,19 +26,21 @@ describe('the chat view follows the line protocol', () => {
       'WELCOME 4 guest-4',
       'JOINED lobby guest-4',
       'JOINED lobby guest-5',
-      'USERS lobby guest-4 guest-5 ada',
+      'USERS lobby guest-4 guest-5',
+      'USERS lobby ada',
+      'USERS-END lobby 3',
       'NICK guest-4 bob',
       'LEFT lobby ada',
       'MSG lobby bob hi',
       'JOINED den guest-9'
     ]
     const view = lines.reduce(applyLine, emptyChat())
-    expect(view).toEqual({ nick: 'bob', room: 'lobby', members: ['bob', 'guest-5'] })
+    expect(view).toEqual({ nick: 'bob', room: 'lobby', members: ['bob', 'guest-5'], listing: null })
   })
 
   it('starts over when we move rooms', () => {
     const view = ['WELCOME 1 amy', 'JOINED lobby amy', 'JOINED lobby zed', 'LEFT lobby amy', 'JOINED den amy'].reduce(applyLine, emptyChat())
-    expect(view).toEqual({ nick: 'amy', room: 'den', members: ['amy'] })
+    expect(view).toEqual({ nick: 'amy', room: 'den', members: ['amy'], listing: null })
   })
 })
 

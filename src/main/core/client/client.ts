@@ -84,7 +84,13 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     return this.socket.write(bytes)
   }
 
-  /** Resolves once the socket is closed; pending output is sent first. */
+  /** Drops the connection at once, as a crashed peer would: pending output is discarded. */
+  destroy(): void {
+    this.closeReason ??= 'destroyed by client'
+    this.socket.destroy()
+  }
+
+    /** Resolves once the socket is closed; pending output is sent first. */
   close(): Promise<void> {
     this.closeReason ??= 'closed by client'
     this.socket.end()

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { Piscina } from 'piscina'
 import { processBatch } from './process-batch'
 import type { LogicBatch, LogicResult } from './types'
@@ -5,18 +6,20 @@ import type { LogicBatch, LogicResult } from './types'
 /** Where the logic step runs. The pipeline around it, and so every ordering guarantee, is the same for both. */
 export interface LogicExecutor {
   readonly threads: number
-  run(batch: LogicBatch): Promise<LogicResult>
+  /** Runs a batch, on a thread if there are any; aborting `signal` ends the thread running it (it is replaced). */
+  run(batch: LogicBatch, signal?: AbortSignal): Promise<LogicResult>
+  /** The same logic on the I/O thread: where a batch that a thread could not finish is redone. */
+  runInline(batch: LogicBatch): Promise<LogicResult>
   close(): Promise<void>
 }
 
 /** `--workers 0`: the same pure function on the I/O thread, for comparison. */
 export function createInlineExecutor(): LogicExecutor {
-  return {
-    threads: 0,
-    run: async (batch) => processBatch(batch),
-    close: async () => {}
-  }
+  const runInline = async (batch: LogicBatch) => processBatch(batch)
+  return { threads: 0, run: runInline, runInline, close: async () => {} }
 }
+
+type BatchFunction = (batch: LogicBatch) => LogicResult | Promise<LogicResult>
 
 /** `onError` hears of a worker that died between tasks (a task's own failure rejects its run instead). */
 export function createPoolExecutor(threads: number, workerFile: string, onError: (error: unknown) => void): LogicExecutor {
@@ -28,12 +31,17 @@ export function createPoolExecutor(threads: number, workerFile: string, onError:
     idleTimeout: Infinity
   })
   pool.on('error', onError)
+  // The redo runs the very file the threads run, so what fails there fails here too, and is isolated here.
+  let inline: Promise<BatchFunction> | null = null
+  const loadInline = () => (inline ??= import(pathToFileURL(workerFile).href).then((module) => module.default as BatchFunction))
   return {
     threads,
-    run: (batch) =>
+    run: (batch, signal) =>
       pool.run(batch, {
-        transferList: [batch.bytes.buffer, batch.ends.buffer, batch.parse.buffer] as ArrayBuffer[]
+        transferList: [batch.bytes.buffer, batch.ends.buffer, batch.parse.buffer] as ArrayBuffer[],
+        signal
       }),
+    runInline: async (batch) => (await loadInline())(batch),
     close: () => pool.destroy()
   }
 }

@@ -1,6 +1,5 @@
 import type { Command } from '../protocol/commands'
 import type { LogicExecutor } from './executor'
-import { processBatch } from './process-batch'
 import type { LogicBatch, LogicResult } from './types'
 
 export interface PipelineEntry {
@@ -10,23 +9,34 @@ export interface PipelineEntry {
   parse: boolean
 }
 
+/** The outcome of a frame the logic step failed on even alone: its sender is told, nobody else is touched. */
+export const FRAME_FAILED: Command = { verb: 'ERR', code: 'internal', text: 'the server failed to process this message' }
+
 export interface PipelineOptions<E extends PipelineEntry> {
   /** Applies one entry's outcome on the I/O thread; called in exactly the order entries were pushed. */
   commit(entry: E, command: Command | null): void
-  /** Called with true when the backlog passes highWater (stop reading sockets), false once it is back under lowWater. */
+  /** Called with true when the frames waiting reach highWater (stop reading), false once back at lowWater. */
   onPressure(paused: boolean): void
-  onExecutorError(error: unknown): void
+  /** A batch failed on its thread (or passed its deadline) and is redone inline. */
+  onBatchRedone(error: unknown, timedOut: boolean): void
+  /** One frame failed even alone, inline: it is committed as FRAME_FAILED. */
+  onFrameFailed(entry: E, error: unknown): void
   maxBatch: number
   maxInFlight: number
   highWater: number
   lowWater: number
   spinIterations: number
+  /** How long a thread may take over one batch before it is ended and the batch redone inline; 0 = no limit. */
+  batchDeadlineMs: number
 }
 
 interface InFlight<E> {
   entries: E[]
   result?: LogicResult
+  timedOut?: boolean
 }
+
+const NO_RESULT: LogicResult = { commands: [], checksum: 0, busyMs: 0 }
 
 /**
  * The queue between networking and logic. Entries are cut into batches (one task each, not one per
@@ -38,11 +48,16 @@ export class LogicPipeline<E extends PipelineEntry> {
   private queue: E[] = []
   private inFlight: InFlight<E>[] = []
   private inFlightEntries = 0
+  /** Entries that carry a frame (markers excluded): what the high-water mark bounds. */
+  private frames = 0
+  private peak = 0
   private dispatchScheduled = false
   private paused = false
   private idleWaiters: (() => void)[] = []
   /** Total time the executor's threads spent on batches so far. */
   busyMs = 0
+  batchesRedone = 0
+  batchTimeouts = 0
 
   constructor(
     private readonly executor: LogicExecutor,
@@ -58,9 +73,17 @@ export class LogicPipeline<E extends PipelineEntry> {
     return this.inFlight.length
   }
 
+  /** The most frames waiting at once since the last call: a 4 Hz sample of depth would miss the peaks. */
+  takePeak(): number {
+    const peak = this.peak
+    this.peak = this.frames
+    return peak
+  }
+
   push(entry: E): void {
     this.queue.push(entry)
-    if (!this.paused && this.depth >= this.options.highWater) {
+    if (entry.frame !== null && ++this.frames > this.peak) this.peak = this.frames
+    if (!this.paused && this.frames >= this.options.highWater) {
       this.paused = true
       this.options.onPressure(true)
     }
@@ -92,21 +115,63 @@ export class LogicPipeline<E extends PipelineEntry> {
       const slot: InFlight<E> = { entries }
       this.inFlight.push(slot)
       this.inFlightEntries += entries.length
-      const batch = this.pack(entries)
-      // Markers alone (sessions ending) need no thread: commit them in their turn, never via a pool that may be closing.
-      if (batch.ends.length === 0) {
-        Promise.resolve().then(() => this.complete(slot, { commands: [], checksum: 0, busyMs: 0 }))
-        continue
-      }
-      this.executor.run(batch).then(
-        (result) => this.complete(slot, result),
-        (error: unknown) => {
-          // A crashed worker must not lose accepted messages: redo the batch inline.
-          this.options.onExecutorError(error)
-          this.complete(slot, processBatch(this.pack(entries)))
-        }
-      )
+      this.run(slot)
     }
+  }
+
+  private run(slot: InFlight<E>): void {
+    const batch = this.pack(slot.entries)
+    // Markers alone (sessions ending) need no thread: commit them in their turn, never via a pool that may be closing.
+    if (batch.ends.length === 0) {
+      Promise.resolve().then(() => this.complete(slot, NO_RESULT))
+      return
+    }
+    const { batchDeadlineMs } = this.options
+    // Only a thread can be given up on: the I/O thread running a batch inline is the one that would wait.
+    const abort = batchDeadlineMs > 0 && this.executor.threads > 0 ? new AbortController() : null
+    const deadline = abort && setTimeout(() => ((slot.timedOut = true), abort.abort()), batchDeadlineMs)
+    this.executor.run(batch, abort?.signal).then(
+      (result) => {
+        if (deadline) clearTimeout(deadline)
+        this.complete(slot, result)
+      },
+      (error: unknown) => {
+        if (deadline) clearTimeout(deadline)
+        void this.redo(slot, error)
+      }
+    )
+  }
+
+  /** A batch its thread did not finish (it threw, died, or hung) is redone inline: accepted frames are never lost. */
+  private async redo(slot: InFlight<E>, error: unknown): Promise<void> {
+    this.batchesRedone++
+    if (slot.timedOut) this.batchTimeouts++
+    this.options.onBatchRedone(error, slot.timedOut === true)
+    let result: LogicResult
+    try {
+      result = await this.executor.runInline(this.pack(slot.entries))
+    } catch {
+      result = await this.isolate(slot.entries)
+    }
+    this.complete(slot, result)
+  }
+
+  /** A batch that fails inline too holds poison: its frames run one by one, so only the poisoned ones fail. */
+  private async isolate(entries: E[]): Promise<LogicResult> {
+    const commands: (Command | null)[] = []
+    let busyMs = 0
+    for (const entry of entries) {
+      if (entry.frame === null) continue
+      try {
+        const alone = await this.executor.runInline(this.pack([entry]))
+        commands.push(alone.commands[0])
+        busyMs += alone.busyMs
+      } catch (error) {
+        commands.push(FRAME_FAILED)
+        this.options.onFrameFailed(entry, error)
+      }
+    }
+    return { commands, checksum: 0, busyMs }
   }
 
   private pack(entries: E[]): LogicBatch {
@@ -143,10 +208,11 @@ export class LogicPipeline<E extends PipelineEntry> {
       this.inFlightEntries -= done.entries.length
       let i = 0
       for (const entry of done.entries) {
+        if (entry.frame !== null) this.frames--
         this.options.commit(entry, entry.frame === null ? null : done.result!.commands[i++])
       }
     }
-    if (this.paused && this.depth <= this.options.lowWater) {
+    if (this.paused && this.frames <= this.options.lowWater) {
       this.paused = false
       this.options.onPressure(false)
     }

@@ -2,16 +2,11 @@ import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from
 import type { MetricsSnapshot, SessionMetrics, TotalsMetrics } from '../../../shared/telemetry'
 
 /** Cumulative figures read from the server at sampling time; the sampler turns them into rates. */
-export interface ServerCounters {
+export type ServerCounters = Omit<
+  TotalsMetrics,
+  'sessions' | `${string}PerSec` | 'poolUtilization' | `${string}Ms`
+> & {
   sessions: SessionMetrics[]
-  msgsIn: number
-  msgsOut: number
-  bytesIn: number
-  bytesOut: number
-  logicQueueDepth: number
-  batchesInFlight: number
-  readingPaused: boolean
-  poolThreads: number
   logicBusyMs: number
 }
 
@@ -41,30 +36,24 @@ export class MetricsSampler {
     const perSec = (total: number, before: number) => (total - before) / seconds
     const capacityMs = (now - this.last.at) * Math.max(counters.poolThreads, 1)
     const hasLatency = this.logicLatency.count > 0
+    const { sessions, logicBusyMs, ...carried } = counters
     const totals: TotalsMetrics = {
-      sessions: counters.sessions.length,
-      msgsIn: counters.msgsIn,
-      msgsOut: counters.msgsOut,
-      bytesIn: counters.bytesIn,
-      bytesOut: counters.bytesOut,
+      ...carried,
+      sessions: sessions.length,
       msgsInPerSec: perSec(counters.msgsIn, this.last.msgsIn),
       msgsOutPerSec: perSec(counters.msgsOut, this.last.msgsOut),
       bytesInPerSec: perSec(counters.bytesIn, this.last.bytesIn),
       bytesOutPerSec: perSec(counters.bytesOut, this.last.bytesOut),
-      logicQueueDepth: counters.logicQueueDepth,
-      batchesInFlight: counters.batchesInFlight,
-      readingPaused: counters.readingPaused,
-      poolThreads: counters.poolThreads,
-      poolUtilization: Math.min(1, (counters.logicBusyMs - this.last.busyMs) / capacityMs),
+      poolUtilization: Math.min(1, (logicBusyMs - this.last.busyMs) / capacityMs),
       logicLatencyP50Ms: hasLatency ? this.logicLatency.percentile(50) / NS_PER_MS : null,
       logicLatencyP99Ms: hasLatency ? this.logicLatency.percentile(99) / NS_PER_MS : null,
       eventLoopLagP99Ms: Math.max(0, this.loopDelay.percentile(99) / NS_PER_MS - 10)
     }
     this.logicLatency.reset()
     this.loopDelay.reset()
-    const { msgsIn, msgsOut, bytesIn, bytesOut, logicBusyMs } = counters
+    const { msgsIn, msgsOut, bytesIn, bytesOut } = counters
     this.last = { at: now, msgsIn, msgsOut, bytesIn, bytesOut, busyMs: logicBusyMs }
-    return { at: Date.now(), uptimeMs: now - this.startedAt, totals, sessions: counters.sessions }
+    return { at: Date.now(), uptimeMs: now - this.startedAt, totals, sessions }
   }
 
   close(): void {

@@ -14,6 +14,10 @@ export type ErrorCode =
   | 'nick-taken'
   | 'server-full'
   | 'shutting-down'
+  | 'idle-timeout'
+  | 'partial-timeout'
+  | 'rate-limited'
+  | 'internal'
 
 export type Command =
   | { verb: 'NICK'; name: string }

@@ -8,6 +8,7 @@ export const reply = {
   left: (room: string, nick: string) => `LEFT ${room} ${nick}`,
   nick: (oldNick: string, newNick: string) => `NICK ${oldNick} ${newNick}`,
   users: (room: string, nicks: string[]) => ['USERS', room, ...nicks].join(' '),
+  usersEnd: (room: string, count: number) => `USERS-END ${room} ${count}`,
   pong: (token: string) => (token ? `PONG ${token}` : 'PONG'),
   bye: (reason: string) => `BYE ${reason}`,
   err: (code: ErrorCode, text: string) => `ERR ${code} ${text}`

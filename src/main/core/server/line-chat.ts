@@ -1,62 +1,103 @@
 import { lineCodec } from '../codec/line'
-import type { Command } from '../protocol/commands'
+import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
+import type { ChatProtocol } from './chat-protocol'
 import type { Session } from './session'
 
 export const DEFAULT_ROOM = 'lobby'
 const GUEST_NICK = /^guest-[0-9]+$/i
 
+interface Member {
+  nick: string
+  room: string | null
+}
+
+export interface LineChatLimits {
+  /** Rooms with more members than this tell JOINED, LEFT and NICK only to the session concerned. */
+  presenceLimit: number
+  /** The longest line a USERS page may be (the line limit, so any client that can talk to us can read it). */
+  maxLineBytes: number
+}
+
 /**
  * Rooms and nicks of the line protocol, shared by all line listeners. It lives on the I/O thread
- * only, and is changed only by commits, which arrive in the logic pipeline's order.
+ * only, and is changed only by commits, which arrive in the logic pipeline's order. It alone holds a
+ * session's nick and room.
  */
-export class LineChat {
+export class LineChat implements ChatProtocol {
+  readonly parses = true
   private readonly rooms = new Map<string, Set<Session>>()
+  private readonly members = new Map<Session, Member>()
   /** Keyed by lower-cased nick: nicks differing only in case would be confusing in a room. */
   private readonly nicks = new Map<string, Session>()
 
-  connect(session: Session): void {
-    session.nick = `guest-${session.id}`
-    this.nicks.set(session.nick.toLowerCase(), session)
-    session.send(lineCodec.encode(reply.welcome(session.id, session.nick)))
+  constructor(private readonly limits: LineChatLimits) {}
+
+  /** An empty line means nothing; letting it in would make a stream of newlines a queue entry per byte. */
+  ignores(frame: Buffer): boolean {
+    return frame.length === 0
+  }
+
+  join(session: Session): void {
+    const nick = `guest-${session.id}`
+    this.members.set(session, { nick, room: null })
+    this.nicks.set(nick, session)
+    this.tell(session, reply.welcome(session.id, nick))
     this.enter(session, DEFAULT_ROOM)
   }
 
-  disconnect(session: Session): void {
-    if (session.nick) this.nicks.delete(session.nick.toLowerCase())
-    this.leave(session)
+  leave(session: Session): void {
+    const member = this.members.get(session)
+    if (!member) return
+    this.exit(session, member)
+    this.nicks.delete(member.nick.toLowerCase())
+    this.members.delete(session)
   }
 
-  apply(session: Session, command: Command): void {
+  commit(session: Session, _frame: Buffer, command: Command | null): void {
+    const member = this.members.get(session)
+    if (!member || !command) return
     switch (command.verb) {
       case 'CHAT':
-        return this.broadcast(session.room!, reply.msg(session.room!, session.nick!, command.text))
+        return this.broadcast(member.room!, reply.msg(member.room!, member.nick, command.text))
       case 'NICK':
-        return this.rename(session, command.name)
+        return this.rename(session, member, command.name)
       case 'JOIN':
-        if (command.room === session.room) return this.tell(session, reply.joined(command.room, session.nick!))
-        this.leave(session)
+        if (command.room === member.room) return this.tell(session, reply.joined(command.room, member.nick))
+        this.exit(session, member)
         return this.enter(session, command.room)
       case 'WHO':
-        return this.tell(session, reply.users(session.room!, this.members(session.room!)))
+        return this.who(session, member.room!)
       case 'PING':
         return this.tell(session, reply.pong(command.token))
       case 'QUIT':
-        this.tell(session, reply.bye(command.reason || 'quit'))
+        this.farewell(session, command.reason || 'quit')
         return session.end(command.reason ? `quit: ${command.reason}` : 'quit')
       case 'ERR':
-        return this.tell(session, reply.err(command.code, command.text))
+        return this.refuse(session, command.code, command.text)
       case 'NOOP':
         return
     }
+  }
+
+  refuse(session: Session, code: ErrorCode, text: string): void {
+    this.tell(session, reply.err(code, text))
+  }
+
+  farewell(session: Session, reason: string): void {
+    this.tell(session, reply.bye(reason))
+  }
+
+  describe(session: Session): { nick: string | null; room: string | null } {
+    return this.members.get(session) ?? { nick: null, room: null }
   }
 
   roomCount(): number {
     return this.rooms.size
   }
 
-  private rename(session: Session, name: string): void {
-    const old = session.nick!
+  private rename(session: Session, member: Member, name: string): void {
+    const old = member.nick
     if (name === old) return this.tell(session, reply.nick(old, name))
     const holder = this.nicks.get(name.toLowerCase())
     // guest-<n> names are held back for the sessions that will be given them.
@@ -64,31 +105,57 @@ export class LineChat {
     if (taken) return this.tell(session, reply.err('nick-taken', `nick ${name} is taken`))
     this.nicks.delete(old.toLowerCase())
     this.nicks.set(name.toLowerCase(), session)
-    session.nick = name
-    this.broadcast(session.room!, reply.nick(old, name))
+    member.nick = name
+    this.announce(session, member.room!, reply.nick(old, name))
   }
 
   private enter(session: Session, room: string): void {
-    let members = this.rooms.get(room)
-    if (!members) this.rooms.set(room, (members = new Set()))
-    members.add(session)
-    session.room = room
-    this.broadcast(room, reply.joined(room, session.nick!))
+    let inRoom = this.rooms.get(room)
+    if (!inRoom) this.rooms.set(room, (inRoom = new Set()))
+    inRoom.add(session)
+    const member = this.members.get(session)!
+    member.room = room
+    this.announce(session, room, reply.joined(room, member.nick))
   }
 
-  private leave(session: Session): void {
-    const room = session.room
+  private exit(session: Session, member: Member): void {
+    const room = member.room
     if (room === null) return
-    const members = this.rooms.get(room)!
     // The leaver hears of it too (while it is still connected), so a client can follow its own room.
-    this.broadcast(room, reply.left(room, session.nick!))
-    members.delete(session)
-    if (members.size === 0) this.rooms.delete(room)
-    session.room = null
+    this.announce(session, room, reply.left(room, member.nick))
+    const inRoom = this.rooms.get(room)!
+    inRoom.delete(session)
+    if (inRoom.size === 0) this.rooms.delete(room)
+    member.room = null
   }
 
-  private members(room: string): string[] {
-    return [...(this.rooms.get(room) ?? [])].map((member) => member.nick!)
+  /**
+   * Presence (JOINED, LEFT, NICK) goes to the whole room while it is small; in a large room it would be
+   * N² lines as a crowd comes and goes, so there it goes only to the session concerned.
+   */
+  private announce(subject: Session, room: string, line: string): void {
+    if ((this.rooms.get(room)?.size ?? 0) > this.limits.presenceLimit) return this.tell(subject, line)
+    this.broadcast(room, line)
+  }
+
+  /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */
+  private who(session: Session, room: string): void {
+    const inRoom = this.rooms.get(room) ?? new Set<Session>()
+    const prefix = reply.users(room, [])
+    let page: string[] = []
+    let length = prefix.length
+    for (const member of inRoom) {
+      const nick = this.members.get(member)!.nick
+      if (page.length > 0 && length + 1 + nick.length > this.limits.maxLineBytes) {
+        this.tell(session, reply.users(room, page))
+        page = []
+        length = prefix.length
+      }
+      page.push(nick)
+      length += 1 + nick.length
+    }
+    if (page.length > 0) this.tell(session, reply.users(room, page))
+    this.tell(session, reply.usersEnd(room, inRoom.size))
   }
 
   /** Encodes once; every member's send queue holds the same Buffer. */

@@ -1,14 +1,9 @@
 import { availableParallelism } from 'node:os'
-import { CODEC_NAMES, isCodecName, type CodecName } from '../codec'
-
-export interface ListenerSpec {
-  codec: CodecName
-  port: number
-  host: string
-}
+import type { ListenerConfig } from '../../../shared/contract'
+import { CODEC_NAMES, isCodecName } from '../codec'
 
 export interface ServerOptions {
-  listeners: ListenerSpec[]
+  listeners: ListenerConfig[]
   /** Logic worker threads; 0 runs the logic step inline on the I/O thread. */
   workers: number
   /** Simulated CPU-bound work per message in the logic step, in microseconds. */
@@ -16,9 +11,23 @@ export interface ServerOptions {
   maxLineBytes: number
   maxSessions: number
   maxOutputBytes: number
-  /** The logic queue depth (frames) at which socket reads pause; they resume at half of it. */
+  /** The logic queue depth (frames) at which every socket's reading pauses; it resumes at half of it. */
   logicHighWater: number
+  /** Frames one session may have in the logic queue; past it that session alone pauses, resuming at half. */
+  sessionHighWater: number
   maxBatch: number
+  /** A batch a worker has not finished after this (plus twice its simulated work) is redone inline. */
+  batchTimeoutMs: number
+  /** Rooms with more members than this announce JOINED, LEFT and NICK only to the session concerned. */
+  presenceLimit: number
+  /** A session that sends no complete frame for this long is closed; 0 = never. */
+  idleTimeoutMs: number
+  /** A session whose frame stays incomplete for this long is closed; 0 = never. */
+  partialTimeoutMs: number
+  /** Messages a session may send per second, on average; 0 = no limit. */
+  maxRate: number
+  /** Messages a session may send at once above its rate. */
+  rateBurst: number
   /** How long stop() waits for queued output to reach peers before cutting them off. */
   shutdownDeadlineMs: number
   metricsIntervalMs: number
@@ -35,13 +44,23 @@ export const DEFAULTS: Omit<ServerOptions, 'listeners'> = {
   maxSessions: 10_000,
   maxOutputBytes: 1 << 20,
   logicHighWater: 8192,
+  sessionHighWater: 256,
   maxBatch: 512,
+  batchTimeoutMs: 2000,
+  // Twitch stops sending JOIN/PART in channels above 1,000 users; past that, presence is N² lines.
+  presenceLimit: 1000,
+  idleTimeoutMs: 300_000,
+  partialTimeoutMs: 30_000,
+  // Far above a person typing and above a traffic-lab client of the default runs (a few hundred/s),
+  // far below what one socket can push (hundreds of thousands/s).
+  maxRate: 5000,
+  rateBurst: 10_000,
   shutdownDeadlineMs: 5000,
   metricsIntervalMs: 250
 }
 
 /** Parses `codec:port` or `codec:host:port`, e.g. `line:7000`, `asio:127.0.0.1:7001`. */
-export function parseListener(text: string): ListenerSpec {
+export function parseListener(text: string): ListenerConfig {
   const parts = text.split(':')
   const [codec, host, portText] = parts.length === 2 ? [parts[0], DEFAULT_HOST, parts[1]] : parts
   if (parts.length < 2 || parts.length > 3 || !isCodecName(codec)) {

@@ -1,47 +1,49 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
+import type { BoundListener, ListenerConfig } from '../../../shared/contract'
+import type { LogEvent, LogKind, MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
 import { getCodec, type Codec, type DecodeErrorCode } from '../codec'
 import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '../logic/executor'
 import { LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
-import type { LogEvent, LogKind, MetricsSnapshot } from '../../../shared/telemetry'
-import type { Command } from '../protocol/commands'
+import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import { AsioRelay } from './asio-relay'
+import type { ChatProtocol } from './chat-protocol'
+import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
-import { DEFAULTS, type ListenerSpec, type ServerOptions } from './options'
+import { DEFAULTS, type ServerOptions } from './options'
+import { ReadGate } from './read-gate'
 import { Session, type SessionHost, type SessionLimits } from './session'
 
-export interface BoundListener extends ListenerSpec {
-  /** `codec:port` as bound: the name sessions and metrics use. */
-  name: string
-}
+export type { BoundListener }
 
 interface Listener {
   spec: BoundListener
   codec: Codec
   server: Server
-  /** The asio listener's single room; line listeners share the server's LineChat. */
-  relay: AsioRelay | null
+  /** The line listeners share the server's LineChat; each asio listener is a room of its own. */
+  protocol: ChatProtocol
 }
 
 /**
  * What a marker in the logic queue says about its session, in order with its frames:
+ * - refuse: tell the session something was refused (ERR in the line protocol); it goes on;
+ * - broken: it broke framing or a limit; answer what came before, say why, then close;
  * - finished: the peer sent all it will send (it half-closed); answer what came before, then close;
- * - broken: its framing broke; answer what came before, say why (line peers read an ERR), then close;
  * - closed: the connection is gone; leave its room and forget it.
  */
-type SessionEnd =
+type Marker =
+  | { kind: 'refuse' | 'broken'; code: ErrorCode; detail: string }
   | { kind: 'finished' | 'closed'; reason: string }
-  | { kind: 'broken'; reason: string; code: DecodeErrorCode; detail: string }
 
-/** A frame on its way through the logic stage, or a marker about its session's end. */
+/** A frame on its way through the logic stage, or a marker about its session. */
 interface Entry extends PipelineEntry {
   session: Session
   listener: Listener
   arrivedAt: number
-  end?: SessionEnd
+  marker?: Marker
 }
 
 export interface ServerEvents {
@@ -52,13 +54,27 @@ export interface ServerEvents {
 /** Connections the kernel may hold for us before we accept them. */
 const LISTEN_BACKLOG = 4096
 
-type Counters = Pick<Session, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut'>
+type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
 function addCounters(into: Counters, from: Counters): void {
   into.msgsIn += from.msgsIn
   into.msgsOut += from.msgsOut
   into.bytesIn += from.bytesIn
   into.bytesOut += from.bytesOut
+  into.rateLimited += from.rateLimited
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
+}
+
+/** The timeout sweep's period: a quarter of the shortest timeout, within reason. */
+function sweepPeriod({ idleTimeoutMs, partialTimeoutMs }: ServerOptions): number {
+  const shortest = Math.min(...[idleTimeoutMs, partialTimeoutMs].filter((ms) => ms > 0))
+  return Math.min(1000, Math.max(25, shortest / 4))
 }
 
 /**
@@ -69,47 +85,64 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   readonly options: ServerOptions
   private readonly endpoints = new Map<string, Listener>()
   private readonly sessions = new Map<number, Session>()
-  private readonly chat = new LineChat()
+  private readonly chat: LineChat
   private readonly executor: LogicExecutor
   private readonly pipeline: LogicPipeline<Entry>
+  private readonly gate: ReadGate
   private readonly sampler = new MetricsSampler()
   private readonly dirty = new Set<Session>()
   private readonly limits: SessionLimits
   private flushScheduled = false
-  private readingPaused = false
-  /** What the log last said of reading, and how often it changed since. */
-  private pressureLogged = false
-  private pressureChanges = 0
-  private pressureLogTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
   /** Resolved when the last session is gone (see allClosed). */
   private readonly whenEmpty: (() => void)[] = []
   private metricsTimer: NodeJS.Timeout | null = null
+  private sweepTimer: NodeJS.Timeout | null = null
   private nextId = 1
   /** Counters of sessions that are gone; live sessions keep their own. */
-  private readonly retired: Counters = { msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0 }
+  private readonly retired: Counters = { msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, rateLimited: 0 }
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
     this.options = { ...DEFAULTS, ...options }
-    const { workers, workerFile, workUs } = this.options
+    const { workers, workerFile, workUs, maxBatch, logicHighWater } = this.options
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
     this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
+    this.chat = new LineChat({ presenceLimit: this.options.presenceLimit, maxLineBytes: this.options.maxLineBytes })
     this.limits = {
       maxPayload: this.options.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
-      lingerMs: this.options.shutdownDeadlineMs
+      lingerMs: this.options.shutdownDeadlineMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      partialTimeoutMs: this.options.partialTimeoutMs,
+      maxRate: this.options.maxRate,
+      rateBurst: this.options.rateBurst
     }
+    this.gate = new ReadGate({
+      highWater: logicHighWater,
+      sessionHighWater: this.options.sessionHighWater,
+      log: (kind, text) => this.log(kind, text)
+    })
     this.pipeline = new LogicPipeline<Entry>(this.executor, {
       commit: (entry, command) => this.commit(entry, command),
-      onPressure: (paused) => this.setReading(!paused),
-      onExecutorError: (error) => this.log('error', `logic worker failed, batch redone inline: ${String(error)}`),
-      maxBatch: this.options.maxBatch,
+      onPressure: (paused) => this.gate.setClosed(paused),
+      onBatchRedone: (error, timedOut) =>
+        this.log(
+          'error',
+          timedOut
+            ? `logic worker passed its batch deadline: worker replaced, batch redone inline`
+            : `logic worker failed, batch redone inline: ${String(error)}`
+        ),
+      onFrameFailed: (entry, error) =>
+        this.log('error', `session ${entry.session.id}: a message failed in the logic step, sender told: ${String(error)}`, entry.session.id),
+      maxBatch,
       maxInFlight: Math.max(2, workers * 2),
-      highWater: this.options.logicHighWater,
-      lowWater: Math.floor(this.options.logicHighWater / 2),
-      spinIterations: workUs > 0 ? Math.round(workUs * calibrateSpin()) : 0
+      highWater: logicHighWater,
+      lowWater: Math.floor(logicHighWater / 2),
+      spinIterations: workUs > 0 ? Math.round(workUs * calibrateSpin()) : 0,
+      // A batch may legitimately take its simulated work; twice that, plus the deadline, is a hang.
+      batchDeadlineMs: this.options.batchTimeoutMs > 0 ? this.options.batchTimeoutMs + (2 * maxBatch * workUs) / 1000 : 0
     })
   }
 
@@ -123,6 +156,10 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }
     this.metricsTimer = setInterval(() => this.emit('metrics', this.snapshot()), this.options.metricsIntervalMs)
     this.metricsTimer.unref()
+    if (this.options.idleTimeoutMs > 0 || this.options.partialTimeoutMs > 0) {
+      this.sweepTimer = setInterval(() => this.sweep(), sweepPeriod(this.options))
+      this.sweepTimer.unref()
+    }
     return this.addresses
   }
 
@@ -131,17 +168,24 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   }
 
   snapshot(): MetricsSnapshot {
-    const sessions = [...this.sessions.values()].map((session) => session.metrics())
+    const sessions = [...this.sessions.values()].map((session) => ({
+      ...session.metrics(),
+      ...this.listenerOf(session).protocol.describe(session)
+    }))
     const totals = { ...this.retired }
     for (const session of sessions) addCounters(totals, session)
     return this.sampler.sample({
       ...totals,
       sessions,
       logicQueueDepth: this.pipeline.depth,
+      logicQueuePeak: this.pipeline.takePeak(),
       batchesInFlight: this.pipeline.batchesInFlight,
-      readingPaused: this.readingPaused,
+      readingPaused: this.gate.closed,
+      sessionsHeld: this.gate.held,
       poolThreads: this.executor.threads,
-      logicBusyMs: this.pipeline.busyMs
+      logicBusyMs: this.pipeline.busyMs,
+      batchesRedone: this.pipeline.batchesRedone,
+      batchTimeouts: this.pipeline.batchTimeouts
     })
   }
 
@@ -149,7 +193,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const session = this.sessions.get(sessionId)
     if (!session?.open) return false
     this.log('kick', `session ${sessionId} kicked: ${reason}`, sessionId)
-    if (session.codec.name === 'line') session.send(session.codec.encode(reply.bye(`kicked ${reason}`)))
+    this.listenerOf(session).protocol.farewell(session, `kicked ${reason}`)
     session.end(`kicked: ${reason}`)
     return true
   }
@@ -165,21 +209,23 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   private async shutdown(): Promise<void> {
     if (this.metricsTimer) clearInterval(this.metricsTimer)
-    if (this.pressureLogTimer) clearTimeout(this.pressureLogTimer)
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.gate.shutdown()
     // close() stops accepting now; its callback waits for the sessions, which are ended below.
     const unbound = [...this.endpoints.values()].map(({ server }) => new Promise((resolve) => server.close(resolve)))
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownDeadlineMs).unref())
+    // Each step has its own share of the deadline: a stuck logic stage must not cost anyone their BYE.
+    const deadline = this.options.shutdownDeadlineMs
     if (this.sessions.size > 0) this.log('shutdown', `stopping: ${this.sessions.size} sessions to close`)
-    for (const session of this.sessions.values()) session.setReading(false)
-    await Promise.race([this.pipeline.whenIdle(), deadline])
+    for (const session of this.sessions.values()) session.pauseReading()
+    await within(this.pipeline.whenIdle(), deadline * 0.5)
     for (const session of this.sessions.values()) {
-      if (session.codec.name === 'line') session.send(session.codec.encode(reply.bye('server-shutdown')))
+      this.listenerOf(session).protocol.farewell(session, 'server-shutdown')
       session.end('server shutdown')
     }
-    await Promise.race([this.allClosed(), deadline])
+    await within(this.allClosed(), deadline * 0.4)
     for (const session of this.sessions.values()) session.destroy('shutdown deadline passed')
-    // Nobody is left to answer: what is still in the logic stage is only waited for until the deadline.
-    await Promise.race([this.pipeline.whenIdle(), deadline])
+    // Nobody is left to answer: what is still in the logic stage gets the last tenth, then the pool goes.
+    await within(this.pipeline.whenIdle(), deadline * 0.1)
     await Promise.all(unbound)
     await this.executor.close()
     this.sampler.close()
@@ -190,7 +236,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     return new Promise((resolve) => this.whenEmpty.push(resolve))
   }
 
-  private listen(spec: ListenerSpec): Promise<void> {
+  private listen(spec: ListenerConfig): Promise<void> {
     const codec = getCodec(spec.codec)
     // Half-open: a peer that sends its last lines and then FIN still gets the answers to them.
     const server = createServer({ noDelay: true, allowHalfOpen: true })
@@ -203,7 +249,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         const address = server.address()
         const port = typeof address === 'object' && address ? address.port : spec.port
         const bound: BoundListener = { ...spec, port, name: `${spec.codec}:${port}` }
-        const listener: Listener = { spec: bound, codec, server, relay: spec.codec === 'asio' ? new AsioRelay() : null }
+        const protocol = spec.codec === 'asio' ? new AsioRelay() : this.chat
+        const listener: Listener = { spec: bound, codec, server, protocol }
         this.endpoints.set(bound.name, listener)
         server.on('connection', (socket) => this.accept(listener, socket))
         server.on('error', (error) => this.log('error', `${bound.name}: ${error.message}`))
@@ -218,6 +265,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       const why = this.stopping ? 'server is shutting down' : `server is full (${this.options.maxSessions} sessions)`
       this.log('refuse', `refused ${socket.remoteAddress}:${socket.remotePort}: ${why}`)
       socket.on('error', () => {})
+      // Both framings carry this one: it is all a refused peer ever gets, so an asio peer gets it as a body.
       socket.end(listener.codec.encode(reply.err(this.stopping ? 'shutting-down' : 'server-full', why)))
       setTimeout(() => socket.destroy(), 1000).unref()
       return
@@ -225,9 +273,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const session = new Session(this.nextId++, socket, listener.spec.name, listener.codec, this, this.limits)
     this.sessions.set(session.id, session)
     this.log('connect', `session ${session.id} connected from ${session.remote} on ${listener.spec.name}`, session.id)
-    if (this.readingPaused) session.setReading(false)
-    if (listener.relay) listener.relay.join(session)
-    else this.chat.connect(session)
+    listener.protocol.join(session)
   }
 
   private listenerOf(session: Session): Listener {
@@ -238,28 +284,62 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   onFrame(session: Session, frame: Buffer): boolean {
     const listener = this.listenerOf(session)
-    // An empty line means nothing; letting it in would make a stream of newlines a queue entry per byte.
-    if (frame.length === 0 && listener.relay === null) return true
-    this.pipeline.push({ session, listener, frame, parse: listener.relay === null, arrivedAt: performance.now() })
-    return !this.readingPaused
+    if (listener.protocol.ignores(frame)) return true
+    if (!this.gate.admit(session)) return false
+    const verdict = session.flood === null ? 'pass' : session.flood.take()
+    if (verdict !== 'pass') {
+      this.gate.release(session)
+      return this.overRate(session, verdict)
+    }
+    this.pipeline.push({ session, listener, frame, parse: listener.protocol.parses, arrivedAt: performance.now() })
+    return true
+  }
+
+  /** A message over the session's rate is dropped (and counted by its FloodControl); false stops its reading for good. */
+  private overRate(session: Session, verdict: Exclude<RateVerdict, 'pass'>): boolean {
+    const { maxRate } = this.options
+    if (verdict === 'drop-and-tell') {
+      this.pushMarker(session, { kind: 'refuse', code: 'rate-limited', detail: `over ${maxRate} messages/s: message dropped` })
+    } else if (verdict === 'close') {
+      this.pushMarker(session, { kind: 'broken', code: 'rate-limited', detail: `closing: more than ${maxRate} messages/s over the limit` })
+      // "Not now", forever: the session reads nothing more until the marker closes it.
+      return false
+    }
+    return true
   }
 
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void {
-    this.pushEnd(session, { kind: 'broken', reason: `${code}: ${detail}`, code, detail })
+    this.pushMarker(session, { kind: 'broken', code, detail })
   }
 
   onFinished(session: Session): void {
-    this.pushEnd(session, { kind: 'finished', reason: 'closed by peer' })
+    this.pushMarker(session, { kind: 'finished', reason: 'closed by peer' })
   }
 
   onClosed(session: Session, reason: string): void {
     this.dirty.delete(session)
-    this.pushEnd(session, { kind: 'closed', reason })
+    this.gate.forget(session)
+    this.pushMarker(session, { kind: 'closed', reason })
   }
 
-  /** Ends go through the pipeline too, so a session's last messages are committed before its end. */
-  private pushEnd(session: Session, end: SessionEnd): void {
-    this.pipeline.push({ session, listener: this.listenerOf(session), frame: null, parse: false, arrivedAt: performance.now(), end })
+  /** Markers go through the pipeline too, so what a session sent before is answered first. */
+  private pushMarker(session: Session, marker: Marker): void {
+    this.pipeline.push({ session, listener: this.listenerOf(session), frame: null, parse: false, arrivedAt: performance.now(), marker })
+  }
+
+  /** Closes the sessions that ran into a timeout; what they sent before is answered first. */
+  private sweep(): void {
+    const now = performance.now()
+    for (const session of this.sessions.values()) {
+      const code = session.overdue(now)
+      if (code === null) continue
+      session.pauseReading()
+      const detail =
+        code === 'idle-timeout'
+          ? `no complete message in ${this.options.idleTimeoutMs / 1000}s`
+          : `a message left incomplete for ${this.options.partialTimeoutMs / 1000}s`
+      this.pushMarker(session, { kind: 'broken', code, detail })
+    }
   }
 
   scheduleFlush(session: Session): void {
@@ -277,57 +357,29 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private commit(entry: Entry, command: Command | null): void {
     const { session, listener } = entry
     this.sampler.recordLogicLatency(performance.now() - entry.arrivedAt)
-    if (entry.end) return this.commitEnd(entry.session, listener, entry.end)
+    if (entry.marker) return this.commitMarker(session, listener, entry.marker)
+    this.gate.release(session)
     // A session that is ending (QUIT, kicked, dropped as slow) had its say: what it sent after is not committed.
-    if (!session.open) return
-    if (listener.relay) listener.relay.relay(entry.frame!)
-    else if (command) this.chat.apply(session, command)
+    if (session.open) listener.protocol.commit(session, entry.frame!, command)
   }
 
-  private commitEnd(session: Session, listener: Listener, end: SessionEnd): void {
-    if (end.kind === 'broken') {
-      this.log('error', `session ${session.id}: ${end.reason}`, session.id)
-      if (listener.relay === null) session.send(session.codec.encode(reply.err(end.code, end.detail)))
+  private commitMarker(session: Session, listener: Listener, marker: Marker): void {
+    switch (marker.kind) {
+      case 'refuse':
+        return listener.protocol.refuse(session, marker.code, marker.detail)
+      case 'broken':
+        this.log(marker.code === 'rate-limited' || marker.code.endsWith('timeout') ? 'limit' : 'error', `session ${session.id}: ${marker.code}: ${marker.detail}`, session.id)
+        listener.protocol.refuse(session, marker.code, marker.detail)
+        return session.end(`${marker.code}: ${marker.detail}`)
+      case 'finished':
+        return session.end(marker.reason)
+      case 'closed':
+        if (!this.sessions.delete(session.id)) return
+        addCounters(this.retired, session.metrics())
+        listener.protocol.leave(session)
+        this.log('disconnect', `session ${session.id} disconnected: ${marker.reason}`, session.id)
+        if (this.sessions.size === 0) this.whenEmpty.splice(0).forEach((resolve) => resolve())
     }
-    if (end.kind !== 'closed') return session.end(end.reason)
-    if (!this.sessions.delete(session.id)) return
-    addCounters(this.retired, session)
-    if (listener.relay) listener.relay.leave(session)
-    else this.chat.disconnect(session)
-    this.log('disconnect', `session ${session.id} disconnected: ${end.reason}`, session.id)
-    if (this.sessions.size === 0) this.whenEmpty.splice(0).forEach((resolve) => resolve())
-  }
-
-  private setReading(reading: boolean): void {
-    // Once stopping, nothing more is read, whatever the queue does.
-    if (this.stopping && reading) return
-    this.readingPaused = !reading
-    this.pressureChanges++
-    this.logPressure()
-    for (const session of this.sessions.values()) {
-      // Resuming a session decodes what it held back, which can fill the queue again: then the nested
-      // pause has already reached every session, and resuming the rest would undo it.
-      if (this.readingPaused === reading) break
-      session.setReading(reading)
-    }
-  }
-
-  /**
-   * Under a flood reads pause and resume many times a second: the log says so at most once a second,
-   * with how often, and always ends on the state reading is really in.
-   */
-  private logPressure(): void {
-    if (this.pressureLogTimer || this.readingPaused === this.pressureLogged) return
-    const often = this.pressureChanges > 1 ? ` (${this.pressureChanges} pauses and resumes since the last report)` : ''
-    const what = this.readingPaused ? `logic queue past ${this.options.logicHighWater}: reading paused` : 'logic queue drained: reading resumed'
-    this.log('pressure', `${what}${often}`)
-    this.pressureLogged = this.readingPaused
-    this.pressureChanges = 0
-    this.pressureLogTimer = setTimeout(() => {
-      this.pressureLogTimer = null
-      this.logPressure()
-    }, 1000)
-    this.pressureLogTimer.unref()
   }
 
   private log(kind: LogKind, text: string, sessionId?: number): void {

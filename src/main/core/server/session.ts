@@ -1,15 +1,19 @@
 import type { Socket } from 'node:net'
 import type { Codec, DecodeErrorCode, FrameDecoder } from '../codec'
 import type { SessionMetrics } from '../../../shared/telemetry'
+import { FloodControl } from './flood-control'
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
   /** Ask for `session.flush()` once at the end of this event-loop turn. */
   scheduleFlush(session: Session): void
-  /** Takes one decoded frame; false means the logic queue is full: decode nothing more until resumed. */
+  /**
+   * Offers one decoded frame. False means "not now": the frame was not taken, the session holds it and
+   * reads nothing more until `resumeReading()`, when it offers that same frame again first.
+   */
   onFrame(session: Session, frame: Buffer): boolean
   onDecodeError(session: Session, code: DecodeErrorCode, detail: string): void
-  /** The peer half-closed: it will send nothing more, but still reads. */
+  /** The peer half-closed and every frame it sent before was taken: it will send nothing more, but still reads. */
   onFinished(session: Session): void
   onClosed(session: Session, reason: string): void
 }
@@ -20,32 +24,52 @@ export interface SessionLimits {
   maxOutputBytes: number
   /** How long a closing session may take to hand over its last output before it is cut off. */
   lingerMs: number
+  /** No complete frame for this long is an idle session; 0 = never. */
+  idleTimeoutMs: number
+  /** A frame left incomplete for this long is a stalled one; 0 = never. */
+  partialTimeoutMs: number
+  /** Messages per second on average (0 = no limit), and how many at once above that. */
+  maxRate: number
+  rateBurst: number
 }
+
+export type TimeoutCode = 'idle-timeout' | 'partial-timeout'
 
 /**
  * One TCP connection. It owns the socket's I/O: reading through its codec's decoder, and a send
  * queue that is written out once per event-loop turn as a single write, only while the socket
- * is not asking us to wait for 'drain'. Room, nick and every other piece of chat state belong to the server.
+ * is not asking us to wait for 'drain'. Chat state (nick, room) belongs to the listener's protocol.
  */
 export class Session {
   readonly connectedAt = Date.now()
   readonly remote: string
-  nick: string | null = null
-  room: string | null = null
   bytesIn = 0
   bytesOut = 0
   msgsIn = 0
   msgsOut = 0
+  /** Frames of this session in the logic queue; kept by the server's read gate. */
+  framesInLogic = 0
   /** Why the session is closing or closed; null while it is open. */
   closeReason: string | null = null
+  /** The session's message rate limit, applied by the server to every frame it takes; null = none. */
+  readonly flood: FloodControl | null
 
   private readonly decoder: FrameDecoder
+  /** The frame the server did not take, offered again first on resume; while set, nothing is read. */
+  private refused: Buffer | null = null
   private output: Buffer[] = []
   private outputBytes = 0
   private awaitingDrain = false
   private flushRequested = false
   private ending = false
+  /** The peer's FIN arrived; it is passed on only once every frame before it was taken. */
+  private peerFinished = false
   private lingerTimer: NodeJS.Timeout | null = null
+  // Liveness, as the server's sweep last saw it: no clock is read per frame.
+  private msgsAtSweep = 0
+  private progressAt = performance.now()
+  private partialSince: number | null = null
+  private timedOut = false
 
   constructor(
     readonly id: number,
@@ -56,13 +80,11 @@ export class Session {
     private readonly limits: SessionLimits
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    this.flood = limits.maxRate > 0 ? new FloodControl(limits.maxRate, limits.rateBurst) : null
     socket.setNoDelay(true)
     this.decoder = codec.createDecoder(
       {
-        onFrame: (frame) => {
-          this.msgsIn++
-          return host.onFrame(this, frame)
-        },
+        onFrame: (frame) => this.offer(frame),
         onError: (code, detail) => {
           // The stream can no longer be framed: read nothing more from it.
           socket.pause()
@@ -83,11 +105,25 @@ export class Session {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.closeReason ??= `socket error: ${error.code ?? error.message}`
     })
-    socket.on('end', () => host.onFinished(this))
+    // Like ws's receiver.end(): the end of the stream comes after every frame the decoder still holds.
+    socket.on('end', () => {
+      this.peerFinished = true
+      if (this.refused === null) host.onFinished(this)
+    })
     socket.on('close', () => {
       if (this.lingerTimer) clearTimeout(this.lingerTimer)
       host.onClosed(this, this.closeReason ?? 'closed by peer')
     })
+  }
+
+  private offer(frame: Buffer): boolean {
+    if (!this.host.onFrame(this, frame)) {
+      this.refused = frame
+      this.socket.pause()
+      return false
+    }
+    this.msgsIn++
+    return true
   }
 
   get open(): boolean {
@@ -138,6 +174,7 @@ export class Session {
     if (this.ending) return
     this.closeReason ??= reason
     this.ending = true
+    this.refused = null
     this.socket.resume()
     this.requestFlush()
     this.lingerTimer = setTimeout(() => this.socket.destroy(), this.limits.lingerMs)
@@ -151,27 +188,58 @@ export class Session {
     this.socket.destroy()
   }
 
-  setReading(reading: boolean): void {
-    if (this.ending) return
-    if (!reading) return void this.socket.pause()
-    // What the decoder held back when the queue filled goes first; the socket only once it is through.
-    if (this.decoder.resume()) this.socket.resume()
+  /** Reads nothing more until resumeReading() (shutdown, or a session about to be closed). */
+  pauseReading(): void {
+    if (!this.ending) this.socket.pause()
   }
 
-  metrics(): SessionMetrics {
+  /** Reading may go on: the frame refused last goes first, then what the decoder held back, then the socket. */
+  resumeReading(): void {
+    if (this.ending) return
+    if (this.refused !== null) {
+      if (!this.host.onFrame(this, this.refused)) return
+      this.refused = null
+      this.msgsIn++
+    }
+    if (!this.decoder.resume()) return
+    if (this.peerFinished) return this.host.onFinished(this)
+    this.socket.resume()
+  }
+
+  /**
+   * Called by the server's periodic sweep: the timeout this session has just run into, if any. Progress
+   * is a complete frame; a session the server itself holds back is making progress as far as it can.
+   */
+  overdue(now: number): TimeoutCode | null {
+    if (this.ending || this.timedOut) return null
+    if (this.msgsIn !== this.msgsAtSweep || this.refused !== null) {
+      this.msgsAtSweep = this.msgsIn
+      this.progressAt = now
+      this.partialSince = null
+    }
+    if (this.decoder.buffered === 0) this.partialSince = null
+    else this.partialSince ??= now
+    const { idleTimeoutMs, partialTimeoutMs } = this.limits
+    let code: TimeoutCode | null = null
+    if (partialTimeoutMs > 0 && this.partialSince !== null && now - this.partialSince >= partialTimeoutMs) code = 'partial-timeout'
+    else if (idleTimeoutMs > 0 && now - this.progressAt >= idleTimeoutMs) code = 'idle-timeout'
+    this.timedOut = code !== null
+    return code
+  }
+
+  metrics(): Omit<SessionMetrics, 'nick' | 'room'> {
     return {
       id: this.id,
       remote: this.remote,
       listener: this.listener,
       codec: this.codec.name,
-      nick: this.nick,
-      room: this.room,
       connectedAt: this.connectedAt,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       msgsIn: this.msgsIn,
       msgsOut: this.msgsOut,
-      queuedBytes: this.queuedBytes
+      queuedBytes: this.queuedBytes,
+      rateLimited: this.flood?.dropped ?? 0
     }
   }
 }

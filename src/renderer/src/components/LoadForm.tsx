@@ -1,10 +1,9 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react'
-import type { ServerState } from '../../../shared/contract'
+import type { BoundListener } from '../../../shared/contract'
 import { LOAD_DEFAULTS, type LoadConfig, type LoadMode } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
 import { useApi, useAppStore } from '../context'
 
-type BoundListener = ServerState['bound'][number]
 
 /**
  * What the user typed, as typed: numbers stay strings until Run, so a half-typed value ("0.") is not

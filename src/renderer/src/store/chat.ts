@@ -5,22 +5,24 @@ export interface ChatView {
   nick: string | null
   room: string | null
   members: string[]
+  /** A WHO answer comes in USERS pages: the names so far, until USERS-END; null when none is coming. */
+  listing: string[] | null
 }
 
-export const emptyChat = (): ChatView => ({ nick: null, room: null, members: [] })
+export const emptyChat = (): ChatView => ({ nick: null, room: null, members: [], listing: null })
 
 /** Applies one received line of the line protocol to the view; other lines leave it as it is. */
 export function applyLine(view: ChatView, line: string): ChatView {
   const [verb, a, b] = line.split(' ')
   switch (verb) {
     case 'WELCOME':
-      return { nick: b ?? null, room: null, members: [] }
+      return { ...emptyChat(), nick: b ?? null }
     case 'JOINED':
-      if (b === view.nick) return { ...view, room: a, members: [b] }
+      if (b === view.nick) return { ...view, room: a, members: [b], listing: null }
       if (a !== view.room || view.members.includes(b)) return view
       return { ...view, members: [...view.members, b].sort() }
     case 'LEFT':
-      if (b === view.nick) return { ...view, room: null, members: [] }
+      if (b === view.nick) return { ...view, room: null, members: [], listing: null }
       return a === view.room ? { ...view, members: view.members.filter((m) => m !== b) } : view
     case 'NICK':
       return {
@@ -29,7 +31,9 @@ export function applyLine(view: ChatView, line: string): ChatView {
         members: view.members.map((m) => (m === a ? b : m)).sort()
       }
     case 'USERS':
-      return a === view.room ? { ...view, members: line.split(' ').slice(2).sort() } : view
+      return a === view.room ? { ...view, listing: [...(view.listing ?? []), ...line.split(' ').slice(2)] } : view
+    case 'USERS-END':
+      return a === view.room ? { ...view, members: (view.listing ?? []).sort(), listing: null } : view
     default:
       return view
   }
