@@ -7,7 +7,7 @@ import { EventLog } from '../../src/renderer/src/components/EventLog'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
 import { joinLine, TestClient } from '../helpers'
-import { renderWithHost, type Harness } from './harness'
+import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
 
 let harness: Harness | undefined
 const cleanup: (() => Promise<unknown>)[] = []
@@ -46,6 +46,19 @@ describe('ServerCard', () => {
     const alert = await screen.findByRole('alert')
     expect(alert.textContent).toMatch(/EADDRINUSE/)
     expect(screen.getByTestId('server-status').textContent).toBe('stopped')
+  })
+})
+
+describe('ServerCard under flood control', () => {
+  it('shows how many messages were dropped for going over the rate', async () => {
+    harness = renderWithHost(<ServerCard />, TEST_CONFIG, { maxRate: 100, rateBurst: 5 })
+    await act(() => harness!.host.startServer(TEST_CONFIG))
+    const port = await runningPort(harness)
+    const a = await joinLine(port)
+    cleanup.push(() => a.c.close())
+    a.c.client.sendRaw('PING\n'.repeat(30))
+    await a.c.expect(/^ERR rate-limited /)
+    await waitFor(() => expect(screen.getByTestId('rate-limited').textContent).toBe('25 dropped'))
   })
 })
 

@@ -1,6 +1,6 @@
 import { render, type RenderResult } from '@testing-library/react'
 import type { ReactElement } from 'react'
-import { SwitchboardHost } from '../../src/main/host/host'
+import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
 import { connectLocal } from '../../src/main/host/local-transport'
 import type { ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
@@ -20,8 +20,13 @@ export interface Harness extends RenderResult {
  * Renders a component against the real host (and so a real server) through the in-process
  * transport: the renderer code under test is exactly what runs in a window.
  */
-export function renderWithHost(ui: ReactElement, config: ServerConfig = TEST_CONFIG): Harness {
-  const host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config, serverDefaults: { metricsIntervalMs: 50 } })
+export function renderWithHost(ui: ReactElement, config: ServerConfig = TEST_CONFIG, serverDefaults: HostOptions['serverDefaults'] = {}): Harness {
+  const host = new SwitchboardHost({
+    workerFile: WORKER_FILE,
+    loadAgentFile: LOAD_AGENT_FILE,
+    config,
+    serverDefaults: { metricsIntervalMs: 50, ...serverDefaults }
+  })
   const { api, close } = connectLocal(host)
   const store = createAppStore()
   const unbridge = bridgeApiToStore(api, store)

@@ -8,8 +8,11 @@ export function formatStatus(t: TotalsMetrics): string {
     `sessions ${t.sessions}`,
     `in ${compact.format(t.msgsInPerSec)} msg/s`,
     `out ${compact.format(t.msgsOutPerSec)} msg/s (${compact.format(t.bytesOutPerSec)}B/s)`,
-    `queue ${t.logicQueueDepth}${t.readingPaused ? ' PAUSED' : ''}`,
+    `queue ${t.logicQueueDepth} peak ${t.logicQueuePeak}${t.readingPaused ? ' PAUSED' : ''}${t.sessionsHeld > 0 ? ` held ${t.sessionsHeld}` : ''}`,
     `logic ${pool} p50 ${ms(t.logicLatencyP50Ms)} p99 ${ms(t.logicLatencyP99Ms)}`,
-    `lag ${ms(t.eventLoopLagP99Ms)}`
+    `lag ${ms(t.eventLoopLagP99Ms)}`,
+    // Faults and limits only when there are any: a quiet status line on a good day.
+    ...(t.rateLimited > 0 ? [`rate-limited ${t.rateLimited}`] : []),
+    ...(t.batchesRedone > 0 ? [`batches redone ${t.batchesRedone} (${t.batchTimeouts} past deadline)`] : [])
   ].join(' | ')
 }

@@ -120,8 +120,16 @@ export function ServerCard() {
           <dd>{formatCount(totals.msgsOutPerSec)}</dd>
           <dt>queue</dt>
           <dd>
-            {formatCount(totals.logicQueueDepth)}
+            {formatCount(totals.logicQueueDepth)} (peak {formatCount(totals.logicQueuePeak)})
             {totals.readingPaused && <span className="badge warn">reads paused</span>}
+            {totals.sessionsHeld > 0 && <span className="badge">{formatCount(totals.sessionsHeld)} held</span>}
+          </dd>
+          <dt>rate-limited</dt>
+          <dd data-testid="rate-limited">{formatCount(totals.rateLimited)} dropped</dd>
+          <dt>batches redone</dt>
+          <dd data-testid="batches-redone">
+            {formatCount(totals.batchesRedone)}
+            {totals.batchTimeouts > 0 && <span className="badge warn">{formatCount(totals.batchTimeouts)} past deadline</span>}
           </dd>
           <dt>pool</dt>
           <dd>

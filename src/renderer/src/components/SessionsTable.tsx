@@ -17,7 +17,8 @@ const COLUMNS: Column[] = [
   { key: 'msgsOut', label: 'msgs out', numeric: true },
   { key: 'bytesIn', label: 'bytes in', numeric: true },
   { key: 'bytesOut', label: 'bytes out', numeric: true },
-  { key: 'queuedBytes', label: 'queued', numeric: true }
+  { key: 'queuedBytes', label: 'queued', numeric: true },
+  { key: 'rateLimited', label: 'rate-dropped', numeric: true }
 ]
 
 const ROW_HEIGHT = 28
@@ -37,6 +38,7 @@ function cell(row: SessionMetrics, key: Column['key'], now: number): string {
       return formatBytes(row[key])
     case 'msgsIn':
     case 'msgsOut':
+    case 'rateLimited':
       return formatCount(row[key])
     default:
       return String(row[key] ?? '–')
