@@ -28,6 +28,12 @@ describe('switchboard serve arguments', () => {
     expect(args.server.workUs).toBe(200)
   })
 
+  it('takes the limits, timeouts in seconds', () => {
+    const args = parseServeArgs(['--presence-limit', '50', '--idle-timeout', '60', '--partial-timeout', '0', '--max-rate', '0', '--rate-burst', '20', '--batch-timeout', '500'])
+    expect(args.server).toMatchObject({ presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20, batchTimeoutMs: 500 })
+    expect(parseServeArgs([]).server).toMatchObject({ presenceLimit: 1000, idleTimeoutMs: 300_000, partialTimeoutMs: 30_000 })
+  })
+
   it.each([
     [['--listen', 'http:80'], /bad listener "http:80"/],
     [['--listen', 'line:99999'], /port must be 0-65535/],

@@ -11,9 +11,21 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --max-line BYTES            longest line accepted (default ${DEFAULTS.maxLineBytes})
   --max-sessions N            sessions at once (default ${DEFAULTS.maxSessions})
   --max-output BYTES          output queued per session before it is dropped as slow (default ${DEFAULTS.maxOutputBytes})
+  --presence-limit N          rooms above N members announce JOINED/LEFT/NICK only to the session concerned (default ${DEFAULTS.presenceLimit})
+  --idle-timeout S            close a session that sends no complete message for S seconds, 0 = never (default ${DEFAULTS.idleTimeoutMs / 1000})
+  --partial-timeout S         close a session whose message stays incomplete for S seconds, 0 = never (default ${DEFAULTS.partialTimeoutMs / 1000})
+  --max-rate N                messages per second per session, 0 = no limit (default ${DEFAULTS.maxRate})
+  --rate-burst N              messages a session may send at once above its rate (default ${DEFAULTS.rateBurst})
+  --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice its work; default ${DEFAULTS.batchTimeoutMs})
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --verbose                   print every connect, disconnect and error`
+
+/** A timeout given in whole seconds (0 = never), in milliseconds. */
+function secondsFlag(name: string, text: string | undefined): number | undefined {
+  const seconds = wholeFlag(name, text)
+  return seconds === undefined ? undefined : seconds * 1000
+}
 
 export interface ServeArgs {
   server: Omit<ServerOptions, 'workerFile'>
@@ -31,6 +43,12 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'max-line': { type: 'string' },
     'max-sessions': { type: 'string' },
     'max-output': { type: 'string' },
+    'presence-limit': { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    'partial-timeout': { type: 'string' },
+    'max-rate': { type: 'string' },
+    'rate-burst': { type: 'string' },
+    'batch-timeout': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     verbose: { type: 'boolean', default: false }
@@ -49,7 +67,13 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       workUs: wholeFlag('work-us', values['work-us']) ?? DEFAULTS.workUs,
       maxLineBytes: wholeFlag('max-line', values['max-line'], 1) ?? DEFAULTS.maxLineBytes,
       maxSessions: wholeFlag('max-sessions', values['max-sessions'], 1) ?? DEFAULTS.maxSessions,
-      maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes
+      maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes,
+      presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
+      idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
+      partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
+      maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
+      rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst,
+      batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs
     },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
