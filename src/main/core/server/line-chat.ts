@@ -131,11 +131,15 @@ export class LineChat implements ChatProtocol {
 
   /**
    * Presence (JOINED, LEFT, NICK) goes to the whole room while it is small; in a large room it would be
-   * N² lines as a crowd comes and goes, so there it goes only to the session concerned.
+   * N² lines as a crowd comes and goes, so there it goes only to the session concerned. The others get
+   * it lazily: a crowd arriving is a line to every member per arrival, and written a turn at a time that
+   * is a write to every socket per arrival; gathered for a few ms it is one write per socket for many.
    */
   private announce(subject: Session, room: string, line: string): void {
-    if ((this.rooms.get(room)?.size ?? 0) > this.limits.presenceLimit) return this.tell(subject, line)
-    this.broadcast(room, line)
+    const inRoom = this.rooms.get(room)
+    if (!inRoom || inRoom.size > this.limits.presenceLimit) return this.tell(subject, line)
+    const frame = lineCodec.encode(line)
+    for (const member of inRoom) member.send(frame, member === subject ? 'turn' : 'lazy')
   }
 
   /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */

@@ -15,7 +15,7 @@ import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
 import { DEFAULTS, type ServerOptions } from './options'
 import { ReadGate } from './read-gate'
-import { Session, type SessionHost, type SessionLimits } from './session'
+import { Session, type FlushWhen, type SessionHost, type SessionLimits } from './session'
 
 export type { BoundListener }
 
@@ -53,6 +53,13 @@ export interface ServerEvents {
 
 /** Connections the kernel may hold for us before we accept them. */
 const LISTEN_BACKLOG = 4096
+
+/**
+ * How long lazy output (presence in a crowd) may wait to be written with more. Node accepts one connection
+ * per event-loop turn (libuv#3696): turns that each write to a whole room let the kernel's accept queue
+ * overflow while a crowd connects, and every drop costs a client a 1 s SYN retransmit.
+ */
+const LAZY_FLUSH_MS = 10
 
 type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
@@ -93,6 +100,9 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly dirty = new Set<Session>()
   private readonly limits: SessionLimits
   private flushScheduled = false
+  /** Sessions with only lazy output queued, flushed together every LAZY_FLUSH_MS. */
+  private readonly lazyDirty = new Set<Session>()
+  private lazyFlushTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
   /** Resolved when the last session is gone (see allClosed). */
   private readonly whenEmpty: (() => void)[] = []
@@ -318,6 +328,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   onClosed(session: Session, reason: string): void {
     this.dirty.delete(session)
+    this.lazyDirty.delete(session)
     this.gate.forget(session)
     this.pushMarker(session, { kind: 'closed', reason })
   }
@@ -342,16 +353,29 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }
   }
 
-  scheduleFlush(session: Session): void {
+  scheduleFlush(session: Session, when: FlushWhen): void {
+    if (when === 'lazy') {
+      this.lazyDirty.add(session)
+      this.lazyFlushTimer ??= setTimeout(this.flushLazy, LAZY_FLUSH_MS)
+      return
+    }
     this.dirty.add(session)
     if (this.flushScheduled) return
     this.flushScheduled = true
     // One write per session per turn, however many frames the turn's commits queued for it.
-    setImmediate(() => {
-      this.flushScheduled = false
-      for (const session of this.dirty) session.flush()
-      this.dirty.clear()
-    })
+    setImmediate(this.flushDirty)
+  }
+
+  private readonly flushDirty = (): void => {
+    this.flushScheduled = false
+    for (const session of this.dirty) session.flush()
+    this.dirty.clear()
+  }
+
+  private readonly flushLazy = (): void => {
+    this.lazyFlushTimer = null
+    for (const session of this.lazyDirty) session.flush()
+    this.lazyDirty.clear()
   }
 
   private commit(entry: Entry, command: Command | null): void {

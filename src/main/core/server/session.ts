@@ -5,8 +5,8 @@ import { FloodControl } from './flood-control'
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
-  /** Ask for `session.flush()` once at the end of this event-loop turn. */
-  scheduleFlush(session: Session): void
+  /** Ask for `session.flush()` once: at the end of this event-loop turn ('turn'), or within a few ms ('lazy'). */
+  scheduleFlush(session: Session, when: FlushWhen): void
   /**
    * Offers one decoded frame. False means "not now": the frame was not taken, the session holds it and
    * reads nothing more until `resumeReading()`, when it offers that same frame again first.
@@ -35,6 +35,9 @@ export interface SessionLimits {
 
 export type TimeoutCode = 'idle-timeout' | 'partial-timeout'
 
+/** How soon queued output must be written: this turn, or lazily with others (presence in a crowd). */
+export type FlushWhen = 'turn' | 'lazy'
+
 /**
  * One TCP connection. It owns the socket's I/O: reading through its codec's decoder, and a send
  * queue that is written out once per event-loop turn as a single write, only while the socket
@@ -60,7 +63,8 @@ export class Session {
   private output: Buffer[] = []
   private outputBytes = 0
   private awaitingDrain = false
-  private flushRequested = false
+  /** The soonest flush asked of the host since the last one; null when none is pending. */
+  private flushRequested: FlushWhen | null = null
   private ending = false
   /** The peer's FIN arrived; it is passed on only once every frame before it was taken. */
   private peerFinished = false
@@ -135,8 +139,12 @@ export class Session {
     return this.outputBytes + this.socket.writableLength
   }
 
-  /** Queues one encoded frame; the same Buffer may be queued on many sessions at once. */
-  send(frame: Buffer): void {
+  /**
+   * Queues one encoded frame, written at the end of this turn; the same Buffer may be queued on many
+   * sessions at once. `lazy`: written within a few ms instead, with whatever else gathers meanwhile (or
+   * sooner, with the next frame that is not lazy): still in order, since it is the same queue.
+   */
+  send(frame: Buffer, when: FlushWhen = 'turn'): void {
     if (!this.open) return
     this.output.push(frame)
     this.outputBytes += frame.length
@@ -145,19 +153,19 @@ export class Session {
       this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
       return
     }
-    this.requestFlush()
+    this.requestFlush(when)
   }
 
   /** Once per turn however many frames are queued: a broadcast to 200 sessions is 200 sends, not 200 × N requests. */
-  private requestFlush(): void {
-    if (this.flushRequested) return
-    this.flushRequested = true
-    this.host.scheduleFlush(this)
+  private requestFlush(when: FlushWhen): void {
+    if (this.flushRequested === 'turn' || this.flushRequested === when) return
+    this.flushRequested = when
+    this.host.scheduleFlush(this, when)
   }
 
-  /** Hands everything queued this turn to the socket as one write. */
+  /** Hands everything queued so far to the socket as one write. */
   flush(): void {
-    this.flushRequested = false
+    this.flushRequested = null
     if (this.awaitingDrain || this.socket.destroyed) return
     if (this.output.length > 0) {
       const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output, this.outputBytes)
@@ -176,7 +184,7 @@ export class Session {
     this.ending = true
     this.refused = null
     this.socket.resume()
-    this.requestFlush()
+    this.requestFlush('turn')
     this.lingerTimer = setTimeout(() => this.socket.destroy(), this.limits.lingerMs)
     this.lingerTimer.unref()
   }
