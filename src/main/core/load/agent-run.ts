@@ -7,7 +7,7 @@ import type { AgentCounters } from './messages'
 import { SendSchedule, TICK_MS } from './schedule'
 import { TagLayout, frameOf } from './wire'
 
-/** Connections opened at once when no connect rate is set: quick, without overrunning a listen backlog. */
+/** Connections being set up at once when no connect rate is set (see admit()): quick, without overrunning the server. */
 const CONNECT_PARALLEL = 64
 
 /**
@@ -49,6 +49,8 @@ export class AgentRun {
   /** Opens connections at the connect rate, while it runs. */
   private ramp: NodeJS.Timeout | null = null
   private attempted = 0
+  /** Connections whose setup is over: a line client in its room (or gone), an asio client connected (or failed). */
+  private admitted = 0
   /** Clients that are in their room, or will never be (failed or closed first). */
   private settled = 0
   /** Clients that will send no more: all their messages sent, or their connection gone. */
@@ -74,11 +76,13 @@ export class AgentRun {
       this.counters.open++
       recordMs(this.connectTimes, connectMs)
       this.attemptDone()
+      if (this.config.codec === 'asio') this.admit()
     },
     connectFailed: (reason) => {
       this.counters.connectErrors++
       this.countError(`connect: ${reason}`)
       this.attemptDone()
+      if (this.config.codec === 'asio') this.admit()
     },
     disconnected: (reason) => {
       this.counters.open--
@@ -87,6 +91,7 @@ export class AgentRun {
     },
     settled: () => {
       this.settled++
+      if (this.config.codec === 'line') this.admit()
       this.checkReady()
     },
     doneSending: () => {
@@ -144,10 +149,21 @@ export class AgentRun {
     this.connections.push(new Connection(index, this, this.connectionEvents))
   }
 
+  /**
+   * A connection's setup is over; the next wave starts when the whole wave is through. On loopback a
+   * connect completes in the kernel before the server has accepted it, so counting only connects would
+   * bound nothing: waves would outrun the server's accept queue (Node accepts one connection per turn)
+   * and the overflow would show up as 1 s SYN retransmits. A line client is through once its PING came
+   * back (the server greeted it and put it in its room); asio greets nobody, so there it is the connect.
+   */
+  private admit(): void {
+    this.admitted++
+    if (this.config.connectRate === 0 && this.admitted === this.connections.length) this.connectWave()
+  }
+
   /** A connection attempt ended: connected or failed. */
   private attemptDone(): void {
     this.attempted++
-    if (this.config.connectRate === 0 && this.attempted === this.connections.length) this.connectWave()
     if (this.attempted === this.count) {
       this.events.connected(this.counters.connectErrors)
       this.checkReady()
