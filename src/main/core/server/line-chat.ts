@@ -139,7 +139,10 @@ export class LineChat implements ChatProtocol {
     const inRoom = this.rooms.get(room)
     if (!inRoom || inRoom.size > this.limits.presenceLimit) return this.tell(subject, line)
     const frame = lineCodec.encode(line)
-    for (const member of inRoom) member.send(frame, member === subject ? 'turn' : 'lazy')
+    for (const member of inRoom) {
+      if (member === subject) member.send(frame)
+      else member.sendLazily(frame)
+    }
   }
 
   /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */

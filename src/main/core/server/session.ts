@@ -139,26 +139,34 @@ export class Session {
     return this.outputBytes + this.socket.writableLength
   }
 
+  /** Queues one encoded frame, written at the end of this turn; the same Buffer may be queued on many sessions at once. */
+  send(frame: Buffer): void {
+    // Once per turn however many frames are queued: a broadcast to 200 sessions is 200 sends, not 200 × N requests.
+    if (this.enqueue(frame) && this.flushRequested !== 'turn') this.requestFlush('turn')
+  }
+
   /**
-   * Queues one encoded frame, written at the end of this turn; the same Buffer may be queued on many
-   * sessions at once. `lazy`: written within a few ms instead, with whatever else gathers meanwhile (or
-   * sooner, with the next frame that is not lazy): still in order, since it is the same queue.
+   * Queues one encoded frame, written within a few ms with whatever else gathers meanwhile (or sooner,
+   * with the next frame sent without delay): still in order, since it is the same queue.
    */
-  send(frame: Buffer, when: FlushWhen = 'turn'): void {
-    if (!this.open) return
+  sendLazily(frame: Buffer): void {
+    if (this.enqueue(frame) && this.flushRequested === null) this.requestFlush('lazy')
+  }
+
+  /** False if the frame was not queued: the session is closing, or it just became a slow consumer. */
+  private enqueue(frame: Buffer): boolean {
+    if (!this.open) return false
     this.output.push(frame)
     this.outputBytes += frame.length
     this.msgsOut++
-    if (this.queuedBytes > this.limits.maxOutputBytes) {
+    if (this.outputBytes + this.socket.writableLength > this.limits.maxOutputBytes) {
       this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
-      return
+      return false
     }
-    this.requestFlush(when)
+    return true
   }
 
-  /** Once per turn however many frames are queued: a broadcast to 200 sessions is 200 sends, not 200 × N requests. */
   private requestFlush(when: FlushWhen): void {
-    if (this.flushRequested === 'turn' || this.flushRequested === when) return
     this.flushRequested = when
     this.host.scheduleFlush(this, when)
   }
@@ -184,7 +192,7 @@ export class Session {
     this.ending = true
     this.refused = null
     this.socket.resume()
-    this.requestFlush('turn')
+    if (this.flushRequested !== 'turn') this.requestFlush('turn')
     this.lingerTimer = setTimeout(() => this.socket.destroy(), this.limits.lingerMs)
     this.lingerTimer.unref()
   }
