@@ -24,15 +24,20 @@ export class FloodControl {
   private toldAt = -Infinity
   dropped = 0
 
+  private readonly burst: number
+
   constructor(
     private readonly rate: number,
-    private readonly burst: number
+    burst: number
   ) {
-    this.tokens = burst
+    this.burst = Math.max(1, burst)
+    this.tokens = this.burst
   }
 
   take(): RateVerdict {
     if (this.tokens >= 1) {
+      // Leaving a full bucket: time earns tokens from now on (while it was full it earned none).
+      if (this.tokens === this.burst) this.refilledAt = performance.now()
       this.tokens--
       return 'pass'
     }
