@@ -51,6 +51,7 @@ function pipelineWith(executor: LogicExecutor, overrides: Partial<ConstructorPar
     onPressure: (paused) => pressure.push(paused),
     onBatchRedone: () => {},
     onFrameFailed: () => {},
+    onCommitFailed: () => {},
     batchDeadlineMs: 0,
     maxBatch: 10,
     maxInFlight: 4,
@@ -188,6 +189,69 @@ describe('LogicPipeline when the logic step fails', () => {
     expect(timeouts).toEqual([true])
     expect(pipeline.batchTimeouts).toBe(1)
     expect(pipeline.batchesRedone).toBe(1)
+  })
+
+  it('runs the deadline of a batch from when it has a thread, not from when it was handed over', async () => {
+    // One thread, two batches in flight: the second waits 30 ms for the first, then runs 30 ms. Each is
+    // well within a 50 ms deadline; counted from the hand-over, the second would not be.
+    let previous = Promise.resolve()
+    const aborted: number[] = []
+    const serial: LogicExecutor = {
+      threads: 1,
+      run: (batch, signal) => {
+        const done = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, 30)))
+        previous = done
+        return new Promise((resolve, reject) => {
+          signal!.addEventListener('abort', () => (aborted.push(batch.ends.length), reject(new Error('aborted'))))
+          done.then(() => resolve(processBatch(batch)))
+        })
+      },
+      runInline: async (batch) => processBatch(batch),
+      close: async () => {}
+    }
+    const { pipeline, committed } = pipelineWith(serial, { batchDeadlineMs: 50, maxBatch: 5, maxInFlight: 2 })
+    for (let n = 0; n < 10; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([...Array(10).keys()])
+    expect(aborted).toEqual([])
+    expect(pipeline.batchTimeouts).toBe(0)
+  })
+
+  it('carries on past a commit that throws, and says so', async () => {
+    const failures: number[] = []
+    const seen: number[] = []
+    const pipeline = new LogicPipeline<Entry>(reversingExecutor(), {
+      commit: (entry) => {
+        if (entry.n === 2) throw new Error('a bug in the chat logic')
+        seen.push(entry.n)
+      },
+      onPressure: () => {},
+      onBatchRedone: () => {},
+      onFrameFailed: () => {},
+      onCommitFailed: (entry) => failures.push(entry.n),
+      maxBatch: 2,
+      maxInFlight: 4,
+      highWater: 1000,
+      lowWater: 500,
+      spinIterations: 0,
+      batchDeadlineMs: 0
+    })
+    for (let n = 0; n < 6; n++) pipeline.push(chat(n))
+    await pipeline.whenIdle()
+    expect(seen).toEqual([0, 1, 3, 4, 5])
+    expect(failures).toEqual([2])
+    expect(pipeline.depth).toBe(0)
+  })
+
+  it('once closed, does not redo what a closing pool gives back', async () => {
+    const redone: unknown[] = []
+    const closing: LogicExecutor = { threads: 1, run: () => Promise.reject(new Error('Terminating worker thread')), runInline: async (b) => processBatch(b), close: async () => {} }
+    const { pipeline, committed } = pipelineWith(closing, { onBatchRedone: (e) => redone.push(e) })
+    pipeline.close()
+    pipeline.push(chat(0))
+    await pipeline.whenIdle()
+    expect(redone).toEqual([])
+    expect(committed).toEqual([{ n: 0, command: FRAME_FAILED }])
   })
 
   it('remembers the most frames it held at once, markers not counted', async () => {

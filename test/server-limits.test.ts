@@ -63,6 +63,15 @@ describe('presence in large rooms', () => {
     for (const page of pages) expect(Buffer.byteLength(page)).toBeLessThanOrEqual(64)
     const listed = pages.flatMap((page) => page.split(' ').slice(2))
     expect(listed.sort()).toEqual(members.map((_, i) => `member-with-a-long-name-${String(i).padStart(2, '0')}`))
+    // The answer is kept per room, and a rename is news to the next WHO.
+    members[3].c.send('NICK renamed')
+    await asker.expect(`NICK member-with-a-long-name-03 renamed`)
+    heard.splice(0)
+    asker.send('WHO')
+    await asker.expect('USERS-END lobby 12')
+    const again = heard.filter((line) => line.startsWith('USERS ')).flatMap((page) => page.split(' ').slice(2))
+    expect(again).toContain('renamed')
+    expect(again).not.toContain('member-with-a-long-name-03')
   })
 })
 
@@ -83,6 +92,21 @@ describe('timeouts', () => {
     } finally {
       clearInterval(keepAlive)
     }
+  })
+
+  it('keeps a client that only listens when it sends keep-alives, and hides their PONGs from it', async () => {
+    const port = await setup({ idleTimeoutMs: 300, partialTimeoutMs: 10_000 })
+    const idle = await join(port)
+    const listener = await fixture.connect({ port, keepAliveMs: 50 })
+    const heard = record(listener)
+    await idle.c.expect(/^ERR idle-timeout /)
+    await idle.c.closed()
+    // Three idle timeouts after its own start, the listener is still there.
+    await waitFor('three idle timeouts', () => fixture.server.snapshot().uptimeMs > 1200, 3000)
+    expect(listener.closedWith).toBeNull()
+    await barrier(listener, 'still-there')
+    expect(heard.filter((line) => line.startsWith('PONG switchboard-keepalive'))).toEqual([])
+    expect(fixture.server.snapshot().sessions.find((s) => s.id !== idle.id)!.msgsIn).toBeGreaterThan(5)
   })
 
   it('closes a session whose line stays incomplete for the partial timeout, even while bytes trickle in', async () => {

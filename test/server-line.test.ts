@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { serverFixture } from './helpers'
+import { serverFixture, waitFor } from './helpers'
 
 const fixture = serverFixture()
 const setup = fixture.start
@@ -102,6 +102,18 @@ describe('line protocol over loopback', () => {
     await a.c.expect('PONG half-close')
     await a.c.expect(/^USERS lobby /)
     await a.c.closed()
+  })
+
+  it('still acts on what a peer sent just before it reset the connection', async () => {
+    const port = await setup({ workers: 2, workUs: 100_000 })
+    const a = await join(port)
+    const b = await join(port)
+    // Slow logic (100 ms a message): the reset arrives while the lines are still in the logic queue.
+    a.c.client.sendRaw('CHAT one\nCHAT two\nCHAT last words\n')
+    await waitFor('the lines read', () => fixture.server.snapshot().sessions.find((s) => s.id === a.id)!.msgsIn >= 3)
+    a.c.client.reset()
+    await b.c.expect(`MSG lobby ${a.nick} last words`)
+    await b.c.expect(`LEFT lobby ${a.nick}`)
   })
 
   it('tells the room when a peer just drops', async () => {

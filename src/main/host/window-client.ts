@@ -8,6 +8,8 @@ const FRAME_FLUSH_MS = 100
 const FRAME_BATCH_CAP = 500
 
 /** The chat client of one window: its TCP connection lives here, in the host, keyed by the window. */
+const KEEPALIVE_MS = 60_000
+
 export class WindowClient {
   private client: ChatClient | null = null
   private state: ClientState = { status: 'idle', config: null, reason: null }
@@ -25,7 +27,8 @@ export class WindowClient {
     this.setState({ status: 'connecting', config, reason: null })
     let client: ChatClient
     try {
-      client = await ChatClient.connect({ ...config, maxPayload: 1 << 20 })
+      // A window may sit and listen for hours: keep-alives spare it the server's idle timeout (300 s by default).
+      client = await ChatClient.connect({ ...config, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
     } catch (error) {
       if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message })
       return this.state

@@ -8,7 +8,15 @@ export interface ClientOptions {
   codec?: CodecName
   /** Largest frame accepted from the server (a line, or an asio body). */
   maxPayload?: number
+  /**
+   * Line codec: send a PING this often (ms), so a client that only listens is not closed as idle by a
+   * server's idle timeout; its PONG is not passed on. 0 or absent: never.
+   */
+  keepAliveMs?: number
 }
+
+/** The token of keep-alive PINGs: their PONGs are the client's own business, not its user's. */
+const KEEPALIVE_PONG = 'PONG switchboard-keepalive'
 
 export interface ClientEvents {
   /** Every frame's payload as bytes. */
@@ -28,13 +36,17 @@ export class ChatClient extends EventEmitter<ClientEvents> {
   private constructor(
     private readonly socket: Socket,
     readonly codec: Codec,
-    maxPayload: number
+    maxPayload: number,
+    keepAliveMs: number
   ) {
     super()
     socket.setNoDelay(true)
+    const keepingAlive = keepAliveMs > 0 && codec.name === 'line'
+    const keepAlive = keepingAlive ? setInterval(() => this.sendRaw('PING switchboard-keepalive\n'), keepAliveMs).unref() : null
     const decoder = codec.createDecoder(
       {
         onFrame: (payload) => {
+          if (keepingAlive && payload.length === KEEPALIVE_PONG.length && payload.toString('latin1') === KEEPALIVE_PONG) return
           this.emit('frame', payload)
           if (this.listenerCount('line') > 0) this.emit('line', payload.toString('utf8'))
         },
@@ -49,6 +61,7 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     socket.on('error', (error) => this.fail(error))
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
+        if (keepAlive) clearInterval(keepAlive)
         this.emit('close', this.closeReason ?? 'closed by server')
         resolve()
       })
@@ -68,7 +81,7 @@ export class ChatClient extends EventEmitter<ClientEvents> {
       socket.once('error', reject)
       socket.once('connect', () => {
         socket.off('error', reject)
-        resolve(new ChatClient(socket, codec, options.maxPayload ?? 1 << 20))
+        resolve(new ChatClient(socket, codec, options.maxPayload ?? 1 << 20, options.keepAliveMs ?? 0))
       })
     })
   }
@@ -88,6 +101,12 @@ export class ChatClient extends EventEmitter<ClientEvents> {
   destroy(): void {
     this.closeReason ??= 'destroyed by client'
     this.socket.destroy()
+  }
+
+  /** Drops the connection with a TCP reset (RST), as a peer whose host gave up on it would. */
+  reset(): void {
+    this.closeReason ??= 'reset by client'
+    this.socket.resetAndDestroy()
   }
 
     /** Resolves once the socket is closed; pending output is sent first. */

@@ -10,6 +10,9 @@ import { TagLayout, frameOf } from './wire'
 /** Connections being set up at once when no connect rate is set (see admit()): quick, without overrunning the server. */
 const CONNECT_PARALLEL = 64
 
+/** How often line clients PING to stay clear of a server's idle timeout. */
+const KEEPALIVE_MS = 60_000
+
 /**
  * One agent process's share of a run: clients first .. first + count - 1. It connects them, waits for
  * each to be in its room, sends when told (closed or open loop), counts every delivery, and measures
@@ -48,6 +51,7 @@ export class AgentRun {
   private stopped = false
   /** Opens connections at the connect rate, while it runs. */
   private ramp: NodeJS.Timeout | null = null
+  private keepAlive: NodeJS.Timeout | null = null
   private attempted = 0
   /** Connections whose setup is over: a line client in its room (or gone), an asio client connected (or failed). */
   private admitted = 0
@@ -129,6 +133,14 @@ export class AgentRun {
 
   /** Opens the connections, as fast as allowed or at this agent's share of the connect rate. */
   connectAll(): void {
+    // A slow ramp can keep early clients waiting longer than a server's idle timeout (300 s by default):
+    // line clients PING now and then, and the PONG, like every PONG once in the room, changes nothing.
+    if (this.config.codec === 'line') {
+      const ping = Buffer.from('PING keepalive\n', 'latin1')
+      this.keepAlive = setInterval(() => {
+        for (const connection of this.connections) if (connection.isOpen) connection.write(ping)
+      }, KEEPALIVE_MS)
+    }
     const rate = this.config.connectRate / this.config.agents
     if (rate === 0) return this.connectWave()
     const startedAt = now()
@@ -199,6 +211,7 @@ export class AgentRun {
   /** Closes every connection; nothing after this counts. */
   finish(): void {
     this.halt()
+    if (this.keepAlive) clearInterval(this.keepAlive)
     for (const connection of this.connections) connection.retire()
   }
 

@@ -10,7 +10,7 @@ export interface PipelineEntry {
 }
 
 /** The outcome of a frame the logic step failed on even alone: its sender is told, nobody else is touched. */
-export const FRAME_FAILED: Command = { verb: 'ERR', code: 'internal', text: 'the server failed to process this message' }
+export const FRAME_FAILED: Extract<Command, { verb: 'ERR' }> = { verb: 'ERR', code: 'internal', text: 'the server failed to process this message' }
 
 export interface PipelineOptions<E extends PipelineEntry> {
   /** Applies one entry's outcome on the I/O thread; called in exactly the order entries were pushed. */
@@ -21,6 +21,8 @@ export interface PipelineOptions<E extends PipelineEntry> {
   onBatchRedone(error: unknown, timedOut: boolean): void
   /** One frame failed even alone, inline: it is committed as FRAME_FAILED. */
   onFrameFailed(entry: E, error: unknown): void
+  /** commit() threw: a bug, but one entry's, so the pipeline carries on with the next. */
+  onCommitFailed(entry: E, error: unknown): void
   maxBatch: number
   maxInFlight: number
   highWater: number
@@ -33,6 +35,9 @@ export interface PipelineOptions<E extends PipelineEntry> {
 interface InFlight<E> {
   entries: E[]
   result?: LogicResult
+  /** Aborts the batch's task, ending its thread; set while its deadline runs. */
+  abort?: AbortController
+  deadline?: NodeJS.Timeout
   timedOut?: boolean
 }
 
@@ -54,6 +59,8 @@ export class LogicPipeline<E extends PipelineEntry> {
   private dispatchScheduled = false
   private paused = false
   private idleWaiters: (() => void)[] = []
+  /** The executor is closing: a batch it gives up on now is not redone, nobody is left to answer. */
+  private closing = false
   /** Total time the executor's threads spent on batches so far. */
   busyMs = 0
   batchesRedone = 0
@@ -88,6 +95,12 @@ export class LogicPipeline<E extends PipelineEntry> {
       this.options.onPressure(true)
     }
     this.scheduleDispatch()
+  }
+
+  /** Called before the executor is closed: what it still rejects is committed unanswered, not redone. */
+  close(): void {
+    this.closing = true
+    for (const slot of this.inFlight) if (slot.deadline) clearTimeout(slot.deadline)
   }
 
   /** Resolves once everything pushed so far is committed. */
@@ -126,34 +139,60 @@ export class LogicPipeline<E extends PipelineEntry> {
       Promise.resolve().then(() => this.complete(slot, NO_RESULT))
       return
     }
-    const { batchDeadlineMs } = this.options
     // Only a thread can be given up on: the I/O thread running a batch inline is the one that would wait.
-    const abort = batchDeadlineMs > 0 && this.executor.threads > 0 ? new AbortController() : null
-    const deadline = abort && setTimeout(() => ((slot.timedOut = true), abort.abort()), batchDeadlineMs)
-    this.executor.run(batch, abort?.signal).then(
+    if (this.options.batchDeadlineMs > 0 && this.executor.threads > 0) slot.abort = new AbortController()
+    this.executor.run(batch, slot.abort?.signal).then(
       (result) => {
-        if (deadline) clearTimeout(deadline)
+        this.disarm(slot)
         this.complete(slot, result)
       },
       (error: unknown) => {
-        if (deadline) clearTimeout(deadline)
+        this.disarm(slot)
         void this.redo(slot, error)
       }
     )
+    this.armDeadlines()
+  }
+
+  /**
+   * A batch's deadline runs from when it has a thread, not from when it was handed over: up to two
+   * batches per thread are in flight, and the second waits for the first. The executor runs them in
+   * order, so the oldest unfinished ones, one per thread, are the ones running.
+   */
+  private armDeadlines(): void {
+    let running = 0
+    for (const slot of this.inFlight) {
+      if (slot.result || !slot.abort) continue
+      if (running++ === this.executor.threads) return
+      const abort = slot.abort
+      slot.deadline ??= setTimeout(() => ((slot.timedOut = true), abort.abort()), this.options.batchDeadlineMs)
+    }
+  }
+
+  private disarm(slot: InFlight<E>): void {
+    if (slot.deadline) clearTimeout(slot.deadline)
+    slot.abort = undefined
+    this.armDeadlines()
   }
 
   /** A batch its thread did not finish (it threw, died, or hung) is redone inline: accepted frames are never lost. */
   private async redo(slot: InFlight<E>, error: unknown): Promise<void> {
-    this.batchesRedone++
-    if (slot.timedOut) this.batchTimeouts++
-    this.options.onBatchRedone(error, slot.timedOut === true)
-    let result: LogicResult
+    let result: LogicResult = { commands: slot.entries.filter((entry) => entry.frame !== null).map(() => FRAME_FAILED), checksum: 0, busyMs: 0 }
     try {
-      result = await this.executor.runInline(this.pack(slot.entries))
-    } catch {
-      result = await this.isolate(slot.entries)
+      // A pool being closed rejects what it still holds: nobody is left to answer, so it is not redone.
+      if (this.closing) return
+      this.batchesRedone++
+      if (slot.timedOut) this.batchTimeouts++
+      this.options.onBatchRedone(error, slot.timedOut === true)
+      try {
+        result = await this.executor.runInline(this.pack(slot.entries))
+      } catch {
+        result = await this.isolate(slot.entries)
+      }
+    } finally {
+      // Whatever happened above, the slot completes: a slot left open would hold every later commit.
+      this.complete(slot, result)
     }
-    this.complete(slot, result)
   }
 
   /** A batch that fails inline too holds poison: its frames run one by one, so only the poisoned ones fail. */
@@ -209,7 +248,11 @@ export class LogicPipeline<E extends PipelineEntry> {
       let i = 0
       for (const entry of done.entries) {
         if (entry.frame !== null) this.frames--
-        this.options.commit(entry, entry.frame === null ? null : done.result!.commands[i++])
+        try {
+          this.options.commit(entry, entry.frame === null ? null : done.result!.commands[i++])
+        } catch (error) {
+          this.options.onCommitFailed(entry, error)
+        }
       }
     }
     if (this.paused && this.frames <= this.options.lowWater) {

@@ -30,6 +30,8 @@ export class LineChat implements ChatProtocol {
   private readonly members = new Map<Session, Member>()
   /** Keyed by lower-cased nick: nicks differing only in case would be confusing in a room. */
   private readonly nicks = new Map<string, Session>()
+  /** WHO's answer per room, encoded once until the room's members or their nicks change: a big room's is long. */
+  private readonly whoPages = new Map<string, Buffer[]>()
 
   constructor(private readonly limits: LineChatLimits) {}
 
@@ -106,6 +108,7 @@ export class LineChat implements ChatProtocol {
     this.nicks.delete(old.toLowerCase())
     this.nicks.set(name.toLowerCase(), session)
     member.nick = name
+    this.whoPages.delete(member.room!)
     this.announce(session, member.room!, reply.nick(old, name))
   }
 
@@ -113,6 +116,7 @@ export class LineChat implements ChatProtocol {
     let inRoom = this.rooms.get(room)
     if (!inRoom) this.rooms.set(room, (inRoom = new Set()))
     inRoom.add(session)
+    this.whoPages.delete(room)
     const member = this.members.get(session)!
     member.room = room
     this.announce(session, room, reply.joined(room, member.nick))
@@ -125,6 +129,7 @@ export class LineChat implements ChatProtocol {
     this.announce(session, room, reply.left(room, member.nick))
     const inRoom = this.rooms.get(room)!
     inRoom.delete(session)
+    this.whoPages.delete(room)
     if (inRoom.size === 0) this.rooms.delete(room)
     member.room = null
   }
@@ -145,24 +150,32 @@ export class LineChat implements ChatProtocol {
     }
   }
 
-  /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */
   private who(session: Session, room: string): void {
+    let pages = this.whoPages.get(room)
+    if (!pages) this.whoPages.set(room, (pages = this.paginate(room)))
+    for (const page of pages) session.send(page)
+  }
+
+  /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */
+  private paginate(room: string): Buffer[] {
     const inRoom = this.rooms.get(room) ?? new Set<Session>()
+    const pages: Buffer[] = []
     const prefix = reply.users(room, [])
     let page: string[] = []
     let length = prefix.length
     for (const member of inRoom) {
       const nick = this.members.get(member)!.nick
       if (page.length > 0 && length + 1 + nick.length > this.limits.maxLineBytes) {
-        this.tell(session, reply.users(room, page))
+        pages.push(lineCodec.encode(reply.users(room, page)))
         page = []
         length = prefix.length
       }
       page.push(nick)
       length += 1 + nick.length
     }
-    if (page.length > 0) this.tell(session, reply.users(room, page))
-    this.tell(session, reply.usersEnd(room, inRoom.size))
+    if (page.length > 0) pages.push(lineCodec.encode(reply.users(room, page)))
+    pages.push(lineCodec.encode(reply.usersEnd(room, inRoom.size)))
+    return pages
   }
 
   /** Encodes once; every member's send queue holds the same Buffer. */

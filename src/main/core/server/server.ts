@@ -4,7 +4,7 @@ import type { BoundListener, ListenerConfig } from '../../../shared/contract'
 import type { LogEvent, LogKind, MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
 import { getCodec, type Codec, type DecodeErrorCode } from '../codec'
 import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '../logic/executor'
-import { LogicPipeline, type PipelineEntry } from '../logic/pipeline'
+import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
 import type { Command, ErrorCode } from '../protocol/commands'
@@ -146,6 +146,10 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         ),
       onFrameFailed: (entry, error) =>
         this.log('error', `session ${entry.session.id}: a message failed in the logic step, sender told: ${String(error)}`, entry.session.id),
+      onCommitFailed: ({ session, listener }, error) => {
+        this.log('error', `session ${session.id}: applying a message failed, sender told: ${String(error)}`, session.id)
+        listener.protocol.refuse(session, 'internal', FRAME_FAILED.text)
+      },
       maxBatch,
       maxInFlight: Math.max(2, workers * 2),
       highWater: logicHighWater,
@@ -237,6 +241,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     // Nobody is left to answer: what is still in the logic stage gets the last tenth, then the pool goes.
     await within(this.pipeline.whenIdle(), deadline * 0.1)
     await Promise.all(unbound)
+    this.pipeline.close()
     await this.executor.close()
     this.sampler.close()
   }
@@ -335,6 +340,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   /** Markers go through the pipeline too, so what a session sent before is answered first. */
   private pushMarker(session: Session, marker: Marker): void {
+    if (marker.kind !== 'refuse') session.endQueued = true
     this.pipeline.push({ session, listener: this.listenerOf(session), frame: null, parse: false, arrivedAt: performance.now(), marker })
   }
 
@@ -383,8 +389,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.sampler.recordLogicLatency(performance.now() - entry.arrivedAt)
     if (entry.marker) return this.commitMarker(session, listener, entry.marker)
     this.gate.release(session)
-    // A session that is ending (QUIT, kicked, dropped as slow) had its say: what it sent after is not committed.
-    if (session.open) listener.protocol.commit(session, entry.frame!, command)
+    // A session the server is ending (QUIT, kicked, a limit, dropped as slow) had its say: what it sent after is not committed.
+    if (session.heard) listener.protocol.commit(session, entry.frame!, command)
   }
 
   private commitMarker(session: Session, listener: Listener, marker: Marker): void {

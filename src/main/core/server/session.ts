@@ -54,6 +54,8 @@ export class Session {
   framesInLogic = 0
   /** Why the session is closing or closed; null while it is open. */
   closeReason: string | null = null
+  /** The server has queued this session's end in the logic queue: no timeout can add to it. */
+  endQueued = false
   /** The session's message rate limit, applied by the server to every frame it takes; null = none. */
   readonly flood: FloodControl | null
 
@@ -66,6 +68,8 @@ export class Session {
   /** The soonest flush asked of the host since the last one; null when none is pending. */
   private flushRequested: FlushWhen | null = null
   private ending = false
+  /** The server chose to end it (QUIT, kick, a limit, slow consumer): what it sent after is not acted on. */
+  private endedByServer = false
   /** The peer's FIN arrived; it is passed on only once every frame before it was taken. */
   private peerFinished = false
   private lingerTimer: NodeJS.Timeout | null = null
@@ -73,7 +77,6 @@ export class Session {
   private msgsAtSweep = 0
   private progressAt = performance.now()
   private partialSince: number | null = null
-  private timedOut = false
 
   constructor(
     readonly id: number,
@@ -134,6 +137,14 @@ export class Session {
     return this.closeReason === null
   }
 
+  /**
+   * Whether what it sent is still acted on: until the server itself ends it. A peer that sent its lines
+   * and vanished (a reset) had them accepted, and the room still hears them.
+   */
+  get heard(): boolean {
+    return !this.endedByServer
+  }
+
   /** Output accepted for this peer that the kernel has not taken yet. */
   get queuedBytes(): number {
     return this.outputBytes + this.socket.writableLength
@@ -190,6 +201,7 @@ export class Session {
     if (this.ending) return
     this.closeReason ??= reason
     this.ending = true
+    this.endedByServer = true
     this.refused = null
     this.socket.resume()
     if (this.flushRequested !== 'turn') this.requestFlush('turn')
@@ -199,6 +211,7 @@ export class Session {
 
   destroy(reason: string): void {
     this.closeReason ??= reason
+    this.endedByServer = true
     this.output = []
     this.outputBytes = 0
     this.socket.destroy()
@@ -223,11 +236,12 @@ export class Session {
   }
 
   /**
-   * Called by the server's periodic sweep: the timeout this session has just run into, if any. Progress
-   * is a complete frame; a session the server itself holds back is making progress as far as it can.
+   * Called by the server's periodic sweep: the timeout this session has just run into, if any (the server
+   * then queues its end). Progress is a complete frame, even an empty line; a session the server itself
+   * holds back is making progress as far as it can.
    */
   overdue(now: number): TimeoutCode | null {
-    if (this.ending || this.timedOut) return null
+    if (this.ending || this.endQueued || this.socket.destroyed) return null
     if (this.msgsIn !== this.msgsAtSweep || this.refused !== null) {
       this.msgsAtSweep = this.msgsIn
       this.progressAt = now
@@ -236,11 +250,9 @@ export class Session {
     if (this.decoder.buffered === 0) this.partialSince = null
     else this.partialSince ??= now
     const { idleTimeoutMs, partialTimeoutMs } = this.limits
-    let code: TimeoutCode | null = null
-    if (partialTimeoutMs > 0 && this.partialSince !== null && now - this.partialSince >= partialTimeoutMs) code = 'partial-timeout'
-    else if (idleTimeoutMs > 0 && now - this.progressAt >= idleTimeoutMs) code = 'idle-timeout'
-    this.timedOut = code !== null
-    return code
+    if (partialTimeoutMs > 0 && this.partialSince !== null && now - this.partialSince >= partialTimeoutMs) return 'partial-timeout'
+    if (idleTimeoutMs > 0 && now - this.progressAt >= idleTimeoutMs) return 'idle-timeout'
+    return null
   }
 
   metrics(): Omit<SessionMetrics, 'nick' | 'room'> {
