@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ChatServer } from '../src/main/core/server/server'
 import type { LogEvent } from '../src/shared/telemetry'
 import { serverFixture, waitFor, type TestClient } from './helpers'
 
@@ -162,5 +163,15 @@ describe('flood control', () => {
     await barrier(b.c, 'still-here')
     expect(heardByB.filter((line) => line.endsWith(' spam')).length).toBeLessThanOrEqual(10 + 1)
     await waitFor('the close logged', () => events.some((e) => e.sessionId === a.id && /rate/.test(e.text)))
+  })
+})
+
+describe('server options', () => {
+  it.each([
+    [{ sessionHighWater: 0 }, /sessionHighWater must be a number >= 1/],
+    [{ logicHighWater: -5 }, /logicHighWater/],
+    [{ idleTimeoutMs: Number.NaN }, /idleTimeoutMs/]
+  ])('refuses %o, which would stall or break every session', (options, message) => {
+    expect(() => new ChatServer({ listeners: [], workers: 0, ...options })).toThrow(message)
   })
 })

@@ -59,6 +59,19 @@ export const DEFAULTS: Omit<ServerOptions, 'listeners'> = {
   metricsIntervalMs: 250
 }
 
+/** Limits that must be at least 1 (a mark of 0 would refuse every frame forever), and those at least 0. */
+const AT_LEAST_ONE = ['maxLineBytes', 'maxSessions', 'maxOutputBytes', 'logicHighWater', 'sessionHighWater', 'maxBatch', 'rateBurst'] as const
+const AT_LEAST_ZERO = ['workers', 'workUs', 'batchTimeoutMs', 'presenceLimit', 'idleTimeoutMs', 'partialTimeoutMs', 'maxRate', 'shutdownDeadlineMs'] as const
+
+/** Throws a RangeError naming the first option that makes no sense; the CLI and the host check theirs first. */
+export function checkOptions(options: ServerOptions): void {
+  for (const name of [...AT_LEAST_ONE, ...AT_LEAST_ZERO]) {
+    const min = (AT_LEAST_ONE as readonly string[]).includes(name) ? 1 : 0
+    const value = options[name]
+    if (!Number.isFinite(value) || value < min) throw new RangeError(`server option ${name} must be a number >= ${min}, not ${value}`)
+  }
+}
+
 /** Parses `codec:port` or `codec:host:port`, e.g. `line:7000`, `asio:127.0.0.1:7001`. */
 export function parseListener(text: string): ListenerConfig {
   const parts = text.split(':')

@@ -13,7 +13,7 @@ import { AsioRelay } from './asio-relay'
 import type { ChatProtocol } from './chat-protocol'
 import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
-import { DEFAULTS, type ServerOptions } from './options'
+import { checkOptions, DEFAULTS, type ServerOptions } from './options'
 import { ReadGate } from './read-gate'
 import { Session, type FlushWhen, type SessionHost, type SessionLimits } from './session'
 
@@ -115,6 +115,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
     this.options = { ...DEFAULTS, ...options }
+    checkOptions(this.options)
     const { workers, workerFile, workUs, maxBatch, logicHighWater } = this.options
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
