@@ -39,7 +39,9 @@ export class ReadGate {
 
   /** May this session's next frame enter the logic queue? If not, it waits its turn in the FIFO. */
   admit(session: Session): boolean {
-    if (this.closed || this.shutDown || session.framesInLogic >= this.options.sessionHighWater) {
+    // Stopping: nothing more is read, and nobody waits for a turn that will not come.
+    if (this.shutDown) return false
+    if (this.closed || session.framesInLogic >= this.options.sessionHighWater) {
       this.waiting.add(session)
       return false
     }
