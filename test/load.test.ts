@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
@@ -67,6 +67,7 @@ describe('runLoad against the real server', () => {
     const port = await fixture.start({ listeners: [{ codec, host: '127.0.0.1', port: 0 }] })
     const report = await load({ port, codec, clients: 12, messages: 25, size: 32, window: 4 })
     expect(report).toMatchObject({ complete: true, expected: 12 * 12 * 25, deliveries: 12 * 12 * 25, shortfall: 0, sent: 12 * 25, protocolErrors: 0 })
+    expect(report.order).toEqual({ rooms: 1, split: 0 })
     expect(report.latencyMs.count).toBe(12 * 25)
     expect(report.connectMs.count).toBe(12)
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99)
@@ -79,6 +80,7 @@ describe('runLoad against the real server', () => {
     // Rooms of 7, 7, 7, 7 and 2: each message reaches the members of its sender's room.
     const expected = 10 * (4 * 7 * 7 + 2 * 2)
     expect(report).toMatchObject({ complete: true, expected, deliveries: expected, sent: 300 })
+    expect(report.order).toEqual({ rooms: 5, split: 0 })
     expect(report.agentCpu).toHaveLength(3)
     expect(report.connectMs.count).toBe(30)
   })
@@ -101,6 +103,46 @@ describe('runLoad against the real server', () => {
     expect(report.disconnects).toBe(2)
     // The four that got in still ran, and each of their messages reached all four.
     expect(report.deliveries).toBe(4 * 5 * 4)
+  })
+
+  it('sees when members of a room were told its messages in different orders', async () => {
+    // A peer that delivers every message to everyone and keeps each sender's order, but interleaves the
+    // senders differently for every other client: no message is lost, the room just has no one order.
+    const sockets: Socket[] = []
+    let pending: { from: number; line: string }[] = []
+    const flush = setInterval(() => {
+      if (pending.length === 0) return
+      const batch = pending
+      pending = []
+      const reversed = [...batch].sort((x, y) => y.from - x.from)
+      sockets.forEach((socket, k) => socket.write((k % 2 === 0 ? batch : reversed).map((m) => m.line).join('')))
+    }, 5)
+    const shuffling = createServer((socket) => {
+      const from = sockets.push(socket) - 1
+      let held = ''
+      socket.on('error', () => {})
+      socket.on('data', (chunk) => {
+        const lines = (held + chunk.toString('latin1')).split('\n')
+        held = lines.pop()!
+        for (const line of lines) {
+          if (line.startsWith('PING')) socket.write(`PONG${line.slice(4)}\n`)
+          else if (line.startsWith('CHAT ')) pending.push({ from, line: `MSG lobby c${from} ${line.slice(5)}\n` })
+        }
+      })
+    })
+    const port: number = await new Promise((done) => shuffling.listen(0, '127.0.0.1', () => done((shuffling.address() as { port: number }).port)))
+    try {
+      const report = await load({ port, clients: 4, messages: 30, window: 4, size: 24, timeoutMs: 5000 })
+      expect(report.deliveries).toBe(report.expected)
+      expect(report.protocolErrors).toBe(0)
+      expect(report.order).toEqual({ rooms: 1, split: 1 })
+      expect(report.complete).toBe(false)
+      expect(report.note).toMatch(/in 1 of 1 rooms, members saw messages in different orders/)
+    } finally {
+      clearInterval(flush)
+      for (const socket of sockets) socket.destroy()
+      shuffling.close()
+    }
   })
 
   it('gives up on a server that stops answering, and says so', async () => {

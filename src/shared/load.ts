@@ -90,6 +90,11 @@ export interface LoadReport {
   errors: Record<string, number>
   /** Frames whose tag could not be read, and echoes out of their sender's order. */
   protocolErrors: number
+  /**
+   * Rooms whose members saw its messages in more than one order (from each client's rolling hash of
+   * sender and sequence in arrival order), of the rooms that had members to compare.
+   */
+  order: { rooms: number; split: number }
   /** Each agent process's CPU over the run, as a share of one core. */
   agentCpu: number[]
   note?: string
@@ -111,4 +116,11 @@ export const LOAD_DEFAULTS: Omit<LoadConfig, 'port'> = {
   agents: 1,
   timeoutMs: 60_000,
   allowRemote: false
+}
+
+/** Whether every room's members saw its messages in one order, in words (the CLI and the panel say the same). */
+export function describeOrder({ rooms, split }: LoadReport['order']): string {
+  if (rooms === 0) return 'nothing to compare'
+  const all = `${rooms.toLocaleString('en-US')} room${rooms > 1 ? 's' : ''}`
+  return split === 0 ? `one order in each of ${all}` : `members saw different orders in ${split.toLocaleString('en-US')} of ${all}`
 }

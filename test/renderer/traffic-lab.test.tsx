@@ -157,7 +157,7 @@ function report(runId: number): LoadReport {
   return {
     runId, config: { ...LOAD_DEFAULTS, port: 7000 }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
     sent: 0, durationMs: 0, deliveriesPerSec: 0, messagesPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0, latencyMs: none,
-    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, agentCpu: []
+    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, agentCpu: []
   }
 }
 

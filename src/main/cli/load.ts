@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import type { LoadProgress, LoadReport, Percentiles } from '../../shared/load'
+import { describeOrder, type LoadProgress, type LoadReport, type Percentiles } from '../../shared/load'
 import { LoadRun } from '../core/load/coordinator'
 import { searchRate } from '../core/load/rate-search'
 import { compact, count, ms } from './format'
@@ -36,6 +36,7 @@ export function formatReport(r: LoadReport): string {
     `  latency ms: ${percentiles(r.latencyMs)}`,
     `  connect ms: ${percentiles(r.connectMs)}`,
     `  errors: ${errors.length > 0 ? errors.join(', ') : 'none'}${r.protocolErrors > 0 ? `; ${r.protocolErrors} protocol errors` : ''}`,
+    `  order: ${describeOrder(r.order)}`,
     `  generator CPU: ${r.agentCpu.map((share) => `${Math.round(share * 100)}%`).join(' ')} of a core per agent`
   ].join('\n')
 }

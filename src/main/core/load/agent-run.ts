@@ -208,6 +208,20 @@ export class AgentRun {
     this.checkSendingDone()
   }
 
+  /** Per room, how many of this agent's clients in it ended with each order digest. */
+  orders(): [room: number, digest: number, clients: number][] {
+    const seen = new Map<string, [number, number, number]>()
+    for (const c of this.connections) {
+      if (!c.inRoom) continue
+      const room = roomOf(this.config, c.index)
+      const key = `${room}:${c.orderDigest}`
+      const entry = seen.get(key)
+      if (entry) entry[2]++
+      else seen.set(key, [room, c.orderDigest, 1])
+    }
+    return [...seen.values()]
+  }
+
   /** Closes every connection; nothing after this counts. */
   finish(): void {
     this.halt()

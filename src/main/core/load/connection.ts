@@ -51,6 +51,11 @@ export class Connection implements DeliverySink, Sender {
   inRoom = false
   closed = false
   nextEcho = 0
+  /**
+   * A rolling hash of every delivery's sender and sequence number, in arrival order: members of a room
+   * that saw its messages in one order end with the same digest, whichever node they are on.
+   */
+  orderDigest = 0
   get isOpen(): boolean {
     return this.connected && !this.closed
   }
@@ -148,10 +153,10 @@ export class Connection implements DeliverySink, Sender {
     // Before its marker a client sees only older traffic (a room's history): not this run's.
     if (!this.inRoom) return
     this.events.delivered(this.clock())
-    if (sender !== this.index) {
-      if (sender < 0) this.events.protocolError()
-      return
-    }
+    if (sender < 0) return this.events.protocolError()
+    // FNV-1a's step over (sender, seq): cheap, and a different order gives a different digest.
+    this.orderDigest = Math.imul(this.orderDigest ^ (sender * 65_599 + seq), 0x01000193) >>> 0
+    if (sender !== this.index) return
     if (seq !== this.nextEcho || seq >= this.sent) {
       // Lost, repeated or reordered: the server broke the sender's order.
       this.events.protocolError()

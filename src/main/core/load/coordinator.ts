@@ -221,12 +221,18 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const latency = createHistogram()
     const connect = createHistogram()
     const errors: Record<string, number> = {}
+    const digests = new Map<number, Set<number>>()
     for (const agent of this.agents) {
       if (!agent.final) continue
       mergeEncoded(latency, agent.final.latency)
       mergeEncoded(connect, agent.final.connect)
       for (const [reason, n] of Object.entries(agent.final.errors)) errors[reason] = (errors[reason] ?? 0) + n
+      for (const [room, digest] of agent.final.orders) {
+        if (!digests.has(room)) digests.set(room, new Set())
+        digests.get(room)!.add(digest)
+      }
     }
+    const order = { rooms: digests.size, split: [...digests.values()].filter((seen) => seen.size > 1).length }
     const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
     const deliveries = total((c) => c.deliveries)
     const expected = total((c) => c.expected)
@@ -238,6 +244,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const disconnects = total((c) => c.disconnects)
     const protocolErrors = total((c) => c.protocolErrors)
     if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived`)
+    // With deliveries missing, members may differ by what they got, not by its order: that is said above.
+    else if (order.split > 0) this.notes.push(`in ${order.split} of ${order.rooms} rooms, members saw messages in different orders`)
     const complete = this.notes.length === 0 && expected > 0 && connectErrors + disconnects + protocolErrors === 0
     const report: LoadReport = {
       runId: this.runId,
@@ -259,6 +267,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       disconnects,
       errors,
       protocolErrors,
+      order,
       agentCpu: this.agents.map((a) => a.final?.cpu ?? 0),
       ...(this.notes.length > 0 ? { note: this.notes.join('; ') } : {})
     }

@@ -46,4 +46,6 @@ export type FromAgent =
       errors: Record<string, number>
       /** CPU over the run as a share of one core. */
       cpu: number
+      /** Per room, the order digests its clients here ended with: [room, digest, clients with it]. */
+      orders: [room: number, digest: number, clients: number][]
     }

@@ -1,4 +1,4 @@
-import type { LoadReport, Percentiles } from '../../../shared/load'
+import { describeOrder, type LoadReport, type Percentiles } from '../../../shared/load'
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from '../format'
 
 const exact = (value: number): string => value.toLocaleString('en')
@@ -73,6 +73,8 @@ export function LoadSummary({ report }: { report: LoadReport }) {
         </dd>
         <dt>protocol errors</dt>
         <dd>{exact(report.protocolErrors)}</dd>
+        <dt>order</dt>
+        <dd data-testid="load-order">{describeOrder(report.order)}</dd>
         <dt>agent CPU</dt>
         <dd>{report.agentCpu.length > 0 ? report.agentCpu.map(formatPercent).join(', ') : '–'}</dd>
       </dl>
