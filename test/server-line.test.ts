@@ -105,10 +105,10 @@ describe('line protocol over loopback', () => {
   })
 
   it('still acts on what a peer sent just before it reset the connection', async () => {
-    const port = await setup({ workers: 2, workUs: 100_000 })
+    const port = await setup({ workers: 2, workUs: 300_000 })
     const a = await join(port)
     const b = await join(port)
-    // Slow logic (100 ms a message): the reset arrives while the lines are still in the logic queue.
+    // Slow logic (300 ms a message): the reset arrives while the lines are still in the logic queue.
     a.c.client.sendRaw('CHAT one\nCHAT two\nCHAT last words\n')
     await waitFor('the lines read', () => fixture.server.snapshot().sessions.find((s) => s.id === a.id)!.msgsIn >= 3)
     a.c.client.reset()

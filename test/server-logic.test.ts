@@ -73,8 +73,8 @@ describe('the logic stage behind the sockets', () => {
   })
 
   it('on stop, delivers what was accepted, says BYE, then closes', async () => {
-    // 300 messages of 1 ms of work each on 2 threads: the queue takes well over 100 ms to drain.
-    const port = await setup({ workers: 2, workUs: 1000 })
+    // 300 messages of 3 ms of work each on 2 threads: the queue takes about half a second to drain.
+    const port = await setup({ workers: 2, workUs: 3000 })
     const a = await join(port)
     for (let i = 0; i < 300; i++) a.c.send(`CHAT ${i}`)
     // Stop once the server has read all 300, while most still wait in the logic queue.

@@ -54,23 +54,24 @@ describe('a server under a flood', () => {
     const flooders = await Promise.all(Array.from({ length: 8 }, () => Flooder.open(port)))
     try {
       // A read is up to 64 KiB (9,362 PINGs): wait for several reads each, so the comparison is not of one read.
-      await waitFor('every flooder answered 40,000 times', () => flooders.every((f) => f.pongs >= 40_000), 15_000)
+      await waitFor('every flooder answered 40,000 times', () => flooders.every((f) => f.pongs >= 40_000), 12_000)
       const roundTrips: number[] = []
       for (let i = 0; i < 9; i++) {
         const sentAt = performance.now()
         quiet.c.send(`PING q${i}`)
-        await quiet.c.expect(`PONG q${i}`, 15_000)
+        await quiet.c.expect(`PONG q${i}`, 1500)
         roundTrips.push(performance.now() - sentAt)
       }
       const read = fixture.server.snapshot().sessions.filter((s) => s.id !== quiet.id).map((s) => s.bytesIn)
       expect(read).toHaveLength(8)
       expect(Math.max(...read)).toBeLessThanOrEqual(2 * Math.min(...read))
-      // The median, so one GC pause on this shared 2-core machine is not what is judged.
+      // The median, so one GC pause on this shared 2-core machine is not what is judged (seen: 3-10 ms;
+      // before the read gate the quiet client was paused with everyone, seconds).
       expect(roundTrips.sort((x, y) => x - y)[4]).toBeLessThan(100)
     } finally {
       for (const flooder of flooders) flooder.stop()
     }
-  })
+  }, 30_000)
 
   it('never lets the logic queue hold more frames than its mark, however many sessions flood at once', async () => {
     const mark = 256

@@ -16,7 +16,7 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --partial-timeout S         close a session whose message stays incomplete for S seconds, 0 = never (default ${DEFAULTS.partialTimeoutMs / 1000})
   --max-rate N                messages per second per session, 0 = no limit (default ${DEFAULTS.maxRate})
   --rate-burst N              messages a session may send at once above its rate (default ${DEFAULTS.rateBurst})
-  --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice its work; default ${DEFAULTS.batchTimeoutMs})
+  --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice a full batch's work; default ${DEFAULTS.batchTimeoutMs})
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --verbose                   print every connect, disconnect and error`

@@ -25,10 +25,14 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     }
   })
   let lastStatus = 0
+  // Each snapshot's queue peak covers its own 250 ms: a line skips some, so it says the deepest of them.
+  let peak = 0
   api.onMetrics((snapshot) => {
+    peak = Math.max(peak, snapshot.totals.logicQueuePeak)
     if (args.statusMs === 0 || snapshot.at - lastStatus < args.statusMs - 50) return
     lastStatus = snapshot.at
-    console.log(formatStatus(snapshot.totals))
+    console.log(formatStatus({ ...snapshot.totals, logicQueuePeak: peak }))
+    peak = 0
   })
 
   const state = await api.startServer(host.serverState.config)

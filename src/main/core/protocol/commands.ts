@@ -13,7 +13,6 @@ export type ErrorCode =
   | 'bad-encoding'
   | 'nick-taken'
   | 'server-full'
-  | 'shutting-down'
   | 'idle-timeout'
   | 'partial-timeout'
   | 'rate-limited'

@@ -276,13 +276,15 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     })
   }
 
+  // No stopping check here: stop() closes the listeners first, so a connection that arrives then is refused
+  // by the kernel (ECONNREFUSED) and never gets this far.
   private accept(listener: Listener, socket: Socket): void {
-    if (this.stopping || this.sessions.size >= this.options.maxSessions) {
-      const why = this.stopping ? 'server is shutting down' : `server is full (${this.options.maxSessions} sessions)`
+    if (this.sessions.size >= this.options.maxSessions) {
+      const why = `server is full (${this.options.maxSessions} sessions)`
       this.log('refuse', `refused ${socket.remoteAddress}:${socket.remotePort}: ${why}`)
       socket.on('error', () => {})
       // Both framings carry this one: it is all a refused peer ever gets, so an asio peer gets it as a body.
-      socket.end(listener.codec.encode(reply.err(this.stopping ? 'shutting-down' : 'server-full', why)))
+      socket.end(listener.codec.encode(reply.err('server-full', why)))
       setTimeout(() => socket.destroy(), 1000).unref()
       return
     }
