@@ -160,6 +160,8 @@ export class LogicPipeline<E extends PipelineEntry> {
    * order, so the oldest unfinished ones, one per thread, are the ones running.
    */
   private armDeadlines(): void {
+    // Closing: the pool ends every thread itself, and a timer armed now would only hold the process open.
+    if (this.closing) return
     let running = 0
     for (const slot of this.inFlight) {
       if (slot.result || !slot.abort) continue
