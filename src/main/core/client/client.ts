@@ -16,7 +16,9 @@ export interface ClientOptions {
 }
 
 /** The token of keep-alive PINGs: their PONGs are the client's own business, not its user's. */
-const KEEPALIVE_PONG = 'PONG switchboard-keepalive'
+const KEEPALIVE_TOKEN = 'switchboard-keepalive'
+const KEEPALIVE_PING = `PING ${KEEPALIVE_TOKEN}\n`
+const KEEPALIVE_PONG = `PONG ${KEEPALIVE_TOKEN}`
 
 export interface ClientEvents {
   /** Every frame's payload as bytes. */
@@ -42,7 +44,7 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     super()
     socket.setNoDelay(true)
     const keepingAlive = keepAliveMs > 0 && codec.name === 'line'
-    const keepAlive = keepingAlive ? setInterval(() => this.sendRaw('PING switchboard-keepalive\n'), keepAliveMs).unref() : null
+    const keepAlive = keepingAlive ? setInterval(() => this.sendRaw(KEEPALIVE_PING), keepAliveMs).unref() : null
     const decoder = codec.createDecoder(
       {
         onFrame: (payload) => {

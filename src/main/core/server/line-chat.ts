@@ -100,10 +100,6 @@ export class LineChat implements ChatProtocol {
     return this.members.get(session) ?? { nick: null, room: null }
   }
 
-  roomCount(): number {
-    return this.rooms.size
-  }
-
   private rename(session: Session, member: Member, name: string): void {
     const old = member.nick
     if (name === old) return this.tell(session, reply.nick(old, name))

@@ -61,6 +61,9 @@ const LISTEN_BACKLOG = 4096
  */
 const LAZY_FLUSH_MS = 10
 
+/** Ends the server chose for a limit a session ran into, not for a fault: logged as 'limit'. */
+const LIMIT_CODES = new Set<ErrorCode>(['rate-limited', 'idle-timeout', 'partial-timeout'])
+
 type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
 function addCounters(into: Counters, from: Counters): void {
@@ -401,7 +404,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       case 'refuse':
         return listener.protocol.refuse(session, marker.code, marker.detail)
       case 'broken':
-        this.log(marker.code === 'rate-limited' || marker.code.endsWith('timeout') ? 'limit' : 'error', `session ${session.id}: ${marker.code}: ${marker.detail}`, session.id)
+        this.log(LIMIT_CODES.has(marker.code) ? 'limit' : 'error', `session ${session.id}: ${marker.code}: ${marker.detail}`, session.id)
         listener.protocol.refuse(session, marker.code, marker.detail)
         return session.end(`${marker.code}: ${marker.detail}`)
       case 'finished':

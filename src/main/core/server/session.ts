@@ -170,7 +170,7 @@ export class Session {
     this.output.push(frame)
     this.outputBytes += frame.length
     this.msgsOut++
-    if (this.outputBytes + this.socket.writableLength > this.limits.maxOutputBytes) {
+    if (this.queuedBytes > this.limits.maxOutputBytes) {
       this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
       return false
     }
@@ -225,11 +225,9 @@ export class Session {
   /** Reading may go on: the frame refused last goes first, then what the decoder held back, then the socket. */
   resumeReading(): void {
     if (this.ending) return
-    if (this.refused !== null) {
-      if (!this.host.onFrame(this, this.refused)) return
-      this.refused = null
-      this.msgsIn++
-    }
+    const refused = this.refused
+    this.refused = null
+    if (refused !== null && !this.offer(refused)) return
     if (!this.decoder.resume()) return
     if (this.peerFinished) return this.host.onFinished(this)
     this.socket.resume()
