@@ -14,7 +14,7 @@ async function running() {
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
-    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 },
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null },
     serverDefaults: { metricsIntervalMs: 50 }
   })
   const state = await host.startServer(host.serverState.config)

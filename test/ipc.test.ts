@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CALL_NAMES, ipcChannel, type ClientState, type ServerState } from '../src/shared/contract'
 import { SwitchboardHost } from '../src/main/host/host'
+import { validateCall } from '../src/main/host/validate'
 import { serveContractOverIpc, type IpcMainLike, type WebContentsLike } from '../src/main/ipc'
 import { LOAD_AGENT_FILE, WORKER_FILE, TestClient, waitFor } from './helpers'
 
@@ -38,7 +39,7 @@ function setup() {
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
-    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 },
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null },
     openClientWindow: () => opened.push(1)
   })
   const { ipcMain, handlers } = fakeIpcMain()
@@ -73,6 +74,40 @@ describe('the contract over Electron IPC', () => {
     await expect(call(window.contents, 'connectClient', { host: 'x', port: 1, codec: 'line', extra: 1 })).rejects.toThrow(/only host, port, codec/)
     await expect(call(window.contents, 'startServer', { listeners: [{ codec: 'http', host: '127.0.0.1', port: 1 }], workers: 0, workUs: 0 })).rejects.toThrow(/codec: expected one of line, asio/)
     expect(host!.serverState.status).toBe('stopped')
+  })
+
+  it('refuses a cluster section that is not a Redis address and a node id, and a kick for a malformed node', async () => {
+    const { call } = setup()
+    const window = fakeWebContents(1)
+    const config = host!.serverState.config
+    const withCluster = (cluster: unknown) => call(window.contents, 'startServer', { ...config, cluster })
+    const { cluster: _, ...withoutCluster } = config
+    await expect(call(window.contents, 'startServer', withoutCluster)).rejects.toThrow(/config\.cluster: expected null or an object/)
+    for (const redis of ['http://127.0.0.1:6379', 'redis://127.0.0.1', 'redis://127.0.0.1:0', 'redis://127.0.0.1:65536', 'redis://user:secret@127.0.0.1:6379', 'redis://bad host:6379', 'redis://127.0.0.1:6379/x', 6379]) {
+      await expect(withCluster({ redis, nodeId: 'a' })).rejects.toThrow(/config\.cluster\.redis: expected redis:\/\/host:port/)
+    }
+    for (const nodeId of ['', 'n'.repeat(33), 'a b', 'a:b', 'ü', 7]) {
+      await expect(withCluster({ redis: 'redis://127.0.0.1:6379', nodeId })).rejects.toThrow(/config\.cluster\.nodeId: expected 1 to 32 of/)
+    }
+    await expect(withCluster({ redis: 'redis://127.0.0.1:6379', nodeId: 'a', password: 'x' })).rejects.toThrow(/only redis, nodeId/)
+    await expect(withCluster('redis://127.0.0.1:6379')).rejects.toThrow(/config\.cluster: expected null or an object/)
+    await expect(call(window.contents, 'kickSession', 7, 'node one')).rejects.toThrow(/node: expected 1 to 32 of/)
+    await expect(call(window.contents, 'kickSession', 7, 3)).rejects.toThrow(/node: expected 1 to 32 of/)
+    expect(host!.serverState.status).toBe('stopped')
+  })
+
+  it('lets through a cluster section and a node as given, and no node as none', () => {
+    const config = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 }
+    for (const redis of ['redis://127.0.0.1:6379', 'redis://localhost:6380/2', 'redis://redis.internal:1', 'redis://[::1]:6379/15']) {
+      const cluster = { redis, nodeId: 'node_B-2' }
+      expect(validateCall('startServer', [{ ...config, cluster }])).toEqual([{ ...config, cluster }])
+    }
+    expect(validateCall('startServer', [{ ...config, cluster: null }])).toEqual([{ ...config, cluster: null }])
+    expect(validateCall('kickSession', [7, 'n'.repeat(32)])).toEqual([7, 'n'.repeat(32)])
+    expect(validateCall('kickSession', [7])).toEqual([7])
+    expect(validateCall('kickSession', [7, undefined])).toEqual([7])
+    // What a trailing undefined becomes on the browser's JSON wire.
+    expect(validateCall('kickSession', [7, null])).toEqual([7])
   })
 
   it('gives each window its own client, and closes it with the window', async () => {

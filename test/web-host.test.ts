@@ -19,7 +19,7 @@ afterEach(async () => {
 })
 
 async function setup() {
-  host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 } })
+  host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null } })
   web = await startWebHost({ host, rendererDir: resolve('out/renderer'), port: 0, token: TOKEN })
   return `http://127.0.0.1:${web.port}`
 }
@@ -149,6 +149,11 @@ describe('browser mode: the web host', () => {
     expect((await next((m) => m.id === 2)).error).toMatch(/sessionId: expected a whole number/)
     ws.send(JSON.stringify({ id: 3, call: 'noSuchCall', args: [] }))
     expect((await next((m) => m.id === 3)).error).toMatch(/unknown call "noSuchCall"/)
+    ws.send(JSON.stringify({ id: 4, call: 'kickSession', args: [1, 'no such node!'] }))
+    expect((await next((m) => m.id === 4)).error).toMatch(/node: expected 1 to 32 of/)
+    // JSON turns a trailing undefined into null: that is a kick on this server, here of nobody.
+    ws.send(JSON.stringify({ id: 5, call: 'kickSession', args: [424242, null] }))
+    expect(await next((m) => m.id === 5)).toMatchObject({ result: false })
   })
 
   it('refuses a malformed call on its own: earlier calls still get their replies and the socket stays open', async () => {

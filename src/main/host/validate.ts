@@ -1,4 +1,4 @@
-import type { CallArgs, CallName, ClientConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
+import type { CallArgs, CallName, ClientConfig, ClusterConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
 
@@ -37,8 +37,32 @@ const listener: Check<ListenerConfig> = (value, path) => {
   return { codec: codec(o.codec, `${path}.codec`), port: integer(0, 65535)(o.port, `${path}.port`), host: host(o.host, `${path}.host`) }
 }
 
+/**
+ * `redis://host:port[/db]`, nothing more: credentials would end up in every window's metrics, and a
+ * bracketed IPv6 address is the only way a colon can be part of the host.
+ */
+const REDIS_URL = /^redis:\/\/([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})(?:\/(\d{1,4}))?$/
+/** The same rule as ClusterConfig.nodeId: it names Redis keys and shows in the control room. */
+const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+
+const redisUrl: Check<string> = (value, path) => {
+  const match = typeof value === 'string' ? REDIS_URL.exec(value) : null
+  const port = match ? Number(match[2]) : 0
+  return match && port >= 1 && port <= 65535 ? (value as string) : fail(path, 'redis://host:port or redis://host:port/db', value)
+}
+
+const nodeId: Check<string> = (value, path) =>
+  typeof value === 'string' && NODE_ID_PATTERN.test(value) ? value : fail(path, '1 to 32 of A-Z a-z 0-9 _ -', value)
+
+const clusterConfig: Check<ClusterConfig | null> = (value, path) => {
+  if (value === null) return null
+  if (typeof value !== 'object') fail(path, 'null or an object with redis and nodeId', value)
+  const o = object(value, path, ['redis', 'nodeId'])
+  return { redis: redisUrl(o.redis, `${path}.redis`), nodeId: nodeId(o.nodeId, `${path}.nodeId`) }
+}
+
 const serverConfig: Check<ServerConfig> = (value, path) => {
-  const o = object(value, path, ['listeners', 'workers', 'workUs'])
+  const o = object(value, path, ['listeners', 'workers', 'workUs', 'cluster'])
   if (!Array.isArray(o.listeners) || o.listeners.length < 1 || o.listeners.length > 8) {
     fail(`${path}.listeners`, '1 to 8 listeners', o.listeners)
   }
@@ -46,7 +70,8 @@ const serverConfig: Check<ServerConfig> = (value, path) => {
     listeners: o.listeners.map((item, i) => listener(item, `${path}.listeners[${i}]`)),
     workers: integer(0, 64)(o.workers, `${path}.workers`),
     // 100 ms of work per message is already a server that can barely move; more only makes stop() crawl.
-    workUs: integer(0, 100_000)(o.workUs, `${path}.workUs`)
+    workUs: integer(0, 100_000)(o.workUs, `${path}.workUs`),
+    cluster: clusterConfig(o.cluster, `${path}.cluster`)
   }
 }
 
@@ -65,7 +90,11 @@ const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
   getServerState: none,
   startServer: (args) => [serverConfig(args[0], 'config')],
   stopServer: none,
-  kickSession: (args) => [integer(1, Number.MAX_SAFE_INTEGER)(args[0], 'sessionId')],
+  kickSession: (args) => {
+    const sessionId = integer(1, Number.MAX_SAFE_INTEGER)(args[0], 'sessionId')
+    // JSON has no undefined: over the browser's WebSocket an absent trailing `node` can arrive as null.
+    return args[1] === undefined || args[1] === null ? [sessionId] : [sessionId, nodeId(args[1], 'node')]
+  },
   connectClient: (args) => [clientConfig(args[0], 'config')],
   sendClient: (args) => [text(args[0], 'text')],
   closeClient: none,
