@@ -40,7 +40,7 @@ describe('ServerCard', () => {
     })
     cleanup.push(() => new Promise((resolve) => blocker.close(resolve)))
     const port = (blocker.address() as { port: number }).port
-    harness = renderWithHost(<ServerCard />, { listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0, workUs: 0 })
+    harness = renderWithHost(<ServerCard />, { listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0, workUs: 0, cluster: null })
     await waitFor(() => expect(screen.getByRole('button', { name: 'Start' })).toBeTruthy())
     fireEvent.click(screen.getByRole('button', { name: 'Start' }))
     const alert = await screen.findByRole('alert')

@@ -8,7 +8,7 @@ import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/rende
 import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
 
 /** Free ports, so tests never collide with each other or with a server on 7000. */
-export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0 }
+export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0, cluster: null }
 
 export interface Harness extends RenderResult {
   host: SwitchboardHost

@@ -11,6 +11,7 @@ function snapshot(at: number, queue: number): MetricsSnapshot {
     at,
     uptimeMs: at,
     sessions: [],
+    cluster: null,
     totals: {
       sessions: 0, msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, msgsInPerSec: 1, msgsOutPerSec: 2, bytesInPerSec: 0,
       bytesOutPerSec: 0, logicQueueDepth: queue, logicQueuePeak: queue, batchesInFlight: 0, readingPaused: false,

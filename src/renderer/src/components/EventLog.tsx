@@ -3,7 +3,7 @@ import type { LogKind } from '../../../shared/telemetry'
 import { useAppStore } from '../context'
 import { formatTime } from '../format'
 
-const KINDS: LogKind[] = ['listen', 'connect', 'disconnect', 'refuse', 'error', 'kick', 'pressure', 'limit', 'shutdown']
+const KINDS: LogKind[] = ['listen', 'connect', 'disconnect', 'refuse', 'error', 'kick', 'pressure', 'limit', 'shutdown', 'cluster']
 /** Rows rendered at once; the store keeps more, the filter reaches all of them. */
 const SHOWN = 300
 

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react'
-import { DEFAULT_SERVER_CONFIG, type ListenerConfig, type ServerConfig } from '../../../shared/contract'
+import { DEFAULT_SERVER_CONFIG, type ClusterConfig, type ListenerConfig, type ServerConfig } from '../../../shared/contract'
 import { useApi, useAppStore } from '../context'
 import { formatCount, formatDuration, formatMs, formatPercent } from '../format'
+import { ClusterView } from './ClusterView'
 
 function useNow(periodMs: number): number {
   const [now, setNow] = useState(Date.now())
@@ -37,11 +38,20 @@ function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfi
   )
 }
 
+/** What the form sends: an empty Redis URL means no cluster; the host checks the rest. */
+function toStart(config: ServerConfig): ServerConfig {
+  const redis = config.cluster?.redis.trim() ?? ''
+  return { ...config, cluster: redis ? { redis, nodeId: config.cluster!.nodeId.trim() } : null }
+}
+
 export function ServerCard() {
   const api = useApi()
   const server = useAppStore((s) => s.server)
   const totals = useAppStore((s) => s.latest?.totals ?? null)
+  const cluster = useAppStore((s) => s.latest?.cluster ?? null)
   const [draft, setDraft] = useState<ServerConfig | null>(null)
+  // A start the host refused outright (arguments that do not fit), as opposed to one that failed to start.
+  const [refused, setRefused] = useState<string | null>(null)
   const now = useNow(1000)
   const config = draft ?? server?.config ?? DEFAULT_SERVER_CONFIG
   const status = server?.status ?? 'stopped'
@@ -50,6 +60,17 @@ export function ServerCard() {
 
   const setListener = (index: number, listener: ListenerConfig) =>
     setDraft({ ...config, listeners: config.listeners.map((l, i) => (i === index ? listener : l)) })
+  // The draft keeps a node id typed before the URL; toStart() drops the section while the URL is empty.
+  const clusterDraft: ClusterConfig = config.cluster ?? { redis: '', nodeId: '' }
+  const setCluster = (change: Partial<ClusterConfig>) => setDraft({ ...config, cluster: { ...clusterDraft, ...change } })
+  const start = () =>
+    api.startServer(toStart(config)).then(
+      () => {
+        setDraft(null)
+        setRefused(null)
+      },
+      (error: Error) => setRefused(error.message)
+    )
 
   return (
     <section className="card server-card" aria-label="server">
@@ -87,18 +108,33 @@ export function ServerCard() {
             <input type="number" min={0} value={config.workUs} onChange={(e) => setDraft({ ...config, workUs: Number(e.target.value) })} />
           </label>
         </div>
+        <div className="knobs cluster-form">
+          <label>
+            cluster redis
+            <input
+              aria-label="redis url"
+              placeholder="none: runs alone"
+              value={clusterDraft.redis}
+              onChange={(e) => setCluster({ redis: e.target.value })}
+            />
+          </label>
+          <label>
+            node id
+            <input aria-label="node id" placeholder="node-a" value={clusterDraft.nodeId} onChange={(e) => setCluster({ nodeId: e.target.value })} />
+          </label>
+        </div>
       </fieldset>
       <div className="actions">
-        <button type="button" disabled={!editable} onClick={() => api.startServer(config).then(() => setDraft(null))}>
+        <button type="button" disabled={!editable} onClick={start}>
           Start
         </button>
         <button type="button" disabled={!running} onClick={() => api.stopServer()}>
           Stop
         </button>
       </div>
-      {server?.error && (
+      {(refused ?? server?.error) && (
         <p className="error" role="alert">
-          {server.error}
+          {refused ?? server?.error}
         </p>
       )}
       {running && (
@@ -143,6 +179,7 @@ export function ServerCard() {
           <dd>{formatMs(totals.eventLoopLagP99Ms)}</dd>
         </dl>
       )}
+      {running && cluster && <ClusterView cluster={cluster} />}
     </section>
   )
 }

@@ -1,0 +1,233 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react'
+import type { ReactElement } from 'react'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ServerCard } from '../../src/renderer/src/components/ServerCard'
+import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
+import { AppProvider } from '../../src/renderer/src/context'
+import { createAppStore, type AppStore } from '../../src/renderer/src/store'
+import { createApiProxy, type ServerConfig, type ServerState } from '../../src/shared/contract'
+import type { ClusterMetrics, MetricsSnapshot, SessionMetrics } from '../../src/shared/telemetry'
+import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
+
+/**
+ * A cluster needs Redis and a second node; what the control room draws of one is a snapshot. These
+ * tests feed the store such snapshots and record the calls the components make, through the contract's
+ * own proxy so that a call looks exactly as a host would receive it.
+ */
+function recordingApi() {
+  const calls: { call: string; args: unknown[] }[] = []
+  const api = createApiProxy({
+    invoke: async (call, args) => {
+      calls.push({ call, args: [...args] })
+      return (call === 'kickSession' ? true : undefined) as never
+    },
+    subscribe: () => () => {}
+  })
+  return { api, calls }
+}
+
+function renderWithStore(ui: ReactElement): { store: AppStore; calls: { call: string; args: unknown[] }[] } {
+  const store = createAppStore()
+  const { api, calls } = recordingApi()
+  render(
+    <AppProvider api={api} store={store}>
+      {ui}
+    </AppProvider>
+  )
+  return { store, calls }
+}
+
+const NOW = 1_700_000_000_000
+
+function session(id: number, nick: string): SessionMetrics {
+  return {
+    id, remote: `127.0.0.1:${50000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', connectedAt: NOW - 65_000,
+    bytesIn: 2048, bytesOut: 4096, msgsIn: 12, msgsOut: 34, queuedBytes: 0, rateLimited: 0
+  }
+}
+
+const CLUSTER: ClusterMetrics = {
+  nodeId: 'node-a',
+  redis: 'redis://10.0.0.5:6379/2',
+  connected: true,
+  nodes: [
+    { id: 'node-a', self: true, sessions: 2, msgsInPerSec: 120, msgsOutPerSec: 480, listeners: ['line:127.0.0.1:7000'], seenAgoMs: 200 },
+    { id: 'node-b', self: false, sessions: 5, msgsInPerSec: 30, msgsOutPerSec: 90, listeners: ['line:127.0.0.1:7100'], seenAgoMs: 1500 }
+  ],
+  rooms: [
+    { room: 'lobby', localMembers: 2, lagMs: 3.5 },
+    { room: 'den', localMembers: 1, lagMs: 2500 },
+    { room: 'quiet', localMembers: 1, lagMs: null }
+  ],
+  remoteSessions: [
+    // The same id as a local session: ids are per node, so only the node tells them apart.
+    { node: 'node-b', id: 1, nick: 'bea', room: 'lobby', remote: '10.0.0.9:41000', listener: 'line:7100', connectedAt: NOW - 5_000 },
+    { node: 'node-b', id: 9, nick: 'ben', room: 'den', remote: '10.0.0.9:41001', listener: 'asio:7101', connectedAt: NOW - 7_000 }
+  ],
+  appended: 1234,
+  delivered: 5678,
+  duplicatesDropped: 3,
+  entriesLost: 7,
+  nodesReaped: 1
+}
+
+function snapshot(cluster: ClusterMetrics | null): MetricsSnapshot {
+  return {
+    at: NOW,
+    uptimeMs: 60_000,
+    sessions: [session(1, 'ada'), session(2, 'alan')],
+    cluster,
+    totals: {
+      sessions: 2, msgsIn: 24, msgsOut: 68, bytesIn: 0, bytesOut: 0, msgsInPerSec: 120, msgsOutPerSec: 480, bytesInPerSec: 0,
+      bytesOutPerSec: 0, logicQueueDepth: 0, logicQueuePeak: 0, batchesInFlight: 0, readingPaused: false, sessionsHeld: 0,
+      poolThreads: 2, poolUtilization: 0.1, logicLatencyP50Ms: 0.2, logicLatencyP99Ms: 1, eventLoopLagP99Ms: 1, rateLimited: 0,
+      batchesRedone: 0, batchTimeouts: 0
+    }
+  }
+}
+
+const RUNNING: ServerState = {
+  status: 'running',
+  config: { ...TEST_CONFIG, cluster: { redis: 'redis://10.0.0.5:6379/2', nodeId: 'node-a' } },
+  bound: [{ codec: 'line', host: '127.0.0.1', port: 7000, name: 'line:7000' }],
+  startedAt: NOW,
+  error: null
+}
+
+const cellsOf = (row: HTMLElement) => within(row).getAllByRole('cell').map((c) => c.textContent)
+
+let harness: Harness | undefined
+afterEach(async () => {
+  await harness?.dispose()
+  harness = undefined
+  cleanup()
+})
+
+describe('ServerCard of a cluster node', () => {
+  it('shows the nodes, Redis, the lag per room and the stream counters', () => {
+    const { store } = renderWithStore(<ServerCard />)
+    act(() => {
+      store.getState().setServer(RUNNING)
+      store.getState().pushMetrics(snapshot(CLUSTER))
+    })
+    const view = screen.getByRole('region', { name: 'cluster' })
+    expect(within(view).getByTestId('cluster-node').textContent).toBe('node-a')
+    expect(view.textContent).toContain('redis://10.0.0.5:6379/2')
+    expect(within(view).getByTestId('cluster-redis').textContent).toBe('connected')
+
+    const nodes = within(view).getByRole('table', { name: 'cluster nodes' })
+    const self = nodes.querySelector('[data-node="node-a"]') as HTMLElement
+    const other = nodes.querySelector('[data-node="node-b"]') as HTMLElement
+    expect(within(self).getByRole('rowheader').textContent).toBe('node-athis')
+    expect(within(other).getByRole('rowheader').textContent).toBe('node-b')
+    expect(cellsOf(self)).toEqual(['2', '120', '480', '0s ago'])
+    expect(cellsOf(other)).toEqual(['5', '30', '90', '1s ago'])
+
+    const rooms = within(view).getByRole('table', { name: 'cluster rooms' })
+    expect(cellsOf(rooms.querySelector('[data-room="lobby"]') as HTMLElement)).toEqual(['2', '3.50 ms'])
+    const den = rooms.querySelector('[data-room="den"]') as HTMLElement
+    expect(cellsOf(den)).toEqual(['1', '2500 ms'])
+    expect(within(den).getAllByRole('cell')[1].className).toContain('warn')
+    expect(cellsOf(rooms.querySelector('[data-room="quiet"]') as HTMLElement)).toEqual(['1', '–'])
+
+    expect(within(view).getByTestId('cluster-appended').textContent).toBe('1.2K')
+    expect(within(view).getByTestId('cluster-delivered').textContent).toBe('5.7K')
+    expect(within(view).getByTestId('cluster-duplicates').textContent).toBe('3')
+    expect(within(view).getByTestId('cluster-lost').textContent).toBe('7')
+    expect(within(view).getByTestId('cluster-reaped').textContent).toBe('1')
+  })
+
+  it('says when Redis is out of reach, and shows no cluster for a server on its own', () => {
+    const { store } = renderWithStore(<ServerCard />)
+    act(() => {
+      store.getState().setServer(RUNNING)
+      store.getState().pushMetrics(snapshot({ ...CLUSTER, connected: false }))
+    })
+    expect(screen.getByTestId('cluster-redis').textContent).toBe('disconnected')
+    act(() => store.getState().pushMetrics(snapshot(null)))
+    expect(screen.queryByRole('region', { name: 'cluster' })).toBeNull()
+  })
+
+  it('starts the server as a cluster node from the form, and alone while the Redis URL is empty', async () => {
+    const { store, calls } = renderWithStore(<ServerCard />)
+    act(() => store.getState().setServer({ ...RUNNING, status: 'stopped', config: TEST_CONFIG, bound: [], startedAt: null }))
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    await waitFor(() => expect(calls).toHaveLength(1))
+    expect((calls[0].args[0] as ServerConfig).cluster).toBeNull()
+
+    // A node id typed first is kept, but no cluster is asked for until there is a URL.
+    fireEvent.change(screen.getByLabelText('node id'), { target: { value: ' node-b ' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    await waitFor(() => expect(calls).toHaveLength(2))
+    expect((calls[1].args[0] as ServerConfig).cluster).toBeNull()
+
+    fireEvent.change(screen.getByLabelText('node id'), { target: { value: ' node-b ' } })
+    fireEvent.change(screen.getByLabelText('redis url'), { target: { value: 'redis://127.0.0.1:6379 ' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    await waitFor(() => expect(calls).toHaveLength(3))
+    expect(calls[2]).toEqual({ call: 'startServer', args: [{ ...TEST_CONFIG, cluster: { redis: 'redis://127.0.0.1:6379', nodeId: 'node-b' } }] })
+  })
+
+  it('shows why the host refused a cluster section, and starts nothing', async () => {
+    harness = renderWithHost(<ServerCard />)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+    fireEvent.change(screen.getByLabelText('redis url'), { target: { value: 'redis://user:secret@127.0.0.1:6379' } })
+    fireEvent.change(screen.getByLabelText('node id'), { target: { value: 'node-a' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    const alert = await screen.findByRole('alert')
+    expect(alert.textContent).toMatch(/config\.cluster\.redis: expected redis:\/\/host:port/)
+    expect(harness.host.serverState.status).toBe('stopped')
+  })
+})
+
+describe('SessionsTable of a cluster node', () => {
+  // happy-dom does no layout: give the table's scroller the height CSS gives it (as components.test.tsx does).
+  beforeAll(() => {
+    Object.defineProperty(HTMLElement.prototype, 'clientHeight', {
+      configurable: true,
+      get(this: HTMLElement) {
+        return this.classList.contains('table-body') ? 300 : 0
+      }
+    })
+  })
+
+  const rowOf = (node: string, id: number) => document.querySelector(`[data-node="${node}"][data-session="${id}"]`) as HTMLElement
+
+  it('lists every node\'s sessions with a node column, dashes for counters kept on another node', () => {
+    const { store } = renderWithStore(<SessionsTable />)
+    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    const headers = screen.getAllByRole('columnheader').map((h) => h.textContent)
+    expect(headers.slice(0, 7)).toEqual(['id ▴', 'node', 'nick', 'room', 'remote', 'listener', 'age'])
+    expect(screen.getByTestId('session-count').textContent).toBe('4')
+    // 2 here and 5 on node-b, of which Redis listed 2.
+    expect(screen.getByTestId('cluster-session-count').textContent).toBe('of 7 in the cluster')
+
+    expect(cellsOf(rowOf('node-a', 1))).toEqual(['1', 'node-a', 'ada', 'lobby', '127.0.0.1:50001', 'line:7000', '1m 5s', '12', '34', '2KB', '4.1KB', '0B', '0'])
+    expect(cellsOf(rowOf('node-b', 1))).toEqual(['1', 'node-b', 'bea', 'lobby', '10.0.0.9:41000', 'line:7100', '5s', '–', '–', '–', '–', '–', '–'])
+    expect(cellsOf(rowOf('node-b', 9))).toEqual(['9', 'node-b', 'ben', 'den', '10.0.0.9:41001', 'asio:7101', '7s', '–', '–', '–', '–', '–', '–'])
+
+    fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: 'node-b' } })
+    expect(screen.getByTestId('session-count').textContent).toBe('2 of 4')
+  })
+
+  it('kicks a session of another node through that node, and one of this node here', async () => {
+    const { store, calls } = renderWithStore(<SessionsTable />)
+    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    fireEvent.click(within(rowOf('node-b', 1)).getByRole('button', { name: 'Kick' }))
+    fireEvent.click(within(rowOf('node-a', 1)).getByRole('button', { name: 'Kick' }))
+    await waitFor(() => expect(calls).toHaveLength(2))
+    expect(calls[0]).toEqual({ call: 'kickSession', args: [1, 'node-b'] })
+    expect(calls[1]).toEqual({ call: 'kickSession', args: [1] })
+  })
+
+  it('has no node column for a server on its own', () => {
+    const { store } = renderWithStore(<SessionsTable />)
+    act(() => store.getState().pushMetrics(snapshot(null)))
+    const headers = screen.getAllByRole('columnheader').map((h) => h.textContent)
+    expect(headers).not.toContain('node')
+    expect(headers).toContain('codec')
+    expect(screen.getByTestId('session-count').textContent).toBe('2')
+    expect(screen.queryByTestId('cluster-session-count')).toBeNull()
+  })
+})
