@@ -7,8 +7,8 @@ import { AGENT } from './paths'
 import { agentsReaped, BACKGROUND_WARN_CORES, childPids, machineBusyTicks, ownTreeTicks, processTicks, ticksToMs, waitForQuiet } from './quiet-machine'
 import { startServer, stopServer, whenAccepting } from './servers'
 
-/** A load, without where it goes: host, port and codec come from the measurement. */
-export type Workload = Partial<Omit<LoadConfig, 'host' | 'port' | 'codec' | 'timeoutMs' | 'allowRemote'>>
+/** A load, without where it goes: the target and codec come from the measurement. */
+export type Workload = Partial<Omit<LoadConfig, 'targets' | 'codec' | 'timeoutMs' | 'allowRemote'>>
 
 export interface Measurement {
   id: string
@@ -54,7 +54,7 @@ export async function measure(m: Measurement, timeoutMs: number): Promise<Result
   const server = startServer(command, argv)
   try {
     await whenAccepting(server, port)
-    const config = resolveLoadConfig({ ...m.load, host: '127.0.0.1', port, codec: m.codec, timeoutMs })
+    const config = resolveLoadConfig({ ...m.load, targets: [{ host: '127.0.0.1', port }], codec: m.codec, timeoutMs })
     const machineBefore = machineBusyTicks()
     const serverBefore = processTicks(server.child.pid)
     const ownBefore = ownTreeTicks()

@@ -95,8 +95,17 @@ describe('the headless CLI (out/main/cli.js)', () => {
 describe('switchboard load arguments', () => {
   it('builds a run from the flags: a rate means an open loop, a duration alone means no message count', () => {
     const { config, search } = parseLoadArgs(['--port', '7001', '--codec', 'asio', '--clients', '300', '--rate', '20', '--duration', '2.5', '--agents', '2'])
-    expect(config).toMatchObject({ port: 7001, codec: 'asio', clients: 300, mode: 'open', rate: 20, messages: 0, durationMs: 2500, agents: 2 })
+    expect(config).toMatchObject({ targets: [{ host: '127.0.0.1', port: 7001 }], codec: 'asio', clients: 300, mode: 'open', rate: 20, messages: 0, durationMs: 2500, agents: 2 })
     expect(search).toBeNull()
+  })
+
+  it('takes --host and --port as one target, --targets as several', () => {
+    expect(parseLoadArgs(['--host', 'localhost', '--port', '7000']).config.targets).toEqual([{ host: 'localhost', port: 7000 }])
+    expect(parseLoadArgs(['--targets', '127.0.0.1:7000,127.0.0.1:7100, [::1]:7200']).config.targets).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+      { host: '127.0.0.1', port: 7100 },
+      { host: '::1', port: 7200 }
+    ])
   })
 
   it('sets up a rate search with a p99 target in milliseconds', () => {
@@ -105,7 +114,15 @@ describe('switchboard load arguments', () => {
   })
 
   it.each([
-    [[], /--port is required/],
+    [[], /--port or --targets is required/],
+    [['--host', '127.0.0.1'], /--port or --targets is required/],
+    [['--port', '0'], /--port takes a whole number from 1 to 65535/],
+    [['--targets', '127.0.0.1:7000', '--port', '7100'], /--targets, or --host and --port, not both/],
+    [['--targets', '127.0.0.1:7000,7100'], /--targets takes host:port pairs .* not "7100"/],
+    [['--targets', '127.0.0.1:7000,'], /--targets takes host:port pairs/],
+    [['--targets', '127.0.0.1:7000,127.0.0.1:99999'], /targets\[1\]\.port must be a whole number from 1 to 65535/],
+    [['--targets', '127.0.0.1:7000,192.168.1.5:7000'], /host 192\.168\.1\.5 is not on this machine/],
+    [['--targets', '127.0.0.1:7000,127.0.0.1:7001', '--codec', 'asio'], /several targets are for the line protocol/],
     [['--port', '7000', '--clients', 'many'], /--clients takes a whole number/],
     [['--port', '7000', '--duration', '0'], /--duration takes a number of seconds > 0/],
     [['--port', '7000', '--host', '192.168.1.5'], /not on this machine/],
@@ -132,6 +149,22 @@ describe('switchboard load (out/main/cli.js)', () => {
     expect(stdout).toMatch(/latency ms: p50 [\d.]+ {2}p90/)
     const report = JSON.parse(readFileSync(json, 'utf8'))
     expect(report).toMatchObject({ complete: true, deliveries: 4000, config: { clients: 20, codec: 'asio' } })
+    server.child.kill('SIGINT')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('spreads a run over --targets and reports each one', async () => {
+    // Two listeners of one server stand for two nodes of a cluster: one lobby behind two ports.
+    const server = run(['serve', '--listen', 'line:0', '--listen', 'line:0', '--status-ms', '0'])
+    await waitFor('both listeners', () => (server.output().stdout.match(/listening on/g) ?? []).length === 2)
+    const [a, b] = [...server.output().stdout.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].map((m) => m[1])
+    const load = run(['load', '--targets', `127.0.0.1:${a},127.0.0.1:${b}`, '--clients', '5', '--messages', '10', '--size', '24'])
+    expect(await load.exited).toBe(0)
+    const { stdout } = load.output()
+    expect(stdout).toMatch(new RegExp(`5 clients -> 127\\.0\\.0\\.1:${a}, 127\\.0\\.0\\.1:${b} \\(line\\)`))
+    expect(stdout).toMatch(/complete: 250 of 250 deliveries/)
+    expect(stdout).toContain(`per target: 127.0.0.1:${a} 3 of 3 connected, 150 deliveries; 127.0.0.1:${b} 2 of 2 connected, 100 deliveries`)
+    expect(stdout).toMatch(/order: one order in each of 1 room/)
     server.child.kill('SIGINT')
     expect(await server.exited).toBe(0)
   })

@@ -70,7 +70,7 @@ describe('the contract over Electron IPC', () => {
     await expect(call(window.contents, 'startServer', { listeners: [], workers: 1, workUs: 0 })).rejects.toThrow(/listeners: expected 1 to 8 listeners/)
     await expect(call(window.contents, 'kickSession', '7')).rejects.toThrow(/sessionId: expected a whole number/)
     await expect(call(window.contents, 'startServer', { ...host!.serverState.config, workUs: 1_000_000 })).rejects.toThrow(/workUs: expected a whole number from 0 to 100000/)
-    await expect(call(window.contents, 'startLoad', { port: 7000, clients: 0 })).rejects.toThrow(/config: clients must be a whole number from 1/)
+    await expect(call(window.contents, 'startLoad', { targets: [{ host: '127.0.0.1', port: 7000 }], clients: 0 })).rejects.toThrow(/config: clients must be a whole number from 1/)
     await expect(call(window.contents, 'connectClient', { host: 'x', port: 1, codec: 'line', extra: 1 })).rejects.toThrow(/only host, port, codec/)
     await expect(call(window.contents, 'startServer', { listeners: [{ codec: 'http', host: '127.0.0.1', port: 1 }], workers: 0, workUs: 0 })).rejects.toThrow(/codec: expected one of line, asio/)
     expect(host!.serverState.status).toBe('stopped')

@@ -4,9 +4,18 @@ import type { CodecName } from './telemetry'
 
 export type LoadMode = 'closed' | 'open'
 
-export interface LoadConfig {
+/** Where clients connect: a server, or one node of a cluster. */
+export interface LoadTarget {
   host: string
   port: number
+}
+
+export interface LoadConfig {
+  /**
+   * Client i connects to targets[i % targets.length]: with several nodes of a cluster, every room has
+   * members on every node, so what a room's members see crosses nodes.
+   */
+  targets: LoadTarget[]
   codec: CodecName
   clients: number
   /** New connections per second while ramping up; 0 = as fast as the machine allows. */
@@ -61,6 +70,16 @@ export interface LoadProgress {
   errors: number
 }
 
+/** One target's share of a run. */
+export interface TargetReport extends LoadTarget {
+  /** Clients sent to it. */
+  clients: number
+  /** Of those, the ones that connected. */
+  connected: number
+  /** Frames of this run its clients received. */
+  deliveries: number
+}
+
 export interface LoadReport {
   runId: number
   config: LoadConfig
@@ -95,14 +114,15 @@ export interface LoadReport {
    * sender and sequence in arrival order), of the rooms that had members to compare.
    */
   order: { rooms: number; split: number }
+  /** Per target, in the config's order. */
+  targets: TargetReport[]
   /** Each agent process's CPU over the run, as a share of one core. */
   agentCpu: number[]
   note?: string
 }
 
-/** Defaults: a modest closed-loop broadcast on the line codec. */
-export const LOAD_DEFAULTS: Omit<LoadConfig, 'port'> = {
-  host: '127.0.0.1',
+/** Defaults: a modest closed-loop broadcast on the line codec. Where it goes has no default. */
+export const LOAD_DEFAULTS: Omit<LoadConfig, 'targets'> = {
   codec: 'line',
   clients: 100,
   connectRate: 0,
@@ -124,3 +144,11 @@ export function describeOrder({ rooms, split }: LoadReport['order']): string {
   const all = `${rooms.toLocaleString('en-US')} room${rooms > 1 ? 's' : ''}`
   return split === 0 ? `one order in each of ${all}` : `members saw different orders in ${split.toLocaleString('en-US')} of ${all}`
 }
+
+/** `host:port`, an IPv6 address in brackets (`[::1]:7000`); null when it is not of that form. */
+export function parseTarget(text: string): LoadTarget | null {
+  const match = /^(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]+)$/.exec(text.trim())
+  return match ? { host: match[1] ?? match[2], port: Number(match[3]) } : null
+}
+
+export const formatTarget = ({ host, port }: LoadTarget): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)

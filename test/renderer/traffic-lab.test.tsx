@@ -6,7 +6,7 @@ import { createAppStore } from '../../src/renderer/src/store'
 import { LOAD_RUNS_CAP } from '../../src/renderer/src/store/load-slice'
 import { HISTORY_POINTS as LOAD_HISTORY_POINTS } from '../../src/renderer/src/store/series'
 import { LOAD_DEFAULTS, type LoadProgress, type LoadReport } from '../../src/shared/load'
-import { renderWithHost, type Harness } from './harness'
+import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
 
 /** What each chart (by its figure's title) was last given: happy-dom has no canvas for the real uPlot to draw on. */
 const chartData = vi.hoisted(() => new Map<string, number[][]>())
@@ -65,7 +65,7 @@ describe('TrafficLab against the real host', () => {
     // A broadcast in one lobby: each of 5 clients' 20 messages reaches all 5 members, the sender included.
     expect(screen.getByTestId('load-deliveries').textContent).toBe('500 / 500')
     const [first] = harness.store.getState().loadRuns
-    expect(first.config).toMatchObject({ host: '127.0.0.1', port, codec: 'line', clients: 5, messages: 20, mode: 'closed' })
+    expect(first.config).toMatchObject({ targets: [{ host: '127.0.0.1', port }], codec: 'line', clients: 5, messages: 20, mode: 'closed' })
     // The live part was fed while it ran: the progress line and the charts' columns.
     expect(screen.getByTestId('load-progress').textContent).toContain(`run #${first.runId}`)
     const history = harness.store.getState().loadHistory
@@ -135,14 +135,43 @@ describe('TrafficLab against the real host', () => {
     expect((await screen.findByRole('alert')).textContent).toMatch(/clients must be a whole number/)
     expect(screen.getByTestId('load-status').textContent).toBe('idle')
 
-    // A custom target off this machine needs the explicit checkbox.
+    // A custom target off this machine needs the explicit checkbox, even as one of several.
     setField('clients', '5')
     setField('target', 'custom')
-    setField('target host', '192.0.2.1')
+    setField('targets', '127.0.0.1:7000, 192.0.2.1:7000')
     fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/not on this machine/))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/host 192\.0\.2\.1 is not on this machine/))
+
+    // What is not host:port at all is named before anything is sent.
+    setField('targets', '127.0.0.1:7000, 127.0.0.1')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/"127\.0\.0\.1" is not host:port/))
     expect(harness.host.loadRuns).toEqual([])
   })
+
+  it('spreads a run over several targets typed in, and reports each one', async () => {
+    // Two listeners of the built-in server: one room behind two addresses, as the nodes of a cluster are.
+    const twoListeners = { ...TEST_CONFIG, listeners: [0, 1].map(() => ({ codec: 'line' as const, host: '127.0.0.1', port: 0 })) }
+    harness = renderWithHost(<TrafficLab />, twoListeners)
+    await startBuiltInServer(harness)
+    const [a, b] = harness.store.getState().server!.bound.map((l) => l.port)
+    setField('target', 'custom')
+    setField('targets', `127.0.0.1:${a}, 127.0.0.1:${b}`)
+    setField('clients', '5')
+    setField('messages per client', '10')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByTestId('load-outcome').textContent).toBe('complete'), RUN_TIMEOUT)
+    const [run] = harness.store.getState().loadRuns
+    expect(run.config.targets).toEqual([{ host: '127.0.0.1', port: a }, { host: '127.0.0.1', port: b }])
+    // Clients 0, 2, 4 on the first, 1 and 3 on the second; each gets all 5 × 10 messages of the lobby.
+    expect(run.targets.map((t) => [t.clients, t.connected, t.deliveries])).toEqual([[3, 3, 150], [2, 2, 100]])
+    expect(screen.getByTestId('load-deliveries').textContent).toBe('250 / 250')
+    expect(screen.getByTestId('load-order').textContent).toBe('one order in each of 1 room')
+    const perTarget = screen.getByRole('table', { name: 'per target' })
+    expect(within(perTarget).getByRole('row', { name: new RegExp(`^127\\.0\\.0\\.1:${b}`) }).textContent).toContain('2 / 2')
+    const earlier = screen.getByRole('table', { name: 'earlier runs' })
+    expect(within(earlier).getByRole('row', { name: /^target/ }).textContent).toContain(`127.0.0.1:${a}, 127.0.0.1:${b}`)
+  }, 40_000)
 })
 
 function progress(runId: number, elapsedMs: number, p99Ms: number | null = 1): LoadProgress {
@@ -155,9 +184,9 @@ function progress(runId: number, elapsedMs: number, p99Ms: number | null = 1): L
 function report(runId: number): LoadReport {
   const none = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 }
   return {
-    runId, config: { ...LOAD_DEFAULTS, port: 7000 }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
+    runId, config: { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }] }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
     sent: 0, durationMs: 0, deliveriesPerSec: 0, messagesPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0, latencyMs: none,
-    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, agentCpu: []
+    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, targets: [], agentCpu: []
   }
 }
 

@@ -1,11 +1,14 @@
-import { LOAD_DEFAULTS, type LoadConfig } from '../../shared/load'
+import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadTarget } from '../../shared/load'
 import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
 import type { RateSearch } from '../core/load/rate-search'
 import { parseFlags, positiveFlag, UsageError, wholeFlag } from './flags'
 
 export const LOAD_USAGE = `usage: switchboard load --port N [options]
+       switchboard load --targets H:P,H:P,... [options]
   --host H              target (default 127.0.0.1; another machine needs --allow-remote)
-  --port N              target port (required)
+  --port N              target port
+  --targets H:P,...     several targets, e.g. the nodes of a cluster: client i connects to the
+                        (i mod n)-th, so rooms span the nodes (line protocol only)
   --codec line|asio     (default line)
   --clients N           connections (default ${LOAD_DEFAULTS.clients})
   --connect-rate N      new connections per second while ramping up (default: as fast as possible)
@@ -30,6 +33,22 @@ export interface LoadArgs {
   search: RateSearch | null
 }
 
+const DEFAULT_HOST = '127.0.0.1'
+
+/** --targets, or --host and --port as the one target. */
+function targetsOf(values: { host?: string; port?: string; targets?: string }): LoadTarget[] {
+  if (values.targets !== undefined) {
+    if (values.host !== undefined || values.port !== undefined) throw new UsageError('give --targets, or --host and --port, not both')
+    return values.targets.split(',').map((text) => {
+      const target = parseTarget(text)
+      if (!target) throw new UsageError(`--targets takes host:port pairs separated by commas ([::1]:7000 for IPv6), not "${text}"`)
+      return target
+    })
+  }
+  if (values.port === undefined) throw new UsageError('--port or --targets is required')
+  return [{ host: values.host ?? DEFAULT_HOST, port: wholeFlag('port', values.port, 1, 65535)! }]
+}
+
 const seconds = (name: string, text: string | undefined) => {
   const value = positiveFlag(name, text, 'seconds')
   return value === undefined ? undefined : Math.round(value * 1000)
@@ -39,6 +58,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   const values = parseFlags(argv, {
     host: { type: 'string' },
     port: { type: 'string' },
+    targets: { type: 'string' },
     codec: { type: 'string' },
     clients: { type: 'string' },
     'connect-rate': { type: 'string' },
@@ -57,11 +77,10 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     'search-max': { type: 'string' },
     trial: { type: 'string' }
   })
-  if (values.port === undefined) throw new UsageError('--port is required')
+  const targets = targetsOf(values)
   const durationMs = seconds('duration', values.duration)
   const input: Record<string, unknown> = {
-    host: values.host,
-    port: wholeFlag('port', values.port),
+    targets,
     codec: values.codec,
     clients: wholeFlag('clients', values.clients),
     connectRate: wholeFlag('connect-rate', values['connect-rate']),

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { describeOrder, type LoadProgress, type LoadReport, type Percentiles } from '../../shared/load'
+import { describeOrder, formatTarget, type LoadProgress, type LoadReport, type Percentiles, type TargetReport } from '../../shared/load'
 import { LoadRun } from '../core/load/coordinator'
 import { searchRate } from '../core/load/rate-search'
 import { compact, count, ms } from './format'
@@ -20,13 +20,16 @@ export function formatProgress(p: LoadProgress): string {
 const percentiles = (p: Percentiles) =>
   `p50 ${p.p50}  p90 ${p.p90}  p99 ${p.p99}  p99.9 ${p.p999}  max ${p.max}  (${count.format(p.count)} samples)`
 
+const describeTarget = (t: TargetReport) =>
+  `${formatTarget(t)} ${count.format(t.connected)} of ${count.format(t.clients)} connected, ${count.format(t.deliveries)} deliveries`
+
 export function formatReport(r: LoadReport): string {
   const c = r.config
   const loop = c.mode === 'closed' ? `closed loop, window ${c.window}` : `open loop, ${c.rate} msg/s per client`
   const amount = [c.messages > 0 ? `${c.messages} messages` : '', c.durationMs > 0 ? `${c.durationMs / 1000}s` : ''].filter(Boolean).join(' or ')
   const errors = Object.entries(r.errors).map(([reason, n]) => `${reason} x${n}`)
   return [
-    `load: ${count.format(c.clients)} clients -> ${c.host}:${c.port} (${c.codec}), ${loop}, ${amount} of ${c.size} B` +
+    `load: ${count.format(c.clients)} clients -> ${c.targets.map(formatTarget).join(', ')} (${c.codec}), ${loop}, ${amount} of ${c.size} B` +
       (c.roomSize > 0 ? `, rooms of ${c.roomSize}` : '') +
       `, ${c.agents} agent${c.agents > 1 ? 's' : ''}`,
     `  ${r.complete ? 'complete' : 'INCOMPLETE'}: ${count.format(r.deliveries)} of ${count.format(r.expected)} deliveries, ` +
@@ -36,6 +39,8 @@ export function formatReport(r: LoadReport): string {
     `  latency ms: ${percentiles(r.latencyMs)}`,
     `  connect ms: ${percentiles(r.connectMs)}`,
     `  errors: ${errors.length > 0 ? errors.join(', ') : 'none'}${r.protocolErrors > 0 ? `; ${r.protocolErrors} protocol errors` : ''}`,
+    // One target's figures are the totals above.
+    ...(r.targets.length > 1 ? [`  per target: ${r.targets.map(describeTarget).join('; ')}`] : []),
     `  order: ${describeOrder(r.order)}`,
     `  generator CPU: ${r.agentCpu.map((share) => `${Math.round(share * 100)}%`).join(' ')} of a core per agent`
   ].join('\n')

@@ -222,6 +222,16 @@ export class AgentRun {
     return [...seen.values()]
   }
 
+  /** Per target (by index into config.targets), this agent's clients that connected and what they received. */
+  targets(): { connected: number; deliveries: number }[] {
+    const tally = this.config.targets.map(() => ({ connected: 0, deliveries: 0 }))
+    for (const c of this.connections) {
+      if (c.wasConnected) tally[c.target].connected++
+      tally[c.target].deliveries += c.deliveries
+    }
+    return tally
+  }
+
   /** Closes every connection; nothing after this counts. */
   finish(): void {
     this.halt()

@@ -56,6 +56,7 @@ process.on('message', (message: ToAgent) => {
           connect: encodeHistogram(run.connectTimes),
           errors: run.errors,
           orders: run.orders(),
+          targets: run.targets(),
           cpu: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 1000 : 0
         },
         // Leave once the final message is out.

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { LOAD_DEFAULTS, type LoadConfig } from '../../../shared/load'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadTarget } from '../../../shared/load'
 import { ASIO_MAX_BODY } from '../codec/asio'
 import { CODEC_NAMES, isCodecName } from '../codec'
 import { MAX_LINE } from './scanner'
@@ -10,6 +10,9 @@ const MAX_MS = 86_400_000
 
 /** A host name or an IPv4/IPv6 address, as node:net takes it. */
 export const HOST_PATTERN = /^[A-Za-z0-9.:-]{1,253}$/
+
+/** More nodes than a cluster on one machine would have; a bound, so a config stays small. */
+const MAX_TARGETS = 64
 
 /** The load options a run cannot be started with; the message says which and why. */
 export class LoadConfigError extends Error {}
@@ -25,6 +28,18 @@ export function maxMessages(config: LoadConfig): number {
 export const roomOf = (config: LoadConfig, index: number): number => (config.roomSize > 0 ? Math.floor(index / config.roomSize) : 0)
 
 export const roomCount = (config: LoadConfig): number => (config.roomSize > 0 ? Math.ceil(config.clients / config.roomSize) : 1)
+
+/**
+ * The target a client connects to, by its global index: round robin, so consecutive clients, and so the
+ * members of every room (of at least as many members as there are targets), are on different nodes.
+ */
+export const targetIndexOf = (config: LoadConfig, index: number): number => index % config.targets.length
+
+/** How many clients round robin sends to target `t`. */
+export function clientsOfTarget(config: LoadConfig, t: number): number {
+  const n = config.targets.length
+  return Math.floor(config.clients / n) + (t < config.clients % n ? 1 : 0)
+}
 
 function whole(config: Record<string, unknown>, name: keyof LoadConfig, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = config[name]
@@ -42,22 +57,34 @@ function isLoopback(host: string): boolean {
   return (family === 4 && host.startsWith('127.')) || (family === 6 && host === '::1')
 }
 
+function targetsOf(value: unknown): LoadTarget[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TARGETS) {
+    throw new LoadConfigError(`targets must be a list of 1 to ${MAX_TARGETS} {host, port}`)
+  }
+  return value.map((target: unknown, i) => {
+    const { host, port } = (typeof target === 'object' && target !== null ? target : {}) as Record<string, unknown>
+    if (typeof host !== 'string' || !HOST_PATTERN.test(host)) throw new LoadConfigError(`targets[${i}].host must be a host name or address`)
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new LoadConfigError(`targets[${i}].port must be a whole number from 1 to 65535, not ${JSON.stringify(port)}`)
+    }
+    return { host, port }
+  })
+}
+
 /** Fills in defaults and refuses what the engine cannot run; used by the CLI and by the host alike. */
 export function resolveLoadConfig(input: unknown): LoadConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new LoadConfigError('load config must be an object')
-  const unknown = Object.keys(input).filter((key) => !Object.hasOwn(LOAD_DEFAULTS, key) && key !== 'port')
+  const unknown = Object.keys(input).filter((key) => !Object.hasOwn(LOAD_DEFAULTS, key) && key !== 'targets')
   if (unknown.length > 0) throw new LoadConfigError(`unknown load option ${unknown.join(', ')}`)
   const merged: Record<string, unknown> = { ...LOAD_DEFAULTS, ...input }
-  const host = merged.host
-  if (typeof host !== 'string' || !HOST_PATTERN.test(host)) throw new LoadConfigError('host must be a host name or address')
+  const targets = targetsOf(merged.targets)
   if (typeof merged.codec !== 'string' || !isCodecName(merged.codec)) {
     throw new LoadConfigError(`codec must be one of ${CODEC_NAMES.join(', ')}, not ${JSON.stringify(merged.codec)}`)
   }
   if (merged.mode !== 'closed' && merged.mode !== 'open') throw new LoadConfigError('mode must be closed or open')
   if (typeof merged.allowRemote !== 'boolean') throw new LoadConfigError('allowRemote must be true or false')
   const config: LoadConfig = {
-    host,
-    port: whole(merged, 'port', 1, 65535),
+    targets,
     codec: merged.codec,
     clients: whole(merged, 'clients', 1, 100_000),
     connectRate: whole(merged, 'connectRate', 0),
@@ -72,11 +99,12 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     timeoutMs: whole(merged, 'timeoutMs', 1, MAX_MS),
     allowRemote: merged.allowRemote
   }
-  if (!config.allowRemote && !isLoopback(config.host)) {
-    throw new LoadConfigError(`host ${config.host} is not on this machine; allow a remote target explicitly`)
-  }
+  const remote = config.allowRemote ? undefined : config.targets.find((target) => !isLoopback(target.host))
+  if (remote) throw new LoadConfigError(`host ${remote.host} is not on this machine; allow a remote target explicitly`)
   if (config.messages === 0 && config.durationMs === 0) throw new LoadConfigError('give a message count, a duration, or both')
   if (config.codec === 'asio' && config.roomSize > 0) throw new LoadConfigError('roomSize is for the line protocol: an asio listener is one room')
+  // The asio barrier is one body sent to one listener; nodes of a cluster share line rooms only.
+  if (config.codec === 'asio' && config.targets.length > 1) throw new LoadConfigError('several targets are for the line protocol: an asio listener shares its room with no other')
   if (config.agents > config.clients) throw new LoadConfigError('agents must not outnumber clients')
   const minimum = tagLength(config.clients, maxMessages(config))
   if (config.size < minimum) throw new LoadConfigError(`size must be >= ${minimum} to carry the sender's tag`)

@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import type { LoadConfig } from '../../../shared/load'
 import { now } from './clock'
-import { roomOf } from './config'
+import { roomOf, targetIndexOf } from './config'
 import { createScanner, type DeliveryScanner, type DeliverySink } from './scanner'
 import type { Sender } from './schedule'
 import { SendTimes } from './send-times'
@@ -56,8 +56,14 @@ export class Connection implements DeliverySink, Sender {
    * that saw its messages in one order end with the same digest, whichever node they are on.
    */
   orderDigest = 0
+  /** Frames of this run it received: its target's share of the deliveries. */
+  deliveries = 0
+  readonly target: number
   get isOpen(): boolean {
     return this.connected && !this.closed
+  }
+  get wasConnected(): boolean {
+    return this.connected
   }
   private sent = 0
   private connected = false
@@ -81,7 +87,8 @@ export class Connection implements DeliverySink, Sender {
     const { config } = setup
     this.scanner = createScanner(config.codec, setup.layout, this, setup.sync)
     this.writer = new FrameWriter(config.codec, setup.layout, index)
-    this.socket = netConnect({ host: config.host, port: config.port })
+    this.target = targetIndexOf(config, index)
+    this.socket = netConnect(config.targets[this.target])
     this.socket.setNoDelay(true)
     this.socket.once('connect', () => this.onConnect())
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -152,6 +159,7 @@ export class Connection implements DeliverySink, Sender {
   onDelivery(sender: number, seq: number): void {
     // Before its marker a client sees only older traffic (a room's history): not this run's.
     if (!this.inRoom) return
+    this.deliveries++
     this.events.delivered(this.clock())
     if (sender < 0) return this.events.protocolError()
     // FNV-1a's step over (sender, seq): cheap, and a different order gives a different digest.

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { LoadConfig, LoadPhase, LoadProgress, LoadReport } from '../../../shared/load'
-import { roomCount } from './config'
+import { clientsOfTarget, roomCount } from './config'
 import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
 import type { AgentCounters, FromAgent, ToAgent } from './messages'
 
@@ -233,6 +233,14 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       }
     }
     const order = { rooms: digests.size, split: [...digests.values()].filter((seen) => seen.size > 1).length }
+    const targets = this.config.targets.map((target, t) => {
+      const tally = { ...target, clients: clientsOfTarget(this.config, t), connected: 0, deliveries: 0 }
+      for (const agent of this.agents) {
+        tally.connected += agent.final?.targets[t].connected ?? 0
+        tally.deliveries += agent.final?.targets[t].deliveries ?? 0
+      }
+      return tally
+    })
     const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
     const deliveries = total((c) => c.deliveries)
     const expected = total((c) => c.expected)
@@ -268,6 +276,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       errors,
       protocolErrors,
       order,
+      targets,
       agentCpu: this.agents.map((a) => a.final?.cpu ?? 0),
       ...(this.notes.length > 0 ? { note: this.notes.join('; ') } : {})
     }

@@ -48,4 +48,6 @@ export type FromAgent =
       cpu: number
       /** Per room, the order digests its clients here ended with: [room, digest, clients with it]. */
       orders: [room: number, digest: number, clients: number][]
+      /** Per target of the config, its clients here that connected and the frames they received. */
+      targets: { connected: number; deliveries: number }[]
     }

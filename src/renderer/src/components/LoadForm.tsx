@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react'
 import type { BoundListener } from '../../../shared/contract'
-import { LOAD_DEFAULTS, type LoadConfig, type LoadMode } from '../../../shared/load'
+import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
 import { useApi, useAppStore } from '../context'
 
@@ -12,8 +12,8 @@ import { useApi, useAppStore } from '../context'
 interface LoadDraft {
   /** `listener:<index>` into the server's bound listeners, or `custom`; '' follows the first listener. */
   target: string
-  host: string
-  port: string
+  /** Custom: `host:port`, comma-separated for several (the nodes of a cluster). */
+  targets: string
   codec: CodecName
   clients: string
   connectRate: string
@@ -30,15 +30,14 @@ interface LoadDraft {
 }
 
 /** The fields typed as numbers (kept as text until Run). */
-type NumberField = Exclude<keyof LoadDraft, 'target' | 'host' | 'codec' | 'mode' | 'allowRemote'>
+type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote'>
 
 const CUSTOM = 'custom'
 const NO_LISTENERS: BoundListener[] = []
 
 const initialDraft = (): LoadDraft => ({
   target: '',
-  host: LOAD_DEFAULTS.host,
-  port: '7000',
+  targets: '127.0.0.1:7000',
   codec: LOAD_DEFAULTS.codec,
   clients: String(LOAD_DEFAULTS.clients),
   connectRate: String(LOAD_DEFAULTS.connectRate),
@@ -74,11 +73,20 @@ function effectiveTarget(draft: LoadDraft, bound: BoundListener[]): string {
   return bound[Number(chosen.slice('listener:'.length))] ? chosen : CUSTOM
 }
 
+/** The custom targets as typed; what is not `host:port` at all is named here, the rest is the host's to judge. */
+function parseTargets(text: string): LoadTarget[] {
+  return text.split(',').map((part) => {
+    const target = parseTarget(part)
+    if (!target) throw new Error(`targets: "${part.trim()}" is not host:port (several: separated by commas)`)
+    return target
+  })
+}
+
 function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): LoadConfig {
   const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
   const endpoint = listener
-    ? { host: reachableHost(listener.host), port: listener.port, codec: listener.codec }
-    : { host: draft.host.trim(), port: toNumber(draft.port), codec: draft.codec }
+    ? { targets: [{ host: reachableHost(listener.host), port: listener.port }], codec: listener.codec }
+    : { targets: parseTargets(draft.targets), codec: draft.codec }
   return {
     ...endpoint,
     clients: toNumber(draft.clients),
@@ -141,9 +149,15 @@ export function LoadForm() {
   const run = (event: FormEvent) => {
     event.preventDefault()
     setError(null)
+    let config: LoadConfig
+    try {
+      config = toConfig(draft, target, bound)
+    } catch (e) {
+      return setError((e as Error).message)
+    }
     setPending(true)
     api
-      .startLoad(toConfig(draft, target, bound))
+      .startLoad(config)
       .then(({ runId }) => loadStarted(runId), (e: Error) => setError(e.message))
       .finally(() => setPending(false))
   }
@@ -168,17 +182,19 @@ export function LoadForm() {
                   built-in server: {describeListener(l)}
                 </option>
               ))}
-              <option value={CUSTOM}>custom host:port</option>
+              <option value={CUSTOM}>custom host:port (or several)</option>
             </select>
           )}
         />
         {target === CUSTOM && (
           <div className="load-row">
             <Knob
-              label="target host"
-              control={(id) => <input id={id} value={draft.host} onChange={(e) => edit({ host: e.target.value })} spellCheck={false} />}
+              label="targets"
+              hint="host:port, or several separated by commas (the nodes of a cluster): client i connects to the (i mod n)-th, so every room spans them"
+              control={(id) => (
+                <input id={id} value={draft.targets} onChange={(e) => edit({ targets: e.target.value })} placeholder="127.0.0.1:7000, 127.0.0.1:7100" spellCheck={false} />
+              )}
             />
-            <Knob label="target port" control={numberInput('port', { min: 1 })} />
             <Knob
               label="target codec"
               control={(id) => (

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react'
-import type { LoadReport } from '../../../shared/load'
+import { formatTarget, type LoadReport } from '../../../shared/load'
 import { formatCount, formatMs } from '../format'
 
 interface Row {
@@ -8,7 +8,7 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { label: 'target', value: (run) => `${run.config.host}:${run.config.port}` },
+  { label: 'target', value: (run) => run.config.targets.map(formatTarget).join(', ') },
   { label: 'codec', value: (run) => run.config.codec },
   { label: 'clients', value: (run) => formatCount(run.config.clients) },
   {

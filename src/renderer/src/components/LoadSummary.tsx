@@ -1,4 +1,4 @@
-import { describeOrder, type LoadReport, type Percentiles } from '../../../shared/load'
+import { describeOrder, formatTarget, type LoadReport, type Percentiles } from '../../../shared/load'
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from '../format'
 
 const exact = (value: number): string => value.toLocaleString('en')
@@ -29,7 +29,7 @@ export function LoadSummary({ report }: { report: LoadReport }) {
     <section className="load-summary" aria-label="run summary">
       <header>
         <h3>
-          Run #{report.runId}: {config.clients} {config.codec} clients → {config.host}:{config.port}
+          Run #{report.runId}: {config.clients} {config.codec} clients → {config.targets.map(formatTarget).join(', ')}
         </h3>
         <span className={`badge ${report.complete ? 'running' : 'warn'}`} data-testid="load-outcome">
           {report.complete ? 'complete' : 'incomplete'}
@@ -78,6 +78,28 @@ export function LoadSummary({ report }: { report: LoadReport }) {
         <dt>agent CPU</dt>
         <dd>{report.agentCpu.length > 0 ? report.agentCpu.map(formatPercent).join(', ') : '–'}</dd>
       </dl>
+      {report.targets.length > 1 && (
+        <table className="load-targets" aria-label="per target">
+          <thead>
+            <tr>
+              <th scope="col">target</th>
+              <th scope="col">connected</th>
+              <th scope="col">deliveries</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.targets.map((t, i) => (
+              <tr key={i}>
+                <th scope="row">{formatTarget(t)}</th>
+                <td className="numeric">
+                  {exact(t.connected)} / {exact(t.clients)}
+                </td>
+                <td className="numeric">{exact(t.deliveries)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {errors.length > 0 && (
         <ul className="load-errors" aria-label="errors by reason">
           {errors.map(([reason, count]) => (
