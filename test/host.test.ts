@@ -1,11 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ChatServer } from '../src/main/core/server/server'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
-import { LOAD_AGENT_FILE, waitFor, WORKER_FILE } from './helpers'
+import { joinLine, LOAD_AGENT_FILE, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
 afterEach(async () => {
+  vi.restoreAllMocks()
   await host?.dispose()
   host = undefined
 })
@@ -61,5 +63,24 @@ describe('a window\'s client, held by the host', () => {
     await waitFor('the orphaned connection to close', () => log.count('connect') === 1 && log.count('disconnect') === 1)
     expect(await sessionsOnServer(host!)).toBe(0)
     log.close()
+  })
+})
+
+describe('a kick from the control room', () => {
+  it('closes a session of this server here, and leaves one of another node to that node', async () => {
+    const { port } = await running()
+    const a = await joinLine(port)
+    // Reaching the other node is the server's business (through Redis): here, only that it is asked.
+    const kickRemote = vi.spyOn(ChatServer.prototype, 'kickRemote').mockResolvedValue(true)
+    const { api, close } = connectLocal(host!)
+    // Ids are per node: the same id on another node is another session, and this one stays.
+    expect(await api.kickSession(a.id, 'node-b')).toBe(true)
+    expect(kickRemote).toHaveBeenCalledExactlyOnceWith('node-b', a.id, 'by the control panel')
+    a.c.send('PING')
+    await a.c.expect(/^PONG/)
+    expect(await api.kickSession(a.id)).toBe(true)
+    expect(kickRemote).toHaveBeenCalledTimes(1)
+    await a.c.expect('BYE kicked by the control panel')
+    close()
   })
 })

@@ -83,8 +83,12 @@ export class SwitchboardHost {
     return this.serialize(() => this.stop())
   }
 
-  kickSession(sessionId: number): boolean {
-    return this.server?.kick(sessionId, 'by the control panel') ?? false
+  /** A session of another node is kicked by that node, asked through Redis; this one cannot close its socket. */
+  async kickSession(sessionId: number, node?: string): Promise<boolean> {
+    const server = this.server
+    if (!server) return false
+    if (node === undefined || node === server.options.cluster?.nodeId) return server.kick(sessionId, 'by the control panel')
+    return server.kickRemote(node, sessionId, 'by the control panel')
   }
 
   /** One run at a time: two generators on two cores would measure each other, not the server. */
@@ -134,7 +138,8 @@ export class SwitchboardHost {
   private async start(config: ServerConfig): Promise<ServerState> {
     if (this.server) return this.state
     this.setState({ status: 'starting', config, error: null })
-    const server = new ChatServer({ ...this.options.serverDefaults, ...config, workerFile: this.options.workerFile })
+    // The contract says null for no cluster (JSON has no undefined); the core's option is just absent.
+    const server = new ChatServer({ ...this.options.serverDefaults, ...config, cluster: config.cluster ?? undefined, workerFile: this.options.workerFile })
     server.on('log', (event) => this.log(event))
     server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))
     try {
@@ -217,7 +222,7 @@ export class HostPeer {
     getServerState: () => this.host.serverState,
     startServer: (config) => this.host.startServer(config),
     stopServer: () => this.host.stopServer(),
-    kickSession: (sessionId) => this.host.kickSession(sessionId),
+    kickSession: (sessionId, node) => this.host.kickSession(sessionId, node),
     connectClient: (config) => this.client.connect(config),
     sendClient: (text) => this.client.send(text),
     closeClient: () => this.client.close(),
