@@ -14,10 +14,20 @@ export interface ListenerConfig {
 /** A listener as bound: port 0 becomes the real port, and `name` (`codec:port`) is what sessions and metrics use. */
 export type BoundListener = ListenerConfig & { name: string }
 
+/** Joins the server to a cluster of nodes sharing rooms through Redis (docs/CLUSTER.md). */
+export interface ClusterConfig {
+  /** `redis://host:port`, optionally with `/db`. */
+  redis: string
+  /** Unique among the cluster's nodes: 1-32 of A-Z a-z 0-9 _ -. */
+  nodeId: string
+}
+
 export interface ServerConfig {
   listeners: ListenerConfig[]
   workers: number
   workUs: number
+  /** Null: one process on its own, no Redis needed. */
+  cluster: ClusterConfig | null
 }
 
 export type ServerStatus = 'stopped' | 'starting' | 'running' | 'stopping'
@@ -66,7 +76,8 @@ export interface SwitchboardApi {
   getServerState(): Promise<ServerState>
   startServer(config: ServerConfig): Promise<ServerState>
   stopServer(): Promise<ServerState>
-  kickSession(sessionId: number): Promise<boolean>
+  /** Kicks a session of this server, or with `node`, a session of that node of the cluster (through Redis). */
+  kickSession(sessionId: number, node?: string): Promise<boolean>
   /** Connects this window's client (closing any it had). Resolves once connected, or closed with a reason. */
   connectClient(config: ClientConfig): Promise<ClientState>
   /** Sends one line (line codec) or one body (asio codec) from this window's client. */
@@ -153,5 +164,6 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
     { codec: 'asio', host: '127.0.0.1', port: 7001 }
   ],
   workers: 2,
-  workUs: 0
+  workUs: 0,
+  cluster: null
 }

@@ -57,15 +57,74 @@ export interface TotalsMetrics {
   batchTimeouts: number
 }
 
+/** A node of the cluster, as its last heartbeat in Redis described it. */
+export interface ClusterNode {
+  id: string
+  /** This process. */
+  self: boolean
+  sessions: number
+  msgsInPerSec: number
+  msgsOutPerSec: number
+  /** Where it listens, e.g. `line:127.0.0.1:7000`. */
+  listeners: string[]
+  /** Age of that heartbeat. */
+  seenAgoMs: number
+}
+
+/** A room this node reads: its local members and how far behind the stream its delivery runs. */
+export interface ClusterRoom {
+  room: string
+  localMembers: number
+  /** Delivery time minus the time Redis gave the last delivered entry's ID; null before the first entry. */
+  lagMs: number | null
+}
+
+/** A session of another node, as that node registered it in Redis (no traffic counters: those stay on its node). */
+export interface RemoteSession {
+  node: string
+  id: number
+  nick: string
+  room: string | null
+  remote: string
+  listener: string
+  connectedAt: number
+}
+
+export interface ClusterMetrics {
+  nodeId: string
+  /** The Redis address, without credentials. */
+  redis: string
+  /** Whether both Redis connections are up now. */
+  connected: boolean
+  nodes: ClusterNode[]
+  rooms: ClusterRoom[]
+  /** Sessions of the other nodes (a bounded sample per node; the count per node is in `nodes`). */
+  remoteSessions: RemoteSession[]
+  /** Room-stream entries this node appended, and entries it read and delivered. */
+  appended: number
+  delivered: number
+  /** Entries read twice (a command resent after a Redis reconnect) and dropped, so nobody sees one twice. */
+  duplicatesDropped: number
+  /** Entries trimmed from a stream before this node read them: its members missed them. */
+  entriesLost: number
+  /** Dead nodes whose sessions this node took out of their rooms. */
+  nodesReaped: number
+}
+
 export interface MetricsSnapshot {
   at: number
   uptimeMs: number
   totals: TotalsMetrics
   sessions: SessionMetrics[]
+  /** Null unless the server runs as a node of a cluster (`--cluster redis://…`). */
+  cluster: ClusterMetrics | null
 }
 
-/** `limit`: a session closed for a limit it ran into (idle, incomplete message, rate). */
-export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'limit' | 'shutdown'
+/**
+ * `limit`: a session closed for a limit it ran into (idle, incomplete message, rate);
+ * `cluster`: Redis connection changes, nodes found dead, stream entries lost to trimming.
+ */
+export type LogKind = 'listen' | 'connect' | 'disconnect' | 'refuse' | 'error' | 'kick' | 'pressure' | 'limit' | 'shutdown' | 'cluster'
 
 export interface LogEvent {
   at: number

@@ -1,3 +1,4 @@
+import { clusterConfigProblem, defaultNodeId } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 
 import { parseFlags, UsageError, wholeFlag } from './flags'
@@ -17,6 +18,8 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --max-rate N                messages per second per session, 0 = no limit (default ${DEFAULTS.maxRate})
   --rate-burst N              messages a session may send at once above its rate (default ${DEFAULTS.rateBurst})
   --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice a full batch's work; default ${DEFAULTS.batchTimeoutMs})
+  --cluster redis://H:P       join a cluster: line rooms and nicks shared with other nodes through Redis (docs/CLUSTER.md)
+  --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --verbose                   print every connect, disconnect and error`
@@ -49,6 +52,8 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'max-rate': { type: 'string' },
     'rate-burst': { type: 'string' },
     'batch-timeout': { type: 'string' },
+    cluster: { type: 'string' },
+    'node-id': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     verbose: { type: 'boolean', default: false }
@@ -59,6 +64,10 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
+  if (values['node-id'] !== undefined && values.cluster === undefined) throw new UsageError('--node-id names a node of a cluster: give --cluster too')
+  const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
+  const problem = cluster && clusterConfigProblem(cluster)
+  if (problem) throw new UsageError(problem)
   return {
     server: {
       ...DEFAULTS,
@@ -73,7 +82,8 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
       maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
       rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst,
-      batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs
+      batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs,
+      cluster
     },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,

@@ -13,8 +13,9 @@ export interface ServePaths {
 
 /** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
 export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
-  const { listeners, workers, workUs, ...serverDefaults } = args.server
-  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults, config: { listeners, workers, workUs } })
+  const { listeners, workers, workUs, cluster, ...serverDefaults } = args.server
+  const config = { listeners, workers, workUs, cluster: cluster ?? null }
+  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults, config })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
   api.onLog((events) => {

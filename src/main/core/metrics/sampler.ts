@@ -1,5 +1,5 @@
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks'
-import type { MetricsSnapshot, SessionMetrics, TotalsMetrics } from '../../../shared/telemetry'
+import type { ClusterMetrics, MetricsSnapshot, SessionMetrics, TotalsMetrics } from '../../../shared/telemetry'
 
 /** Cumulative figures read from the server at sampling time; the sampler turns them into rates. */
 export type ServerCounters = Omit<
@@ -30,7 +30,7 @@ export class MetricsSampler {
     this.logicLatency.record(Math.max(1, Math.round(ms * NS_PER_MS)))
   }
 
-  sample(counters: ServerCounters): MetricsSnapshot {
+  sample(counters: ServerCounters, cluster: ClusterMetrics | null): MetricsSnapshot {
     const now = performance.now()
     const seconds = Math.max((now - this.last.at) / 1000, 1e-3)
     const perSec = (total: number, before: number) => (total - before) / seconds
@@ -53,7 +53,7 @@ export class MetricsSampler {
     this.loopDelay.reset()
     const { msgsIn, msgsOut, bytesIn, bytesOut } = counters
     this.last = { at: now, msgsIn, msgsOut, bytesIn, bytesOut, busyMs: logicBusyMs }
-    return { at: Date.now(), uptimeMs: now - this.startedAt, totals, sessions }
+    return { at: Date.now(), uptimeMs: now - this.startedAt, totals, sessions, cluster }
   }
 
   close(): void {

@@ -14,8 +14,11 @@ export interface ChatProtocol {
   join(session: Session): void
   /** A session is gone: take it out of its room. */
   leave(session: Session): void
-  /** Applies one committed frame, with its command when the frame was parsed (or FRAME_FAILED). */
-  commit(session: Session, frame: Buffer, command: Command | null): void
+  /**
+   * Applies one committed frame, with its command when the frame was parsed (or FRAME_FAILED). A promise
+   * says it is still being applied (a cluster waits on Redis); it settles, never rejects, when done.
+   */
+  commit(session: Session, frame: Buffer, command: Command | null): Promise<unknown> | void
   /** Tells a session what was refused or why it is being closed; silent where the framing has no such message. */
   refuse(session: Session, code: ErrorCode, text: string): void
   /** The last thing a session hears before the server closes it on purpose (QUIT, kick, shutdown). */

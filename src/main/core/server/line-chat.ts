@@ -2,16 +2,12 @@ import { lineCodec } from '../codec/line'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { ChatProtocol } from './chat-protocol'
+import { announce, whoPages } from './room-lines'
 import type { Session } from './session'
 
 export const DEFAULT_ROOM = 'lobby'
-const GUEST_NICK = /^guest-[0-9]+$/i
-
-/**
- * Rooms up to this size get presence at once: a write per member per arrival costs little there, and
- * (measured) delaying it cost a 200-member broadcast 5-10 % of its deliveries/s.
- */
-const LAZY_PRESENCE = 256
+/** guest-<n> names are held back for the sessions that will be given them. */
+export const GUEST_NICK = /^guest-[0-9]+$/i
 
 interface Member {
   nick: string
@@ -37,7 +33,7 @@ export class LineChat implements ChatProtocol {
   /** Keyed by lower-cased nick: nicks differing only in case would be confusing in a room. */
   private readonly nicks = new Map<string, Session>()
   /** WHO's answer per room, encoded once until the room's members or their nicks change: a big room's is long. */
-  private readonly whoPages = new Map<string, Buffer[]>()
+  private readonly whoCache = new Map<string, Buffer[]>()
 
   constructor(private readonly limits: LineChatLimits) {}
 
@@ -110,7 +106,7 @@ export class LineChat implements ChatProtocol {
     this.nicks.delete(old.toLowerCase())
     this.nicks.set(name.toLowerCase(), session)
     member.nick = name
-    this.whoPages.delete(member.room!)
+    this.whoCache.delete(member.room!)
     this.announce(session, member.room!, reply.nick(old, name))
   }
 
@@ -118,7 +114,7 @@ export class LineChat implements ChatProtocol {
     let inRoom = this.rooms.get(room)
     if (!inRoom) this.rooms.set(room, (inRoom = new Set()))
     inRoom.add(session)
-    this.whoPages.delete(room)
+    this.whoCache.delete(room)
     const member = this.members.get(session)!
     member.room = room
     this.announce(session, room, reply.joined(room, member.nick))
@@ -131,58 +127,24 @@ export class LineChat implements ChatProtocol {
     this.announce(session, room, reply.left(room, member.nick))
     const inRoom = this.rooms.get(room)!
     inRoom.delete(session)
-    this.whoPages.delete(room)
+    this.whoCache.delete(room)
     if (inRoom.size === 0) this.rooms.delete(room)
     member.room = null
   }
 
-  /**
-   * Presence (JOINED, LEFT, NICK) goes to the whole room while it is small; in a large room it would be
-   * N² lines as a crowd comes and goes, so there it goes only to the session concerned. In between, past
-   * LAZY_PRESENCE members, the others get it lazily: a crowd arriving is a line to every member per
-   * arrival, written a turn at a time that is a write to every socket per arrival (and Node accepts one
-   * connection per turn); gathered for a few ms it is one write per socket for many arrivals.
-   */
   private announce(subject: Session, room: string, line: string): void {
     const inRoom = this.rooms.get(room)
-    if (!inRoom || inRoom.size > this.limits.presenceLimit) return this.tell(subject, line)
-    const frame = lineCodec.encode(line)
-    if (inRoom.size <= LAZY_PRESENCE) {
-      for (const member of inRoom) member.send(frame)
-      return
-    }
-    for (const member of inRoom) {
-      if (member === subject) member.send(frame)
-      else member.sendLazily(frame)
-    }
+    if (inRoom) announce(inRoom, inRoom.size, subject, line, this.limits.presenceLimit)
+    else this.tell(subject, line)
   }
 
   private who(session: Session, room: string): void {
-    let pages = this.whoPages.get(room)
-    if (!pages) this.whoPages.set(room, (pages = this.paginate(room)))
-    for (const page of pages) session.send(page)
-  }
-
-  /** The members in USERS pages that each fit the line limit, then USERS-END with the count. */
-  private paginate(room: string): Buffer[] {
-    const inRoom = this.rooms.get(room) ?? new Set<Session>()
-    const pages: Buffer[] = []
-    const prefix = reply.users(room, [])
-    let page: string[] = []
-    let length = prefix.length
-    for (const member of inRoom) {
-      const nick = this.members.get(member)!.nick
-      if (page.length > 0 && length + 1 + nick.length > this.limits.maxLineBytes) {
-        pages.push(lineCodec.encode(reply.users(room, page)))
-        page = []
-        length = prefix.length
-      }
-      page.push(nick)
-      length += 1 + nick.length
+    let pages = this.whoCache.get(room)
+    if (!pages) {
+      const nicks = [...(this.rooms.get(room) ?? [])].map((member) => this.members.get(member)!.nick)
+      this.whoCache.set(room, (pages = whoPages(room, nicks, this.limits.maxLineBytes)))
     }
-    if (page.length > 0) pages.push(lineCodec.encode(reply.users(room, page)))
-    pages.push(lineCodec.encode(reply.usersEnd(room, inRoom.size)))
-    return pages
+    for (const page of pages) session.send(page)
   }
 
   /** Encodes once; every member's send queue holds the same Buffer. */

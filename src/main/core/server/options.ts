@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import type { ListenerConfig } from '../../../shared/contract'
+import type { ClusterConfig, ListenerConfig } from '../../../shared/contract'
 import { CODEC_NAMES, isCodecName } from '../codec'
 
 export interface ServerOptions {
@@ -33,6 +33,8 @@ export interface ServerOptions {
   metricsIntervalMs: number
   /** The built piscina worker (out/main/logic-worker.js); needed when workers > 0. */
   workerFile?: string
+  /** Line rooms and nicks shared with other nodes through Redis; absent: this process alone. */
+  cluster?: ClusterConfig
 }
 
 export const DEFAULT_HOST = '127.0.0.1'

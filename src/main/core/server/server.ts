@@ -9,6 +9,7 @@ import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
+import { ClusterChat } from '../cluster/cluster-chat'
 import { AsioRelay } from './asio-relay'
 import type { ChatProtocol } from './chat-protocol'
 import type { RateVerdict } from './flood-control'
@@ -95,7 +96,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   readonly options: ServerOptions
   private readonly endpoints = new Map<string, Listener>()
   private readonly sessions = new Map<number, Session>()
-  private readonly chat: LineChat
+  /** The line listeners' rooms and nicks: this process's own, or shared with a cluster's other nodes. */
+  private readonly chat: LineChat | ClusterChat
+  private readonly cluster: ClusterChat | null
+  /** The last snapshot's totals, for the cluster heartbeat. */
+  private lastTotals: MetricsSnapshot['totals'] | null = null
   private readonly executor: LogicExecutor
   private readonly pipeline: LogicPipeline<Entry>
   private readonly gate: ReadGate
@@ -123,7 +128,23 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
     this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
-    this.chat = new LineChat({ presenceLimit: this.options.presenceLimit, maxLineBytes: this.options.maxLineBytes })
+    const { presenceLimit, maxLineBytes, cluster } = this.options
+    this.cluster = cluster
+      ? new ClusterChat({
+          config: cluster,
+          presenceLimit,
+          maxLineBytes,
+          beat: () => ({
+            sessions: this.sessions.size,
+            msgsInPerSec: this.lastTotals?.msgsInPerSec ?? 0,
+            msgsOutPerSec: this.lastTotals?.msgsOutPerSec ?? 0,
+            listeners: this.addresses.map(({ codec, host, port }) => `${codec}:${host}:${port}`)
+          }),
+          kick: (sessionId, reason) => this.kick(sessionId, reason),
+          log: (text, error) => this.log(error ? 'error' : 'cluster', text)
+        })
+      : null
+    this.chat = this.cluster ?? new LineChat({ presenceLimit, maxLineBytes })
     this.limits = {
       maxPayload: this.options.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
@@ -167,6 +188,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   /** Binds every listener (port 0 picks a free one) and starts emitting metrics. */
   async start(): Promise<BoundListener[]> {
     try {
+      // Into the cluster first: a node that cannot reach Redis must not take connections it cannot serve.
+      await this.cluster?.open()
       for (const spec of this.options.listeners) await this.listen(spec)
     } catch (error) {
       await this.stop()
@@ -192,7 +215,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }))
     const totals = { ...this.retired }
     for (const session of sessions) addCounters(totals, session)
-    return this.sampler.sample({
+    const snapshot = this.sampler.sample({
       ...totals,
       sessions,
       logicQueueDepth: this.pipeline.depth,
@@ -204,7 +227,9 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       logicBusyMs: this.pipeline.busyMs,
       batchesRedone: this.pipeline.batchesRedone,
       batchTimeouts: this.pipeline.batchTimeouts
-    })
+    }, this.cluster?.metrics() ?? null)
+    this.lastTotals = snapshot.totals
+    return snapshot
   }
 
   kick(sessionId: number, reason = 'kicked'): boolean {
@@ -214,6 +239,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.listenerOf(session).protocol.farewell(session, `kicked ${reason}`)
     session.end(`kicked: ${reason}`)
     return true
+  }
+
+  /** Asks another node of the cluster to kick one of its sessions; false if not clustered or that node is not alive. */
+  kickRemote(node: string, sessionId: number, reason: string): Promise<boolean> {
+    return this.cluster?.kickRemote(node, sessionId, reason) ?? Promise.resolve(false)
   }
 
   /**
@@ -244,6 +274,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     for (const session of this.sessions.values()) session.destroy('shutdown deadline passed')
     // Nobody is left to answer: what is still in the logic stage gets the last tenth, then the pool goes.
     await within(this.pipeline.whenIdle(), deadline * 0.1)
+    if (this.cluster) {
+      // Their LEFT entries, so other nodes' members hear of it now rather than when this node's heartbeat expires.
+      await within(this.cluster.allLeft(), deadline * 0.1)
+      await this.cluster.close()
+    }
     await Promise.all(unbound)
     this.pipeline.close()
     await this.executor.close()
@@ -394,9 +429,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const { session, listener } = entry
     this.sampler.recordLogicLatency(performance.now() - entry.arrivedAt)
     if (entry.marker) return this.commitMarker(session, listener, entry.marker)
-    this.gate.release(session)
     // A session the server is ending (QUIT, kicked, a limit, dropped as slow) had its say: what it sent after is not committed.
-    if (session.heard) listener.protocol.commit(session, entry.frame!, command)
+    const applying = session.heard ? listener.protocol.commit(session, entry.frame!, command) : undefined
+    // A command still being applied (in a cluster: waiting on Redis) keeps its place in the session's share of the queue.
+    if (applying) void applying.then(() => this.gate.release(session))
+    else this.gate.release(session)
   }
 
   private commitMarker(session: Session, listener: Listener, marker: Marker): void {

@@ -1,0 +1,496 @@
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { ClusterConfig } from '../../../shared/contract'
+import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
+import { lineCodec } from '../codec/line'
+import type { Command, ErrorCode } from '../protocol/commands'
+import { reply } from '../protocol/replies'
+import type { ChatProtocol } from '../server/chat-protocol'
+import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
+import { announce, whoPages } from '../server/room-lines'
+import type { Session } from '../server/session'
+import { keys, memberOf } from './keys'
+import { NICK_TTL_S, NodeRegistry, type OrphanSession } from './node-registry'
+import { connectRedis, redactedAddress } from './redis'
+import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
+import { SeqGuard } from './seq-guard'
+import { compareIds, idBefore, idTime } from './stream-id'
+import { StreamReader, type StreamEntry } from './stream-reader'
+
+/** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
+const STREAM_KEEP = 10_000
+const INBOX_KEEP = 1000
+
+/** One of a session's commands, run after the ones before it. */
+interface Step {
+  run(): Promise<unknown> | void
+  /** Whether later commands wait for it to finish (it decides something they depend on), or only follow it. */
+  blocks: boolean
+  settled?: () => void
+}
+
+interface Member {
+  session: Session
+  /** `<run>/<session id>`: the subject of its entries. */
+  subject: string
+  /** Null until its guest number comes. */
+  nick: string | null
+  /** The room its next entries go to. */
+  room: string | null
+  queue: Step[]
+  busy: boolean
+  /** It sent QUIT: what it sent after is not acted on. */
+  quitting: boolean
+  /** Its last entry not yet seen delivered: its replies wait for it, so they keep their place after it. */
+  lastAppend: Promise<{ room: string; id: string }> | null
+}
+
+interface Room {
+  /** Local sessions that get the room's entries: from their own JOINED entry to their own LEFT entry. */
+  active: Set<Session>
+  /** Local JOINED entries appended and not yet read back: the room stays read until they are. */
+  joining: number
+  guard: SeqGuard
+  delivered: string | null
+  lagMs: number | null
+  /** Members' replies waiting for an entry of theirs to be delivered. */
+  waiters: { id: string; resolve: () => void }[]
+}
+
+export interface ClusterChatOptions {
+  config: ClusterConfig
+  presenceLimit: number
+  maxLineBytes: number
+  /** This node's figures for its heartbeat. */
+  beat(): { sessions: number; msgsInPerSec: number; msgsOutPerSec: number; listeners: string[] }
+  /** Kicks a local session (asked by another node). */
+  kick(sessionId: number, reason: string): void
+  log(text: string, error?: boolean): void
+}
+
+/** Runs `then` now if there is nothing to wait for, else after it: the fast path stays synchronous. */
+function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unknown> | void {
+  if (!wait) return void then()
+  return wait.then(then)
+}
+
+/**
+ * The line protocol's rooms and nicks shared by the nodes of a cluster through Redis (docs/CLUSTER.md).
+ * Every change to a room is an entry in the room's stream; each node reads the streams of its members' rooms
+ * and delivers them in stream order, its own entries included, so every member on every node sees one order.
+ * A session's commands run in its order: a command that needs Redis's answer (NICK, JOIN, WHO) holds the
+ * ones after it, and a reply (PONG, ERR) waits until the session's own entries before it were delivered.
+ */
+export class ClusterChat implements ChatProtocol {
+  readonly parses = true
+  readonly nodeId: string
+  /** This run of the node: entries it appends say so, and a restarted node is a new origin. */
+  private readonly run: string
+  private readonly commands: Redis
+  private readonly readerConnection: Redis
+  private readonly reader: StreamReader
+  private readonly registry: NodeRegistry
+  private readonly members = new Map<Session, Member>()
+  private readonly bySubject = new Map<string, Member>()
+  private readonly rooms = new Map<string, Room>()
+  /** This run's count of entries per room: a reader's SeqGuard checks it. */
+  private readonly seqs = new Map<string, number>()
+  private readonly inbox: string
+  /** The last connection error since Redis was last reachable; '' while it is. */
+  private lastError = ''
+  private opened = false
+  private appended = 0
+  private delivered = 0
+  private duplicatesDropped = 0
+  private entriesLost = 0
+  private whenEmpty: (() => void) | null = null
+
+  constructor(private readonly options: ClusterChatOptions) {
+    this.nodeId = options.config.nodeId
+    this.run = `${this.nodeId}.${randomBytes(4).toString('hex')}`
+    this.inbox = keys.nodeInbox(this.nodeId)
+    this.commands = connectRedis(options.config.redis, 'commands')
+    this.readerConnection = connectRedis(options.config.redis, 'reader')
+    for (const connection of [this.commands, this.readerConnection]) {
+      connection.on('error', (error: Error) => {
+        if (!this.lastError && this.opened) options.log(`Redis: ${error.message}; reconnecting`, true)
+        this.lastError = error.message
+      })
+      connection.on('ready', () => {
+        if (this.lastError && this.opened) options.log('Redis connection back')
+        this.lastError = ''
+      })
+    }
+    this.reader = new StreamReader(this.readerConnection, this.commands, (key, entries) => this.onEntries(key, entries), (error) =>
+      options.log(`reading streams: ${error.message}`, true)
+    )
+    this.registry = new NodeRegistry(this.commands, this.nodeId, this.run, {
+      beat: () => options.beat(),
+      heldNicks: () => this.heldNicks(),
+      reap: (orphans) => this.reap(orphans),
+      log: (text) => options.log(text)
+    })
+  }
+
+  /** Connects to Redis and joins the cluster; throws (and lets go of Redis) if it cannot. */
+  async open(): Promise<void> {
+    const address = redactedAddress(this.options.config.redis)
+    try {
+      await Promise.all([this.commands.connect(), this.readerConnection.connect()])
+    } catch (error) {
+      this.disconnect()
+      throw new Error(`cannot reach Redis at ${address}: ${this.lastError || (error as Error).message}`)
+    }
+    try {
+      await this.registry.join()
+    } catch (error) {
+      this.disconnect()
+      throw error
+    }
+    const [last] = await this.commands.xrevrange(this.inbox, '+', '-', 'COUNT', 1)
+    this.reader.watch(this.inbox, last?.[0] ?? '0-0')
+    this.opened = true
+    this.options.log(`node ${this.nodeId} joined the cluster at ${address}`)
+  }
+
+  /** Settles when every session that was here has left its room (its LEFT entry appended). */
+  allLeft(): Promise<void> {
+    if (this.members.size === 0) return Promise.resolve()
+    return new Promise<void>((resolve) => (this.whenEmpty = resolve))
+  }
+
+  /**
+   * Leaves the cluster and disconnects. If sessions are still here (Redis was away while they left), the node
+   * just goes silent: a survivor reaps them when its heartbeat expires.
+   */
+  async close(): Promise<void> {
+    this.opened = false
+    await this.registry.leave(this.members.size === 0).catch(() => {})
+    await this.reader.close()
+    this.disconnect()
+  }
+
+  private disconnect(): void {
+    this.commands.disconnect()
+    this.readerConnection.disconnect()
+  }
+
+  /** Asks another node to kick one of its sessions; false if that node is not alive. */
+  async kickRemote(node: string, sessionId: number, reason: string): Promise<boolean> {
+    if ((await this.commands.exists(keys.nodeBeat(node))) === 0) return false
+    await this.commands.xadd(keys.nodeInbox(node), 'MAXLEN', '~', INBOX_KEEP, '*', 'kick', String(sessionId), 'reason', reason)
+    return true
+  }
+
+  metrics(): ClusterMetrics {
+    const rooms: ClusterRoom[] = [...this.rooms].map(([room, state]) => ({ room, localMembers: state.active.size, lagMs: state.lagMs }))
+    return {
+      nodeId: this.nodeId,
+      redis: redactedAddress(this.options.config.redis),
+      connected: this.commands.status === 'ready' && this.readerConnection.status === 'ready',
+      nodes: this.registry.nodes,
+      rooms: rooms.sort((a, b) => a.room.localeCompare(b.room)),
+      remoteSessions: this.registry.remoteSessions,
+      appended: this.appended,
+      delivered: this.delivered,
+      duplicatesDropped: this.duplicatesDropped,
+      entriesLost: this.entriesLost,
+      nodesReaped: this.registry.nodesReaped
+    }
+  }
+
+  // ChatProtocol
+
+  ignores(frame: Buffer): boolean {
+    return frame.length === 0
+  }
+
+  join(session: Session): void {
+    const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, queue: [], busy: false, quitting: false, lastAppend: null }
+    this.members.set(session, member)
+    this.bySubject.set(member.subject, member)
+    void this.submit(member, true, async () => {
+      member.nick = `guest-${await this.registry.guestNumber()}`
+      this.tell(session, reply.welcome(session.id, member.nick))
+      return this.enter(member, DEFAULT_ROOM)
+    })
+  }
+
+  leave(session: Session): void {
+    const member = this.members.get(session)
+    if (!member) return
+    member.quitting = true
+    void this.submit(member, false, () => {
+      const { room, nick } = member
+      const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+      if (nick !== null && !GUEST_NICK.test(nick)) void this.commands.deleteIf(keys.nick(nick), this.owner(member))
+      this.registry.forget(session.id)
+      this.members.delete(session)
+      this.bySubject.delete(member.subject)
+      if (this.members.size === 0) this.whenEmpty?.()
+      return left
+    })
+  }
+
+  commit(session: Session, _frame: Buffer, command: Command | null): Promise<unknown> | void {
+    const member = this.members.get(session)
+    if (!member || member.quitting || !command) return
+    switch (command.verb) {
+      case 'CHAT':
+        // Only follows: Redis keeps the appends of one connection in the order they were sent.
+        return this.submit(member, false, () => {
+          if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text: command.text })
+        })
+      case 'NICK':
+        return this.submit(member, true, () => this.rename(member, command.name))
+      case 'JOIN':
+        return this.submit(member, true, () => this.move(member, command.room))
+      case 'WHO':
+        return this.submit(member, true, () => this.who(member))
+      case 'PING':
+        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
+      case 'QUIT':
+        member.quitting = true
+        return this.submit(member, true, () =>
+          after(this.ownDelivered(member), () => {
+            this.farewell(session, command.reason || 'quit')
+            session.end(command.reason ? `quit: ${command.reason}` : 'quit')
+          })
+        )
+      case 'ERR':
+        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
+      case 'NOOP':
+        return
+    }
+  }
+
+  // Told at once: the server calls these as it ends a session, when waiting would be too late.
+  refuse(session: Session, code: ErrorCode, text: string): void {
+    this.tell(session, reply.err(code, text))
+  }
+
+  farewell(session: Session, reason: string): void {
+    this.tell(session, reply.bye(reason))
+  }
+
+  describe(session: Session): { nick: string | null; room: string | null } {
+    const member = this.members.get(session)
+    return { nick: member?.nick ?? null, room: member?.room ?? null }
+  }
+
+  // A session's commands, in order.
+
+  /** Runs a step now if none is ahead of it, else queues it; the promise settles when it has done its part. */
+  private submit(member: Member, blocks: boolean, run: Step['run']): Promise<unknown> | void {
+    const step: Step = { run, blocks }
+    if (!member.busy) return this.start(member, step)
+    return new Promise<void>((resolve) => member.queue.push({ ...step, settled: resolve }))
+  }
+
+  private start(member: Member, step: Step): Promise<unknown> | void {
+    let result: Promise<unknown> | void
+    try {
+      result = step.run()
+    } catch (error) {
+      result = Promise.reject(error)
+    }
+    if (!result) return
+    const done = result.catch((error: Error) => {
+      this.options.log(`session ${member.session.id}: a command failed in the cluster, sender told: ${error.message}`, true)
+      this.refuse(member.session, 'internal', 'the cluster could not apply that')
+    })
+    if (step.blocks) {
+      member.busy = true
+      void done.then(() => this.drain(member))
+    }
+    return done
+  }
+
+  private drain(member: Member): void {
+    member.busy = false
+    while (!member.busy && member.queue.length > 0) {
+      const step = member.queue.shift()!
+      const done = this.start(member, step)
+      if (done) void done.then(step.settled)
+      else step.settled!()
+    }
+  }
+
+  private enter(member: Member, room: string): Promise<unknown> {
+    member.room = room
+    this.room(room).joining++
+    this.registry.record(member.session.id, this.record(member))
+    return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick! }, 'set').then(({ id }) =>
+      // A room new to this node is read from its joiner's own entry on: nothing from before it joined.
+      this.reader.watch(keys.roomLog(room), idBefore(id))
+    )
+  }
+
+  private move(member: Member, room: string): Promise<unknown> | void {
+    const { session, nick } = member
+    if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
+    void this.append(member, member.room!, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+    // The old room's LEFT reaches the session before anything of the new room.
+    return this.ownDelivered(member)!.then(() => this.enter(member, room))
+  }
+
+  private async rename(member: Member, name: string): Promise<void> {
+    const { session } = member
+    const old = member.nick!
+    if (name === old) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.nick(old, name))))
+    const owner = this.owner(member)
+    const free =
+      !GUEST_NICK.test(name) &&
+      ((await this.commands.set(keys.nick(name), owner, 'EX', NICK_TTL_S, 'NX')) !== null || (await this.commands.get(keys.nick(name))) === owner)
+    if (!free) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.err('nick-taken', `nick ${name} is taken`))))
+    if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) void this.commands.deleteIf(keys.nick(old), owner)
+    member.nick = name
+    this.registry.record(session.id, this.record(member))
+    // Everyone in the room, the renamed included, hears of it from the stream, in order with its messages.
+    void this.append(member, member.room!, { kind: 'nick', subject: member.subject, nick: name, previous: old }, 'set')
+  }
+
+  private async who(member: Member): Promise<void> {
+    const room = member.room!
+    await this.ownDelivered(member)
+    const nicks = await this.commands.hvals(keys.roomMembers(room))
+    for (const page of whoPages(room, nicks, this.options.maxLineBytes)) member.session.send(page)
+  }
+
+  // Appending and delivering.
+
+  /** Appends one of the member's entries; a presence entry also updates the room's member hash. */
+  private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del'): Promise<{ room: string; id: string }> {
+    const appended = this.appendEntry(room, draft, presence && { op: presence, field: this.owner(member), nick: member.nick! }).then((id) => ({ room, id }))
+    member.lastAppend = appended
+    return appended
+  }
+
+  private appendEntry(room: string, draft: Draft, presence?: { op: 'set' | 'del'; field: string; nick: string }): Promise<string> {
+    const seq = (this.seqs.get(room) ?? 0) + 1
+    this.seqs.set(room, seq)
+    const fields = entryFields({ ...draft, origin: this.run, seq } as NewEntry)
+    const log = keys.roomLog(room)
+    this.appended++
+    if (presence) return this.commands.appendPresence(log, keys.roomMembers(room), STREAM_KEEP, presence.op, presence.field, presence.nick, ...fields)
+    return this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>
+  }
+
+  /** Settles once the member's last entry has been delivered here (so to the member itself); nothing if none is pending. */
+  private ownDelivered(member: Member): Promise<void> | void {
+    const last = member.lastAppend
+    if (!last) return
+    return last.then(({ room, id }) => {
+      const state = this.rooms.get(room)
+      if (!state || (state.delivered !== null && compareIds(state.delivered, id) >= 0)) return
+      return new Promise<void>((resolve) => state.waiters.push({ id, resolve }))
+    }).then(() => {
+      if (member.lastAppend === last) member.lastAppend = null
+    })
+  }
+
+  private onEntries(key: string, entries: StreamEntry[]): void {
+    if (key === this.inbox) return this.onInbox(entries)
+    // keys.roomLog(room) is `sb:{room}:log`.
+    const room = key.slice(4, -5)
+    const state = this.rooms.get(room)
+    if (!state) return
+    let missed = 0
+    let fresh = 0
+    for (const [, fields] of entries) {
+      const entry = parseEntry(fields)
+      if (entry === null) continue
+      const verdict = state.guard.check(entry.origin, entry.seq)
+      if (!verdict.fresh) {
+        this.duplicatesDropped++
+        continue
+      }
+      missed += verdict.missed
+      fresh++
+      this.deliver(room, state, entry)
+    }
+    const last = entries[entries.length - 1][0]
+    state.delivered = last
+    state.lagMs = Math.max(0, Date.now() - idTime(last))
+    this.delivered += fresh
+    if (missed > 0) {
+      this.entriesLost += missed
+      this.options.log(`room ${room}: ${missed} entries were trimmed from its stream before this node read them; its members here missed them`, true)
+    }
+    const waiting = state.waiters
+    state.waiters = []
+    for (const waiter of waiting) {
+      if (compareIds(waiter.id, last) <= 0) waiter.resolve()
+      else state.waiters.push(waiter)
+    }
+    if (state.active.size === 0 && state.joining === 0 && state.waiters.length === 0) {
+      this.rooms.delete(room)
+      this.reader.unwatch(key)
+    }
+  }
+
+  private deliver(room: string, state: Room, entry: RoomEntry): void {
+    const mine = entry.origin === this.run ? this.bySubject.get(entry.subject) : undefined
+    const subject = mine && state.active.has(mine.session) ? mine.session : null
+    switch (entry.kind) {
+      case 'msg': {
+        const frame = lineCodec.encode(reply.msg(room, entry.nick, entry.text))
+        for (const member of state.active) member.send(frame)
+        return
+      }
+      case 'joined':
+        if (entry.origin === this.run) state.joining--
+        if (mine) state.active.add(mine.session)
+        return announce(state.active, entry.count, mine?.session ?? null, reply.joined(room, entry.nick), this.options.presenceLimit)
+      case 'left':
+        announce(state.active, entry.count, subject, reply.left(room, entry.nick), this.options.presenceLimit)
+        if (subject) state.active.delete(subject)
+        return
+      case 'nick':
+        return announce(state.active, entry.count, subject, reply.nick(entry.previous, entry.nick), this.options.presenceLimit)
+    }
+  }
+
+  private onInbox(entries: StreamEntry[]): void {
+    for (const [, fields] of entries) {
+      if (fields[0] === 'kick') this.options.kick(Number(fields[1]), fields[3] ?? 'by another node')
+    }
+  }
+
+  /** Appends LEFT for each session of a dead node, on its behalf, so every node's members hear of it in order. */
+  private async reap(orphans: OrphanSession[]): Promise<void> {
+    await Promise.all(
+      orphans.map(({ node, id, record: { room, nick } }) => {
+        const subject = memberOf(node, id)
+        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field: subject, nick })
+      })
+    )
+  }
+
+  private room(name: string): Room {
+    let state = this.rooms.get(name)
+    if (!state) this.rooms.set(name, (state = { active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }))
+    return state
+  }
+
+  private *heldNicks(): Iterable<string> {
+    for (const { nick } of this.members.values()) if (nick !== null && !GUEST_NICK.test(nick)) yield nick
+  }
+
+  private owner(member: Member): string {
+    return memberOf(this.nodeId, member.session.id)
+  }
+
+  private record(member: Member): { nick: string; room: string | null; remote: string; listener: string; connectedAt: number } {
+    const { session } = member
+    return { nick: member.nick!, room: member.room, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
+  }
+
+  private tell(session: Session, line: string): void {
+    session.send(lineCodec.encode(line))
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+/** An entry as a node drafts it: its origin and sequence number are added when it is appended. */
+type Draft = DistributiveOmit<NewEntry, 'origin' | 'seq'>

@@ -1,0 +1,43 @@
+/**
+ * Every Redis key the cluster uses, named in one place. A room's keys share the `{room}` hash tag, so in
+ * Redis Cluster a room's stream and member hash live in one slot and one script may touch both.
+ */
+export const keys = {
+  /** The room's stream: messages and presence, in the one order every member sees. */
+  roomLog: (room: string) => `sb:{${room}}:log`,
+  /** Who is in the room: field `<node>/<session>`, value the nick. WHO reads it. */
+  roomMembers: (room: string) => `sb:{${room}}:members`,
+  /** Which session holds a nick (lower-cased): `<node>/<session>`, with a TTL its node renews. */
+  nick: (nick: string) => `sb:nick:${nick.toLowerCase()}`,
+  /** Every node that has joined and not been reaped. */
+  nodes: 'sb:nodes',
+  /** A node's heartbeat (JSON, see NodeBeat); it expires when the node stops renewing it. */
+  nodeBeat: (node: string) => `sb:node:${node}:beat`,
+  /** A node's sessions: field the session id, value JSON (nick, room, remote...); for WHO-less views and reaping. */
+  nodeSessions: (node: string) => `sb:node:${node}:sessions`,
+  /** Commands for a node from the others (kick), read by its stream reader. */
+  nodeInbox: (node: string) => `sb:node:${node}:inbox`,
+  /** Held by the node that reaps a dead node, so only one does. */
+  reapLock: (node: string) => `sb:node:${node}:reaping`,
+  /** Guest numbers, handed out in blocks: guest-<n> is unique cluster-wide. */
+  guestSeq: 'sb:guest-seq'
+}
+
+/** The member field of a session in a room's member hash and a nick key's value. */
+export const memberOf = (node: string, sessionId: number): string => `${node}/${sessionId}`
+
+/**
+ * Appends one presence entry and updates the room's member hash in one step, so the hash and the stream
+ * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
+ * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's field/value pairs.
+ */
+export const APPEND_PRESENCE = `
+if ARGV[2] == 'set' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[3]) end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', redis.call('HLEN', KEYS[2]), unpack(ARGV, 5))
+`
+
+/** Deletes a key only if it still holds the given value: a nick is released only by its holder. KEYS: key. ARGV: value. */
+export const DELETE_IF = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`

@@ -1,0 +1,59 @@
+/**
+ * One entry of a room's stream. Every field is plain text; the entry's ID (Redis's) is its place in the order.
+ * - origin: the appending node's run (`<node>.<random>`, new at every start), and seq: that run's count of
+ *   entries in this room. Together they let a reader drop an entry appended twice (a command resent after a
+ *   reconnect) and notice entries trimmed away before it read them (a jump in seq).
+ * - subject: whom it is about, `<run>/<session>` (a node recognises its own joiner by it; a dead node's
+ *   sessions, reaped by a survivor, are `<node>/<session>`), and nick: the subject's nick.
+ */
+export type RoomEntry =
+  | (EntryBase & { kind: 'msg'; text: string })
+  | (EntryBase & { kind: 'joined' | 'left'; count: number })
+  | (EntryBase & { kind: 'nick'; previous: string; count: number })
+
+interface EntryBase {
+  origin: string
+  seq: number
+  subject: string
+  nick: string
+}
+
+/** What a node appends: the entry without the room's size, which the append script adds. */
+export type NewEntry = Extract<RoomEntry, { kind: 'msg' }> | Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count'> | Omit<Extract<RoomEntry, { kind: 'nick' }>, 'count'>
+
+/** Field/value pairs for XADD. */
+export function entryFields(entry: NewEntry): string[] {
+  const fields = ['k', entry.kind, 'o', entry.origin, 'q', String(entry.seq), 's', entry.subject, 'n', entry.nick]
+  if (entry.kind === 'msg') fields.push('t', entry.text)
+  if (entry.kind === 'nick') fields.push('p', entry.previous)
+  return fields
+}
+
+/** An entry as XREAD returns it; null for one this version does not know (written by a newer node, or by hand). */
+export function parseEntry(fields: string[]): RoomEntry | null {
+  const get = new Map<string, string>()
+  for (let i = 0; i + 1 < fields.length; i += 2) get.set(fields[i], fields[i + 1])
+  const kind = get.get('k')
+  const origin = get.get('o')
+  const nick = get.get('n')
+  const seq = Number(get.get('q'))
+  const subject = get.get('s')
+  if (origin === undefined || subject === undefined || nick === undefined || !Number.isSafeInteger(seq)) return null
+  const base = { origin, seq, subject, nick }
+  const count = Number(get.get('c'))
+  switch (kind) {
+    case 'msg': {
+      const text = get.get('t')
+      return text === undefined ? null : { ...base, kind, text }
+    }
+    case 'joined':
+    case 'left':
+      return Number.isSafeInteger(count) ? { ...base, kind, count } : null
+    case 'nick': {
+      const previous = get.get('p')
+      return previous === undefined || !Number.isSafeInteger(count) ? null : { ...base, kind, previous, count }
+    }
+    default:
+      return null
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Redis stream IDs, `<ms>-<seq>`: ordered by time, then by sequence within a millisecond. Compared as
+ * numbers, not strings ("9-0" < "10-0"); ms fits a double for 285,000 years, seq is bounded per ms in practice.
+ */
+function parts(id: string): [number, number] {
+  const dash = id.indexOf('-')
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))]
+}
+
+export function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = parts(a)
+  const [bMs, bSeq] = parts(b)
+  return aMs - bMs || aSeq - bSeq
+}
+
+/** The ID just before `id`: XREAD from it returns `id` first. */
+export function idBefore(id: string): string {
+  const [ms, seq] = parts(id)
+  if (seq > 0) return `${ms}-${seq - 1}`
+  return ms > 0 ? `${ms - 1}-18446744073709551615` : '0-0'
+}
+
+/** The time Redis gave the entry, in ms since the epoch (Redis's clock, not ours). */
+export function idTime(id: string): number {
+  return parts(id)[0]
+}

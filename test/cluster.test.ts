@@ -1,0 +1,182 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ChatServer } from '../src/main/core/server/server'
+import { TestClient, WORKER_FILE, waitFor } from './helpers'
+import { freePort, RedisServer } from './redis-server'
+
+let redis: RedisServer
+beforeAll(async () => {
+  redis = await RedisServer.start()
+})
+afterAll(async () => {
+  await redis?.stop()
+})
+
+const servers: ChatServer[] = []
+const clients: TestClient[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+  // Every test starts from an empty Redis: no rooms, nicks or nodes of the one before.
+  const admin = new Redis(redis.url)
+  await admin.flushall()
+  admin.disconnect()
+})
+
+async function node(nodeId: string): Promise<{ server: ChatServer; port: number }> {
+  const server = new ChatServer({
+    listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }],
+    workerFile: WORKER_FILE,
+    workers: 1,
+    shutdownDeadlineMs: 2000,
+    cluster: { redis: redis.url, nodeId }
+  })
+  servers.push(server)
+  const [bound] = await server.start()
+  return { server, port: bound.port }
+}
+
+/** A client in `room` on the node at `port`, named `nick`, once its PONG says it is in. */
+async function member(port: number, nick: string, room = 'r'): Promise<TestClient> {
+  const c = await TestClient.connect({ port })
+  clients.push(c)
+  await c.expect(/^WELCOME /)
+  c.send(`NICK ${nick}`)
+  c.send(`JOIN ${room}`)
+  c.send('PING in')
+  await c.expect(`JOINED ${room} ${nick}`)
+  await c.expect('PONG in')
+  c.lines.length = 0
+  return c
+}
+
+const msgs = (c: TestClient) => c.lines.filter((line) => line.startsWith('MSG '))
+
+describe('a cluster of nodes sharing rooms through Redis', () => {
+  it('gives every member on every node one order, and keeps each sender’s', async () => {
+    const nodes = await Promise.all(['n1', 'n2', 'n3'].map(node))
+    const members: TestClient[] = []
+    for (const [i, { port }] of nodes.entries()) {
+      for (const j of [0, 1]) members.push(await member(port, `u${i}${j}`))
+    }
+    const perSender = 60
+    for (let k = 0; k < perSender; k++) {
+      for (const [s, c] of members.entries()) c.send(`CHAT ${s}:${k}`)
+    }
+    const total = perSender * members.length
+    for (const c of members) await c.until(`${total} messages`, () => msgs(c).length >= total, 15_000)
+    const order = msgs(members[0])
+    for (const c of members) expect(msgs(c)).toEqual(order)
+    for (let s = 0; s < members.length; s++) {
+      const own = order.filter((line) => line.split(' ')[3].startsWith(`${s}:`)).map((line) => Number(line.split(':')[1]))
+      expect(own).toEqual([...Array(perSender).keys()])
+    }
+  }, 30_000)
+
+  it('announces presence to every node in the stream order, and shows nothing from before a join', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    const early = await member(a.port, 'early')
+    early.send('CHAT before')
+    await early.expect('MSG r early before')
+    const late = await member(b.port, 'late')
+    await early.expect('JOINED r late')
+    late.send('NICK later')
+    await early.expect('NICK late later')
+    await late.expect('NICK late later')
+    late.send('JOIN elsewhere')
+    await early.expect('LEFT r later')
+    await late.expect('LEFT r later')
+    await late.expect('JOINED elsewhere later')
+    expect(late.lines.join('\n')).not.toContain('before')
+  })
+
+  it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    const alice = await member(a.port, 'alice')
+    const bob = await member(b.port, 'bob')
+    bob.send('NICK ALICE')
+    await bob.expect('ERR nick-taken nick ALICE is taken')
+    bob.send('WHO')
+    await bob.expect('USERS r alice bob')
+    await bob.expect('USERS-END r 2')
+    await alice.close()
+    await bob.expect('LEFT r alice')
+    bob.send('NICK alice')
+    await bob.expect('NICK bob alice')
+  })
+
+  it('loses nothing and doubles nothing when Redis restarts mid-traffic', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    const members = [await member(a.port, 'a1'), await member(b.port, 'b1'), await member(a.port, 'a2')]
+    const perSender = 300
+    let sent = 0
+    const sender = setInterval(() => {
+      for (const [s, c] of members.entries()) c.send(`CHAT ${s}:${sent}`)
+      if (++sent === perSender) clearInterval(sender)
+    }, 2)
+    await waitFor('traffic under way', () => sent > 50)
+    await redis.restart(300)
+    const total = perSender * members.length
+    for (const c of members) await c.until(`${total} messages`, () => msgs(c).length >= total, 20_000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const order = msgs(members[0])
+    expect(order).toHaveLength(total)
+    expect(new Set(order).size).toBe(total)
+    for (const c of members) expect(msgs(c)).toEqual(order)
+  }, 40_000)
+
+  it('kicks a session of another node through Redis', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    await member(a.port, 'watcher')
+    const victim = await member(b.port, 'victim')
+    const id = b.server.snapshot().sessions[0].id
+    expect(await a.server.kickRemote('b', id, 'by a test')).toBe(true)
+    await victim.expect('BYE kicked by a test')
+    expect(await a.server.kickRemote('nobody', id, 'by a test')).toBe(false)
+  })
+
+  it('tells a reader that fell behind the stream’s trimming what it missed', async () => {
+    const { server, port } = await node('a')
+    await member(port, 'reader')
+    const admin = new Redis(redis.url)
+    // Entries of another node's run, numbered 1 then 5: 2-4 were trimmed before this node read them.
+    for (const seq of ['1', '5']) await admin.xadd('sb:{r}:log', '*', 'k', 'msg', 'o', 'gone.0', 'q', seq, 's', 'gone.0/1', 'n', 'x', 't', seq)
+    admin.disconnect()
+    await waitFor('the loss counted', () => server.snapshot().cluster?.entriesLost === 3)
+  })
+})
+
+describe('a node killed with SIGKILL', () => {
+  let child: ChildProcess | undefined
+  afterEach(() => {
+    child?.kill('SIGKILL')
+  })
+
+  it('is noticed by the others within 10 s: its sessions LEFT, its nicks free, the rest served', async () => {
+    const survivor = await node('survivor')
+    const watcher = await member(survivor.port, 'watcher')
+    const port = await freePort()
+    child = spawn(process.execPath, ['out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', redis.url, '--node-id', 'doomed'], {
+      stdio: 'ignore'
+    })
+    let doomed: TestClient | undefined
+    for (let attempt = 0; !doomed; attempt++) {
+      doomed = await member(port, 'doomed-user').catch(async (error) => {
+        if (attempt > 50) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        return undefined
+      })
+    }
+    await watcher.expect('JOINED r doomed-user')
+    child.kill('SIGKILL')
+    const killedAt = Date.now()
+    await watcher.expect('LEFT r doomed-user', 10_000)
+    expect(Date.now() - killedAt).toBeLessThan(10_000)
+    watcher.send('NICK doomed-user')
+    await watcher.expect('NICK watcher doomed-user')
+    watcher.send('CHAT still here')
+    await watcher.expect('MSG r doomed-user still here')
+    await waitFor('the reap counted', () => survivor.server.snapshot().cluster?.nodesReaped === 1)
+  }, 30_000)
+})
