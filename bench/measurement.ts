@@ -37,7 +37,7 @@ export interface Result {
  * draining by config.timeoutMs but not a closed loop that stalls while sending (a server that drops
  * messages), so the whole run is bounded here too.
  */
-async function runMeasured(config: LoadConfig, timeoutMs: number): Promise<LoadReport> {
+export async function runMeasured(config: LoadConfig, timeoutMs: number): Promise<LoadReport> {
   const run = new LoadRun(config, { agentFile: AGENT, progressMs: 1000 })
   const watchdog = setTimeout(() => run.abort(`the run took longer than ${timeoutMs}ms in all`), timeoutMs)
   try {

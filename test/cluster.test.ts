@@ -3,7 +3,8 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import { TestClient, WORKER_FILE, waitFor } from './helpers'
-import { freePort, RedisServer } from './redis-server'
+import { freePort } from '../scripts/asio-reference'
+import { RedisServer } from '../scripts/redis-server'
 
 let redis: RedisServer
 beforeAll(async () => {

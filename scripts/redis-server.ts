@@ -1,24 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-
-/** A free loopback port, found by binding port 0 and letting go of it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from './asio-reference'
 
 /**
- * A real redis-server (Debian's) of the test's own: a free loopback port and a temporary directory, with the
- * append-only file on, so a restart keeps the streams as a production Redis with persistence would.
+ * A real redis-server (Debian's) of a test's or a benchmark's own: a free loopback port and a temporary
+ * directory, with the append-only file on, so a restart keeps the streams as a production Redis with
+ * persistence would.
  */
 export class RedisServer {
   private process: ChildProcess | null = null

@@ -1,0 +1,102 @@
+// Cluster benchmark: what sharing rooms through Redis costs, measured against one node alone in the same run.
+//   npm run bench:cluster                 (builds, then runs this with tsx)
+//   npx tsx bench/cluster.ts --reps 3     (after `npm run build`)
+// 1. Throughput: 200 line clients x 40 messages x 64 B, window 8, one room. One node alone, then two nodes
+//    and a Redis with the clients split over them, alternating, each run on fresh processes. Every message
+//    must reach every member in one order (the load engine's order digests); the cluster should keep at
+//    least 40 % of the single node's deliveries/s here, where two nodes and Redis share the machine's cores.
+// 2. Latency at a fixed rate through the cluster (and through one node, for comparison): p50 and p99.
+import { freePort } from '../scripts/asio-reference'
+import { RedisServer } from '../scripts/redis-server'
+import { resolveLoadConfig } from '../src/main/core/load'
+import type { LoadReport } from '../src/shared/load'
+import { parseBenchArgs } from './args'
+import { runMeasured } from './measurement'
+import { count, machine, ms, printMachine, saveJson, table, verdict } from './report'
+import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
+import { exitWith } from './suite'
+
+const THROUGHPUT = { clients: 200, messages: 40, size: 64, window: 8, agents: 2 }
+/** 200 clients at 2 messages/s each: 400 messages/s, 80,000 deliveries/s, well inside either setup's capacity. */
+const FIXED_RATE = { clients: 200, mode: 'open' as const, rate: 2, durationMs: 10_000, size: 64, agents: 2 }
+const TARGET_SHARE = 0.4
+
+type Setup = 'single' | 'cluster'
+
+/** Starts the setup's servers (and Redis), runs `load` through them, and stops them all. */
+async function run(setup: Setup, load: object, timeoutMs: number): Promise<LoadReport> {
+  const redis = setup === 'cluster' ? await RedisServer.start() : null
+  const servers: Server[] = []
+  try {
+    const ports = setup === 'cluster' ? [await freePort(), await freePort()] : [await freePort()]
+    for (const [i, port] of ports.entries()) {
+      const cluster = redis ? ['--cluster', redis.url, '--node-id', `bench-${i + 1}`] : []
+      const server = startServer(...switchboard('line', cluster)(port))
+      servers.push(server)
+      await whenAccepting(server, port)
+    }
+    const targets = ports.map((port) => ({ host: '127.0.0.1', port }))
+    return await runMeasured(resolveLoadConfig({ ...load, targets, codec: 'line', timeoutMs }), timeoutMs)
+  } finally {
+    await Promise.all(servers.map(stopServer))
+    await redis?.stop()
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+const oneOrder = (r: LoadReport) => r.complete && r.order.split === 0
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs('bench/cluster.ts', 'cluster.json')
+  killServersOnInterrupt()
+  const info = machine()
+  printMachine('Switchboard cluster benchmark', info, args.reps)
+
+  const throughput: Record<Setup, LoadReport[]> = { single: [], cluster: [] }
+  for (let round = 0; round < args.reps; round++) {
+    // Alternate which goes first, so a machine that slows down (or warms up) over the run favours neither.
+    const order: Setup[] = round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single']
+    for (const setup of order) {
+      process.stdout.write(`  round ${round + 1}/${args.reps}: ${setup} `)
+      const report = await run(setup, THROUGHPUT, args.timeoutMs)
+      throughput[setup].push(report)
+      console.log(`${oneOrder(report) ? 'complete, one order' : `INCOMPLETE (${report.note ?? `${report.deliveries}/${report.expected}, split rooms ${report.order.split}`})`}, ${count.format(report.deliveriesPerSec)} deliv/s`)
+    }
+  }
+  const fixed: Record<Setup, LoadReport> = { single: await run('single', FIXED_RATE, args.timeoutMs), cluster: await run('cluster', FIXED_RATE, args.timeoutMs) }
+
+  const medianRate = (setup: Setup) => median(throughput[setup].map((r) => r.deliveriesPerSec))
+  const share = medianRate('cluster') / medianRate('single')
+  const allOneOrder = [...throughput.single, ...throughput.cluster, fixed.single, fixed.cluster].every(oneOrder)
+  const describe = (setup: Setup) => (setup === 'single' ? '1 node' : '2 nodes + Redis')
+  console.log(`
+Throughput: ${THROUGHPUT.clients} line clients in one room x ${THROUGHPUT.messages} messages x ${THROUGHPUT.size} B, window ${THROUGHPUT.window}, ${THROUGHPUT.agents} agents
+${table(
+  ['setup', 'runs one order', 'median deliv/s', 'median latency p50 ms', 'median latency p99 ms'],
+  (['single', 'cluster'] as const).map((setup) => [
+    describe(setup),
+    `${throughput[setup].filter(oneOrder).length}/${throughput[setup].length}`,
+    count.format(medianRate(setup)),
+    ms(median(throughput[setup].map((r) => r.latencyMs.p50))),
+    ms(median(throughput[setup].map((r) => r.latencyMs.p99)))
+  ])
+)}
+${verdict('cluster deliv/s as a share of one node', share, `>= ${TARGET_SHARE}, every run one order`, share >= TARGET_SHARE && allOneOrder)}
+  (two nodes, Redis and the load generator share this machine's cores: see docs/CLUSTER.md for N machines)
+
+Fixed rate: ${FIXED_RATE.clients} clients x ${FIXED_RATE.rate} messages/s for ${FIXED_RATE.durationMs / 1000} s (${count.format(FIXED_RATE.clients * FIXED_RATE.rate)} messages/s into one room)
+${table(
+  ['setup', 'one order', 'latency p50 ms', 'latency p99 ms', 'latency max ms'],
+  (['single', 'cluster'] as const).map((setup) => [describe(setup), oneOrder(fixed[setup]) ? 'yes' : 'NO', ms(fixed[setup].latencyMs.p50), ms(fixed[setup].latencyMs.p99), ms(fixed[setup].latencyMs.max)])
+)}`)
+
+  saveJson(args.json, { machine: info, reps: args.reps, throughput, fixed, share })
+  return allOneOrder ? 0 : 1
+}
+
+exitWith(main)
