@@ -1,9 +1,10 @@
 // @vitest-environment happy-dom
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import type { ReactElement } from 'react'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
+import { ChatServer } from '../../src/main/core/server/server'
 import { SwitchboardHost } from '../../src/main/host/host'
 import type { ServerConfig } from '../../src/shared/contract'
 import { joinLine, LOAD_AGENT_FILE, TestClient, WORKER_FILE } from '../helpers'
@@ -28,6 +29,7 @@ let harness: Harness | undefined
 let other: SwitchboardHost | undefined
 const clients: TestClient[] = []
 afterEach(async () => {
+  vi.restoreAllMocks()
   await Promise.all(clients.splice(0).map((c) => c.close()))
   await harness?.dispose()
   await other?.dispose()
@@ -98,5 +100,10 @@ describe('the control room of a cluster node, against a real second node and Red
     // Ids are per node: node-a's session of the same number, if any, is not the one kicked.
     here.c.send('PING still')
     await here.c.expect('PONG still')
+    // A kick naming this node's own id takes no trip through Redis (so it works with Redis away): it closes here.
+    const kickRemote = vi.spyOn(ChatServer.prototype, 'kickRemote')
+    expect(await harness!.host.kickSession(here.id, 'node-a')).toBe(true)
+    await here.c.expect('BYE kicked by the control panel')
+    expect(kickRemote).not.toHaveBeenCalled()
   })
 })
