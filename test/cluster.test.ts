@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { resolveLoadConfig, runLoad } from '../src/main/core/load'
 import { ChatServer } from '../src/main/core/server/server'
-import { TestClient, WORKER_FILE, waitFor } from './helpers'
+import type { ServerOptions } from '../src/main/core/server/options'
+import { LOAD_AGENT_FILE, TestClient, WORKER_FILE, waitFor } from './helpers'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
 
@@ -25,13 +27,14 @@ afterEach(async () => {
   admin.disconnect()
 })
 
-async function node(nodeId: string): Promise<{ server: ChatServer; port: number }> {
+async function node(nodeId: string, options: Partial<ServerOptions> = {}): Promise<{ server: ChatServer; port: number }> {
   const server = new ChatServer({
     listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }],
     workerFile: WORKER_FILE,
     workers: 1,
     shutdownDeadlineMs: 2000,
-    cluster: { redis: redis.url, nodeId }
+    cluster: { redis: redis.url, nodeId },
+    ...options
   })
   servers.push(server)
   const [bound] = await server.start()
@@ -56,7 +59,7 @@ const msgs = (c: TestClient) => c.lines.filter((line) => line.startsWith('MSG ')
 
 describe('a cluster of nodes sharing rooms through Redis', () => {
   it('gives every member on every node one order, and keeps each sender’s', async () => {
-    const nodes = await Promise.all(['n1', 'n2', 'n3'].map(node))
+    const nodes = await Promise.all(['n1', 'n2', 'n3'].map((id) => node(id)))
     const members: TestClient[] = []
     for (const [i, { port }] of nodes.entries()) {
       for (const j of [0, 1]) members.push(await member(port, `u${i}${j}`))
@@ -91,6 +94,56 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await late.expect('JOINED elsewhere later')
     expect(late.lines.join('\n')).not.toContain('before')
   })
+
+  it('keeps a session’s replies after its own messages, as one process would', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    const listener = await member(b.port, 'listener')
+    const talker = await member(a.port, 'talker')
+    await listener.expect('JOINED r talker')
+    talker.send('CHAT one')
+    talker.send('CHAT two')
+    talker.send('PING after')
+    talker.send('BOGUS')
+    talker.send('QUIT done')
+    await talker.closed()
+    expect(talker.lines).toEqual(['MSG r talker one', 'MSG r talker two', 'PONG after', expect.stringMatching(/^ERR unknown-command /), 'BYE done'])
+    await listener.expect('MSG r talker two')
+    await listener.expect('LEFT r talker')
+  })
+
+  it('announces presence only to the session concerned in a room above the presence limit, on every node', async () => {
+    const [a, b] = await Promise.all([node('a', { presenceLimit: 1 }), node('b', { presenceLimit: 1 })])
+    const first = await member(a.port, 'first')
+    const second = await member(b.port, 'second')
+    first.send('CHAT hello')
+    await second.expect('MSG r first hello')
+    second.send('NICK renamed')
+    await second.expect('NICK second renamed')
+    first.send('PING sync')
+    await first.until('PONG', (lines) => lines.includes('PONG sync'))
+    // Neither the newcomer's JOINED nor its rename reached the other member: the room (2) is above the limit (1).
+    expect(first.lines).toEqual(['MSG r first hello', 'PONG sync'])
+  })
+
+  it('refuses to start a node without Redis, or with the id of a live node', async () => {
+    await node('taken')
+    const twin = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, cluster: { redis: redis.url, nodeId: 'taken' } })
+    await expect(twin.start()).rejects.toThrow(/node id taken is in use/)
+    const port = await freePort()
+    const lonely = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, cluster: { redis: `redis://127.0.0.1:${port}`, nodeId: 'x' } })
+    await expect(lonely.start()).rejects.toThrow(/cannot reach Redis at redis:\/\/127.0.0.1:\d+: .*ECONNREFUSED/)
+  })
+
+  it('passes the traffic lab’s order check with clients spread over two nodes', async () => {
+    const [a, b] = await Promise.all([node('a'), node('b')])
+    const targets = [a, b].map(({ port }) => ({ host: '127.0.0.1', port }))
+    const report = await runLoad(resolveLoadConfig({ targets, codec: 'line', clients: 12, roomSize: 4, messages: 30, window: 4, agents: 2 }), {
+      agentFile: LOAD_AGENT_FILE
+    })
+    expect(report.complete).toBe(true)
+    expect(report.order).toEqual({ rooms: 3, split: 0 })
+    expect(report.targets.map((t) => t.connected)).toEqual([6, 6])
+  }, 30_000)
 
   it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
     const [a, b] = await Promise.all([node('a'), node('b')])

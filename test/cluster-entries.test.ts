@@ -1,0 +1,75 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { entryFields, parseEntry, type NewEntry } from '../src/main/core/cluster/room-entry'
+import { SeqGuard } from '../src/main/core/cluster/seq-guard'
+import { compareIds, idBefore } from '../src/main/core/cluster/stream-id'
+
+const streamId = fc.tuple(fc.nat({ max: 2 ** 45 }), fc.nat({ max: 2 ** 40 })).map(([ms, seq]) => `${ms}-${seq}`)
+
+describe('stream IDs', () => {
+  it('compare as numbers, time first, then sequence', () => {
+    expect(compareIds('9-0', '10-0')).toBeLessThan(0)
+    expect(compareIds('10-2', '10-10')).toBeLessThan(0)
+    expect(compareIds('10-10', '10-10')).toBe(0)
+    fc.assert(
+      fc.property(streamId, streamId, (a, b) => {
+        const [aMs, aSeq] = a.split('-').map(Number)
+        const [bMs, bSeq] = b.split('-').map(Number)
+        expect(Math.sign(compareIds(a, b))).toBe(Math.sign(aMs - bMs || aSeq - bSeq))
+      })
+    )
+  })
+
+  it('have a predecessor that nothing fits between, so a read from it starts at the ID itself', () => {
+    expect(idBefore('5-3')).toBe('5-2')
+    expect(idBefore('5-0')).toBe('4-18446744073709551615')
+    fc.assert(
+      fc.property(streamId, streamId, (id, other) => {
+        expect(compareIds(idBefore(id), id)).toBeLessThan(0)
+        if (compareIds(other, id) < 0) expect(compareIds(other, idBefore(id))).toBeLessThanOrEqual(0)
+      })
+    )
+  })
+})
+
+describe('room stream entries', () => {
+  const text = fc.string({ minLength: 1, maxLength: 40 })
+  const base = { origin: text, seq: fc.integer({ min: 1, max: 1e9 }), subject: text, nick: text }
+  const entry: fc.Arbitrary<NewEntry> = fc.oneof(
+    fc.record({ ...base, kind: fc.constant('msg' as const), text }),
+    fc.record({ ...base, kind: fc.constantFrom('joined' as const, 'left' as const) }),
+    fc.record({ ...base, kind: fc.constant('nick' as const), previous: text })
+  )
+
+  it('read back as they were written, with the room size the append script adds', () => {
+    fc.assert(
+      fc.property(entry, fc.nat(), (written, count) => {
+        // The append script puts `c` first, as XADD then stores it.
+        const stored = written.kind === 'msg' ? entryFields(written) : ['c', String(count), ...entryFields(written)]
+        expect(parseEntry(stored)).toEqual(written.kind === 'msg' ? written : { ...written, count })
+      })
+    )
+  })
+
+  it('are refused when a field is missing or unknown, not guessed at', () => {
+    const fields = entryFields({ kind: 'msg', origin: 'a.1', seq: 1, subject: 'a.1/1', nick: 'n', text: 'hi' })
+    for (const name of ['k', 'o', 'q', 's', 'n', 't']) {
+      const at = fields.indexOf(name)
+      expect(parseEntry([...fields.slice(0, at), ...fields.slice(at + 2)])).toBeNull()
+    }
+    expect(parseEntry(['k', 'shout', ...fields.slice(2)])).toBeNull()
+    expect(parseEntry(['k', 'joined', ...fields.slice(2)])).toBeNull() // no room size
+  })
+})
+
+describe('SeqGuard', () => {
+  it('drops a second copy, counts a gap, and takes an origin’s first entry as its baseline', () => {
+    const guard = new SeqGuard()
+    expect(guard.check('a', 7)).toEqual({ fresh: true, missed: 0 })
+    expect(guard.check('a', 8)).toEqual({ fresh: true, missed: 0 })
+    expect(guard.check('a', 8)).toEqual({ fresh: false })
+    expect(guard.check('a', 5)).toEqual({ fresh: false })
+    expect(guard.check('b', 1)).toEqual({ fresh: true, missed: 0 })
+    expect(guard.check('a', 12)).toEqual({ fresh: true, missed: 3 })
+  })
+})
