@@ -34,7 +34,19 @@ describe('switchboard serve arguments', () => {
     expect(parseServeArgs([]).server).toMatchObject({ presenceLimit: 1000, idleTimeoutMs: 300_000, partialTimeoutMs: 30_000 })
   })
 
+  it('joins a cluster with --cluster, named by --node-id or by this machine and the first port', () => {
+    expect(parseServeArgs([]).server.cluster).toBeUndefined()
+    const named = parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'east-1'])
+    expect(named.server.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'east-1' })
+    const unnamed = parseServeArgs(['--listen', 'line:7100', '--cluster', 'redis://127.0.0.1:6379/2'])
+    expect(unnamed.server.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]+-7100$/)
+  })
+
   it.each([
+    [['--node-id', 'a'], /--node-id names a node of a cluster: give --cluster too/],
+    [['--cluster', 'http://127.0.0.1:6379'], /expected redis:\/\/host:port/],
+    [['--cluster', 'redis://user:secret@127.0.0.1:6379'], /expected redis:\/\/host:port/],
+    [['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'a/b'], /node id "a\/b"/],
     [['--listen', 'http:80'], /bad listener "http:80"/],
     [['--listen', 'line:99999'], /port must be 0-65535/],
     [['--listen', 'line'], /bad listener/],

@@ -92,7 +92,7 @@ export interface RemoteSession {
 
 export interface ClusterMetrics {
   nodeId: string
-  /** The Redis address, without credentials. */
+  /** The Redis address (`redis://host:port[/db]`: no credentials are accepted in it). */
   redis: string
   /** Whether both Redis connections are up now. */
   connected: boolean

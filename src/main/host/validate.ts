@@ -1,4 +1,5 @@
 import type { CallArgs, CallName, ClientConfig, ClusterConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
+import { isNodeId, isRedisUrl } from '../core/cluster/config'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
 
@@ -37,22 +38,11 @@ const listener: Check<ListenerConfig> = (value, path) => {
   return { codec: codec(o.codec, `${path}.codec`), port: integer(0, 65535)(o.port, `${path}.port`), host: host(o.host, `${path}.host`) }
 }
 
-/**
- * `redis://host:port[/db]`, nothing more: credentials would end up in every window's metrics, and a
- * bracketed IPv6 address is the only way a colon can be part of the host.
- */
-const REDIS_URL = /^redis:\/\/([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})(?:\/(\d{1,4}))?$/
-/** The same rule as ClusterConfig.nodeId: it names Redis keys and shows in the control room. */
-const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
-
-const redisUrl: Check<string> = (value, path) => {
-  const match = typeof value === 'string' ? REDIS_URL.exec(value) : null
-  const port = match ? Number(match[2]) : 0
-  return match && port >= 1 && port <= 65535 ? (value as string) : fail(path, 'redis://host:port or redis://host:port/db', value)
-}
+const redisUrl: Check<string> = (value, path) =>
+  typeof value === 'string' && isRedisUrl(value) ? value : fail(path, 'redis://host:port or redis://host:port/db', value)
 
 const nodeId: Check<string> = (value, path) =>
-  typeof value === 'string' && NODE_ID_PATTERN.test(value) ? value : fail(path, '1 to 32 of A-Z a-z 0-9 _ -', value)
+  typeof value === 'string' && isNodeId(value) ? value : fail(path, '1 to 32 of A-Z a-z 0-9 _ -', value)
 
 const clusterConfig: Check<ClusterConfig | null> = (value, path) => {
   if (value === null) return null

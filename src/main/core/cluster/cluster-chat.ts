@@ -11,7 +11,7 @@ import { announce, whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { keys, memberOf } from './keys'
 import { NICK_TTL_S, NodeRegistry, type OrphanSession } from './node-registry'
-import { connectRedis, redactedAddress } from './redis'
+import { connectRedis } from './redis'
 import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
 import { SeqGuard } from './seq-guard'
 import { compareIds, idBefore, idTime } from './stream-id'
@@ -134,7 +134,7 @@ export class ClusterChat implements ChatProtocol {
 
   /** Connects to Redis and joins the cluster; throws (and lets go of Redis) if it cannot. */
   async open(): Promise<void> {
-    const address = redactedAddress(this.options.config.redis)
+    const address = this.options.config.redis
     try {
       await Promise.all([this.commands.connect(), this.readerConnection.connect()])
     } catch (error) {
@@ -186,7 +186,7 @@ export class ClusterChat implements ChatProtocol {
     const rooms: ClusterRoom[] = [...this.rooms].map(([room, state]) => ({ room, localMembers: state.active.size, lagMs: state.lagMs }))
     return {
       nodeId: this.nodeId,
-      redis: redactedAddress(this.options.config.redis),
+      redis: this.options.config.redis,
       connected: this.commands.status === 'ready' && this.readerConnection.status === 'ready',
       nodes: this.registry.nodes,
       rooms: rooms.sort((a, b) => a.room.localeCompare(b.room)),

@@ -2,18 +2,24 @@ import { hostname } from 'node:os'
 import type { ClusterConfig } from '../../../shared/contract'
 import { NAME_PATTERN } from '../protocol/commands'
 
-/** Why a cluster config cannot be used, or null if it can: the CLI and the host check with this one function. */
+/**
+ * `redis://host:port[/db]`, nothing more: credentials would travel to every window with the server's
+ * config, and a bracketed IPv6 address is the only way a colon can be part of the host.
+ */
+const REDIS_URL = /^redis:\/\/([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})(?:\/(\d{1,4}))?$/
+
+export function isRedisUrl(text: string): boolean {
+  const match = REDIS_URL.exec(text)
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65535
+}
+
+/** A node id names Redis keys and shows in the control room: the line protocol's name rule. */
+export const isNodeId = (text: string): boolean => NAME_PATTERN.test(text)
+
+/** Why a cluster config cannot be used, or null if it can. */
 export function clusterConfigProblem({ redis, nodeId }: ClusterConfig): string | null {
-  let url: URL
-  try {
-    url = new URL(redis)
-  } catch {
-    return `cluster address ${JSON.stringify(redis)} is not a URL: expected redis://host:port`
-  }
-  if (url.protocol !== 'redis:' || !url.hostname || !/^(\/[0-9]{0,2})?$/.test(url.pathname)) {
-    return `cluster address ${JSON.stringify(redis)}: expected redis://host:port[/db]`
-  }
-  if (!NAME_PATTERN.test(nodeId)) return `node id ${JSON.stringify(nodeId)}: expected 1-32 characters A-Z a-z 0-9 _ -`
+  if (!isRedisUrl(redis)) return `cluster address ${JSON.stringify(redis)}: expected redis://host:port or redis://host:port/db`
+  if (!isNodeId(nodeId)) return `node id ${JSON.stringify(nodeId)}: expected 1-32 characters A-Z a-z 0-9 _ -`
   return null
 }
 

@@ -9,12 +9,6 @@ declare module 'ioredis' {
   }
 }
 
-/** `redis://host:port/db` without credentials, to show and log. */
-export function redactedAddress(url: string): string {
-  const parsed = new URL(url)
-  return `redis://${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`
-}
-
 /**
  * A connection to the cluster's Redis. Commands wait through a reconnect (maxRetriesPerRequest: null) and
  * the ones Redis may not have answered are sent again: a room's readers drop what that doubles (SeqGuard).
