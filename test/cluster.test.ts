@@ -190,6 +190,20 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     expect(await a.server.kickRemote('nobody', id, 'by a test')).toBe(false)
   })
 
+  it('closes its sessions when the others reaped it while it was cut off, and serves on', async () => {
+    const { port } = await node('a')
+    const cutOff = await member(port, 'cut-off')
+    const admin = new Redis(redis.url)
+    // What a survivor's reaper leaves behind after this node's heartbeat expired: the node is no longer listed.
+    await admin.srem('sb:nodes', 'a')
+    admin.disconnect()
+    await cutOff.expect('BYE kicked this node lost touch with the cluster', 5000)
+    expect(cutOff.lines.filter((line) => line.startsWith('LEFT '))).toEqual([])
+    const back = await member(port, 'back')
+    back.send('CHAT served')
+    await back.expect('MSG r back served')
+  })
+
   it('tells a reader that fell behind the stream’s trimming what it missed', async () => {
     const { server, port } = await node('a')
     await member(port, 'reader')

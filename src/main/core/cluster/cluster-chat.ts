@@ -121,6 +121,7 @@ export class ClusterChat implements ChatProtocol {
         this.lastError = ''
       })
     }
+    this.commands.on('ready', () => this.opened && this.registry.reconnected())
     this.reader = new StreamReader(this.readerConnection, this.commands, (key, entries) => this.onEntries(key, entries), (error) =>
       options.log(`reading streams: ${error.message}`, true)
     )
@@ -128,6 +129,7 @@ export class ClusterChat implements ChatProtocol {
       beat: () => options.beat(),
       heldNicks: () => this.heldNicks(),
       reap: (orphans) => this.reap(orphans),
+      evicted: () => this.evicted(),
       log: (text) => options.log(text)
     })
   }
@@ -465,6 +467,15 @@ export class ClusterChat implements ChatProtocol {
         return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field: subject, nick })
       })
     )
+  }
+
+  private evicted(): void {
+    this.options.log(`the cluster took this node's ${this.members.size} sessions out of their rooms (it was cut off from Redis too long): closing them so they reconnect`, true)
+    for (const member of this.members.values()) {
+      // Its LEFT entries were appended by the reaper: leaving must not append them again.
+      member.room = null
+      this.options.kick(member.session.id, 'this node lost touch with the cluster')
+    }
   }
 
   private room(name: string): Room {

@@ -34,6 +34,8 @@ export interface RegistryHooks {
   heldNicks(): Iterable<string>
   /** Takes a dead node's sessions out of their rooms (appends LEFT for each); resolves when appended. */
   reap(orphans: OrphanSession[]): Promise<void>
+  /** Survivors reaped this node while it was cut off from Redis: its sessions are no longer in any room. */
+  evicted(): void
   log(text: string): void
 }
 
@@ -57,6 +59,8 @@ export class NodeRegistry {
   private checkTimer: NodeJS.Timeout | null = null
   private guests: { next: number; end: number } = { next: 0, end: 0 }
   private guestBlock: Promise<void> | null = null
+  /** No node is reaped before this: after Redis comes back, every node gets a heartbeat's time to beat again. */
+  private graceUntil = 0
   nodes: ClusterNode[] = []
   remoteSessions: RemoteSession[] = []
   nodesReaped = 0
@@ -85,6 +89,15 @@ export class NodeRegistry {
     if (this.checkTimer) clearInterval(this.checkTimer)
     if (!clean) return
     await this.redis.multi().del(keys.nodeSessions(this.nodeId), keys.nodeBeat(this.nodeId)).srem(keys.nodes, this.nodeId).exec()
+  }
+
+  /**
+   * The connection to Redis is back. Heartbeats may have expired meanwhile (Redis down longer than their
+   * TTL, or this node cut off): beat now, and reap nobody until the others have had the time to beat too.
+   */
+  reconnected(): void {
+    this.graceUntil = Date.now() + BEAT_TTL_MS
+    void this.beat()
   }
 
   record(sessionId: number, record: SessionRecord): void {
@@ -122,6 +135,13 @@ export class NodeRegistry {
   private async check(): Promise<void> {
     try {
       const ids = (await this.redis.smembers(keys.nodes)).sort()
+      if (!ids.includes(this.nodeId) && this.checkTimer !== null) {
+        // Reaped while alive (cut off from Redis longer than a heartbeat): the cluster has taken its sessions
+        // out of their rooms, so they must go, and reconnect; the node itself serves on.
+        this.hooks.evicted()
+        await this.redis.sadd(keys.nodes, this.nodeId)
+      }
+      const mayReap = Date.now() >= this.graceUntil
       const beats = ids.length > 0 ? await this.redis.mget(...ids.map(keys.nodeBeat)) : []
       const now = Date.now()
       const nodes: ClusterNode[] = []
@@ -129,7 +149,7 @@ export class NodeRegistry {
       for (const [i, id] of ids.entries()) {
         const beat = beats[i]
         if (beat === null) {
-          if (id !== this.nodeId) await this.reapNode(id, 'its heartbeat stopped')
+          if (id !== this.nodeId && mayReap) await this.reapNode(id, 'its heartbeat stopped')
           continue
         }
         const { sessions, msgsInPerSec, msgsOutPerSec, listeners, at } = JSON.parse(beat) as NodeBeat
