@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { parseLoadArgs } from '../src/main/cli/load-args'
 import { freePort } from '../scripts/asio-reference'
+import { RedisServer } from '../scripts/redis-server'
 import { TestClient, waitFor } from './helpers'
 
 const CLI = resolve('out/main/cli.js')
@@ -101,6 +102,21 @@ describe('the headless CLI (out/main/cli.js)', () => {
     await c.closed()
     expect(await cli.exited).toBe(0)
     expect(cli.output().stdout).toMatch(/SIGINT: stopping[\s\S]*stopped/)
+  })
+
+  it('serves as a node of a cluster, says so on its status line, and exits 1 when Redis is not there', async () => {
+    const redis = await RedisServer.start()
+    try {
+      const cli = run(['serve', '--listen', 'line:0', '--status-ms', '100', '--cluster', redis.url, '--node-id', 'cli-node'])
+      await waitFor('a cluster status line', () => /\| cluster cli-node: 1 nodes stream lag /.test(cli.output().stdout))
+      cli.child.kill('SIGTERM')
+      expect(await cli.exited).toBe(0)
+    } finally {
+      await redis.stop()
+    }
+    const orphan = run(['serve', '--listen', 'line:0', '--cluster', redis.url])
+    expect(await orphan.exited).toBe(1)
+    expect(orphan.output().stderr).toMatch(/cannot start: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)
   })
 })
 

@@ -32,7 +32,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     peak = Math.max(peak, snapshot.totals.logicQueuePeak)
     if (args.statusMs === 0 || snapshot.at - lastStatus < args.statusMs - 50) return
     lastStatus = snapshot.at
-    console.log(formatStatus({ ...snapshot.totals, logicQueuePeak: peak }))
+    console.log(formatStatus({ ...snapshot.totals, logicQueuePeak: peak }, snapshot.cluster))
     peak = 0
   })
 

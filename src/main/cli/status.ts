@@ -1,8 +1,18 @@
-import type { TotalsMetrics } from '../../shared/telemetry'
+import type { ClusterMetrics, TotalsMetrics } from '../../shared/telemetry'
 import { compact, ms } from './format'
 
+/** A node's view of its cluster: nodes alive, the worst stream lag, and trouble only when there is some. */
+function formatCluster(c: ClusterMetrics): string {
+  const lag = Math.max(0, ...c.rooms.map((room) => room.lagMs ?? 0))
+  return [
+    `cluster ${c.nodeId}: ${c.nodes.length} nodes${c.connected ? '' : ' REDIS DOWN'} stream lag ${ms(lag)}`,
+    ...(c.entriesLost > 0 ? [`entries lost ${c.entriesLost}`] : []),
+    ...(c.nodesReaped > 0 ? [`nodes reaped ${c.nodesReaped}`] : [])
+  ].join(' ')
+}
+
 /** The CLI's periodic one-line status. */
-export function formatStatus(t: TotalsMetrics): string {
+export function formatStatus(t: TotalsMetrics, cluster: ClusterMetrics | null = null): string {
   const pool = t.poolThreads > 0 ? `${t.poolThreads} threads ${Math.round(t.poolUtilization * 100)}%` : `inline ${Math.round(t.poolUtilization * 100)}%`
   return [
     `sessions ${t.sessions}`,
@@ -13,6 +23,7 @@ export function formatStatus(t: TotalsMetrics): string {
     `lag ${ms(t.eventLoopLagP99Ms)}`,
     // Faults and limits only when there are any: a quiet status line on a good day.
     ...(t.rateLimited > 0 ? [`rate-limited ${t.rateLimited}`] : []),
-    ...(t.batchesRedone > 0 ? [`batches redone ${t.batchesRedone} (${t.batchTimeouts} past deadline)`] : [])
+    ...(t.batchesRedone > 0 ? [`batches redone ${t.batchesRedone} (${t.batchTimeouts} past deadline)`] : []),
+    ...(cluster ? [formatCluster(cluster)] : [])
   ].join(' | ')
 }
