@@ -41,6 +41,8 @@ async function node(nodeId: string, options: Partial<ServerOptions> = {}): Promi
   return { server, port: bound.port }
 }
 
+const twoNodes = (options: Partial<ServerOptions> = {}) => Promise.all([node('a', options), node('b', options)])
+
 /** A client in `room` on the node at `port`, named `nick`, once its PONG says it is in. */
 async function member(port: number, nick: string, room = 'r'): Promise<TestClient> {
   const c = await TestClient.connect({ port })
@@ -79,7 +81,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   }, 30_000)
 
   it('announces presence to every node in the stream order, and shows nothing from before a join', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     const early = await member(a.port, 'early')
     early.send('CHAT before')
     await early.expect('MSG r early before')
@@ -96,7 +98,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   })
 
   it('keeps a session’s replies after its own messages, as one process would', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     const listener = await member(b.port, 'listener')
     const talker = await member(a.port, 'talker')
     await listener.expect('JOINED r talker')
@@ -112,7 +114,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   })
 
   it('announces presence only to the session concerned in a room above the presence limit, on every node', async () => {
-    const [a, b] = await Promise.all([node('a', { presenceLimit: 1 }), node('b', { presenceLimit: 1 })])
+    const [a, b] = await twoNodes({ presenceLimit: 1 })
     const first = await member(a.port, 'first')
     const second = await member(b.port, 'second')
     first.send('CHAT hello')
@@ -135,7 +137,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   })
 
   it('passes the traffic lab’s order check with clients spread over two nodes', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     const targets = [a, b].map(({ port }) => ({ host: '127.0.0.1', port }))
     const report = await runLoad(resolveLoadConfig({ targets, codec: 'line', clients: 12, roomSize: 4, messages: 30, window: 4, agents: 2 }), {
       agentFile: LOAD_AGENT_FILE
@@ -146,7 +148,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   }, 30_000)
 
   it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     const alice = await member(a.port, 'alice')
     const bob = await member(b.port, 'bob')
     bob.send('NICK ALICE')
@@ -161,7 +163,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   })
 
   it('loses nothing and doubles nothing when Redis restarts mid-traffic', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     const members = [await member(a.port, 'a1'), await member(b.port, 'b1'), await member(a.port, 'a2')]
     const perSender = 300
     let sent = 0
@@ -181,7 +183,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   }, 40_000)
 
   it('kicks a session of another node through Redis', async () => {
-    const [a, b] = await Promise.all([node('a'), node('b')])
+    const [a, b] = await twoNodes()
     await member(a.port, 'watcher')
     const victim = await member(b.port, 'victim')
     const id = b.server.snapshot().sessions[0].id

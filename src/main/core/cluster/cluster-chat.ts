@@ -3,10 +3,11 @@ import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
 import { lineCodec } from '../codec/line'
-import type { Command, ErrorCode } from '../protocol/commands'
+import type { Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { ChatProtocol } from '../server/chat-protocol'
 import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
+import { LineReplies } from '../server/line-replies'
 import { announce, whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { keys, memberOf } from './keys'
@@ -81,8 +82,7 @@ function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unkn
  * A session's commands run in its order: a command that needs Redis's answer (NICK, JOIN, WHO) holds the
  * ones after it, and a reply (PONG, ERR) waits until the session's own entries before it were delivered.
  */
-export class ClusterChat implements ChatProtocol {
-  readonly parses = true
+export class ClusterChat extends LineReplies implements ChatProtocol {
   readonly nodeId: string
   /** This run of the node: entries it appends say so, and a restarted node is a new origin. */
   private readonly run: string
@@ -106,6 +106,7 @@ export class ClusterChat implements ChatProtocol {
   private whenEmpty: (() => void) | null = null
 
   constructor(private readonly options: ClusterChatOptions) {
+    super()
     this.nodeId = options.config.nodeId
     this.run = `${this.nodeId}.${randomBytes(4).toString('hex')}`
     this.inbox = keys.nodeInbox(this.nodeId)
@@ -201,11 +202,8 @@ export class ClusterChat implements ChatProtocol {
     }
   }
 
-  // ChatProtocol
-
-  ignores(frame: Buffer): boolean {
-    return frame.length === 0
-  }
+  // ChatProtocol (with refuse and farewell from LineReplies: told at once, since the server calls them as it
+  // ends a session, when waiting would be too late)
 
   join(session: Session): void {
     const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, queue: [], busy: false, quitting: false, lastAppend: null }
@@ -254,25 +252,13 @@ export class ClusterChat implements ChatProtocol {
       case 'QUIT':
         member.quitting = true
         return this.submit(member, true, () =>
-          after(this.ownDelivered(member), () => {
-            this.farewell(session, command.reason || 'quit')
-            session.end(command.reason ? `quit: ${command.reason}` : 'quit')
-          })
+          after(this.ownDelivered(member), () => this.quit(session, command.reason))
         )
       case 'ERR':
         return this.submit(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
       case 'NOOP':
         return
     }
-  }
-
-  // Told at once: the server calls these as it ends a session, when waiting would be too late.
-  refuse(session: Session, code: ErrorCode, text: string): void {
-    this.tell(session, reply.err(code, text))
-  }
-
-  farewell(session: Session, reason: string): void {
-    this.tell(session, reply.bye(reason))
   }
 
   describe(session: Session): { nick: string | null; room: string | null } {
@@ -495,10 +481,6 @@ export class ClusterChat implements ChatProtocol {
   private record(member: Member): { nick: string; room: string | null; remote: string; listener: string; connectedAt: number } {
     const { session } = member
     return { nick: member.nick!, room: member.room, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
-  }
-
-  private tell(session: Session, line: string): void {
-    session.send(lineCodec.encode(line))
   }
 }
 

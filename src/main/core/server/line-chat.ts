@@ -1,7 +1,8 @@
 import { lineCodec } from '../codec/line'
-import type { Command, ErrorCode } from '../protocol/commands'
+import type { Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { ChatProtocol } from './chat-protocol'
+import { LineReplies } from './line-replies'
 import { announce, whoPages } from './room-lines'
 import type { Session } from './session'
 
@@ -26,8 +27,7 @@ export interface LineChatLimits {
  * only, and is changed only by commits, which arrive in the logic pipeline's order. It alone holds a
  * session's nick and room.
  */
-export class LineChat implements ChatProtocol {
-  readonly parses = true
+export class LineChat extends LineReplies implements ChatProtocol {
   private readonly rooms = new Map<string, Set<Session>>()
   private readonly members = new Map<Session, Member>()
   /** Keyed by lower-cased nick: nicks differing only in case would be confusing in a room. */
@@ -35,11 +35,8 @@ export class LineChat implements ChatProtocol {
   /** WHO's answer per room, encoded once until the room's members or their nicks change: a big room's is long. */
   private readonly whoCache = new Map<string, Buffer[]>()
 
-  constructor(private readonly limits: LineChatLimits) {}
-
-  /** An empty line means nothing; letting it in would make a stream of newlines a queue entry per byte. */
-  ignores(frame: Buffer): boolean {
-    return frame.length === 0
+  constructor(private readonly limits: LineChatLimits) {
+    super()
   }
 
   join(session: Session): void {
@@ -75,21 +72,12 @@ export class LineChat implements ChatProtocol {
       case 'PING':
         return this.tell(session, reply.pong(command.token))
       case 'QUIT':
-        this.farewell(session, command.reason || 'quit')
-        return session.end(command.reason ? `quit: ${command.reason}` : 'quit')
+        return this.quit(session, command.reason)
       case 'ERR':
         return this.refuse(session, command.code, command.text)
       case 'NOOP':
         return
     }
-  }
-
-  refuse(session: Session, code: ErrorCode, text: string): void {
-    this.tell(session, reply.err(code, text))
-  }
-
-  farewell(session: Session, reason: string): void {
-    this.tell(session, reply.bye(reason))
   }
 
   describe(session: Session): { nick: string | null; room: string | null } {
@@ -151,9 +139,5 @@ export class LineChat implements ChatProtocol {
   private broadcast(room: string, line: string): void {
     const frame = lineCodec.encode(line)
     for (const member of this.rooms.get(room) ?? []) member.send(frame)
-  }
-
-  private tell(session: Session, line: string): void {
-    session.send(lineCodec.encode(line))
   }
 }
