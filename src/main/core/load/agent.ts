@@ -1,18 +1,19 @@
-// Entry of a load agent process (out/main/load-agent.js), forked by the coordinator: it runs one share
-// of a run's clients, so the generator never shares an event loop (or a core) with the server it
-// measures, and can be spread over several processes. Plain Node, no Electron.
+// Entry of a load agent process (out/main/load-agent.js), started by the coordinator (a Node fork, or an
+// Electron utility process): it runs one share of a run's clients, so the generator never shares an event
+// loop (or a core) with the server it measures, and can be spread over several processes. No Electron import.
 import { AgentRun } from './agent-run'
 import { encodeHistogram } from './histogram'
-import type { FromAgent, ToAgent } from './messages'
+import type { ToAgent } from './messages'
+import { connectToParent } from './parent-channel'
 
 const PROGRESS_MS = 250
 
-if (!process.send) {
+const parent = connectToParent()
+if (!parent) {
   console.error('load-agent: run by the load coordinator (switchboard load ...), not on its own')
   process.exit(2)
 }
-
-const send = (message: FromAgent, then?: () => void) => process.send!(message, undefined, {}, then)
+const { send } = parent
 let run: AgentRun | null = null
 let progressTimer: NodeJS.Timeout | null = null
 let cpuAtStart = process.cpuUsage()
@@ -24,7 +25,7 @@ function report(): void {
   run.interval.reset()
 }
 
-process.on('message', (message: ToAgent) => {
+parent.onMessage((message: ToAgent) => {
   switch (message.type) {
     case 'start':
       cpuAtStart = process.cpuUsage()
@@ -48,24 +49,18 @@ process.on('message', (message: ToAgent) => {
       run.finish()
       const cpu = process.cpuUsage(cpuAtStart)
       const wallMs = performance.now() - wallAtStart
-      send(
-        {
-          type: 'final',
-          counters: run.counters,
-          latency: encodeHistogram(run.total),
-          connect: encodeHistogram(run.connectTimes),
-          errors: run.errors,
-          orders: run.orders(),
-          targets: run.targets(),
-          cpu: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 1000 : 0
-        },
-        // Leave once the final message is out.
-        () => process.disconnect()
-      )
+      // The coordinator releases this process once it has these.
+      send({
+        type: 'final',
+        counters: run.counters,
+        latency: encodeHistogram(run.total),
+        connect: encodeHistogram(run.connectTimes),
+        errors: run.errors,
+        orders: run.orders(),
+        targets: run.targets(),
+        cpu: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 1000 : 0
+      })
       return
     }
   }
 })
-
-// The coordinator gone means the run is over: never leave an orphan generator behind.
-process.on('disconnect', () => process.exit(0))

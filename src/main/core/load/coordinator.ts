@@ -1,14 +1,16 @@
-import { fork, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { LoadConfig, LoadPhase, LoadProgress, LoadReport } from '../../../shared/load'
 import { clientsOfTarget, roomCount } from './config'
 import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
+import { forkAgent, type AgentLauncher, type AgentProcess } from './agent-process'
 import type { AgentCounters, FromAgent, ToAgent } from './messages'
 
 export interface LoadRunOptions {
   /** The built agent entry (out/main/load-agent.js). */
   agentFile: string
+  /** How agent processes are started: child_process.fork unless the host says otherwise (Electron). */
+  launch?: AgentLauncher
   runId?: number
   progressMs?: number
 }
@@ -22,7 +24,7 @@ export interface LoadRunEvents {
 const FINAL_GRACE_MS = 5000
 
 interface Agent {
-  child: ChildProcess
+  process: AgentProcess
   counters: AgentCounters | null
   connected: boolean
   ready: number[] | null
@@ -66,12 +68,14 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     let first = 0
     for (let i = 0; i < config.agents; i++) {
       const count = base + (i < config.clients % config.agents ? 1 : 0)
-      const child = fork(options.agentFile, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      const agent: Agent = { child, counters: null, connected: false, ready: null, final: null, exited: false }
+      // The events come later, never from within launch(): `agent` is set by then.
+      const process = (options.launch ?? forkAgent)(options.agentFile, {
+        message: (message) => this.onMessage(agent, message),
+        exit: (how) => this.onExit(agent, how),
+        error: (error) => this.abort(`a load agent failed: ${error.message}`)
+      })
+      const agent: Agent = { process, counters: null, connected: false, ready: null, final: null, exited: false }
       this.agents.push(agent)
-      child.on('message', (message: FromAgent) => this.onMessage(agent, message))
-      child.on('exit', (code, signal) => this.onExit(agent, code, signal))
-      child.on('error', (error) => this.abort(`a load agent failed: ${error.message}`))
       this.send(agent, { type: 'start', config, first, count, nonce })
       first += count
     }
@@ -90,7 +94,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   }
 
   private send(agent: Agent, message: ToAgent): void {
-    if (!agent.exited && agent.child.connected) agent.child.send(message)
+    if (!agent.exited) agent.process.send(message)
   }
 
   private broadcast(message: ToAgent): void {
@@ -126,6 +130,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       case 'final':
         agent.final = message
         agent.counters = message.counters
+        agent.process.release()
         if (this.agents.every((a) => a.final || a.exited)) this.report()
         return
     }
@@ -170,15 +175,15 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     if (this.phaseTimer) clearTimeout(this.phaseTimer)
     this.broadcast({ type: 'finish' })
     setTimeout(() => {
-      for (const agent of this.agents) if (!agent.exited) agent.child.kill('SIGKILL')
+      for (const agent of this.agents) if (!agent.exited) agent.process.kill()
     }, FINAL_GRACE_MS).unref()
     if (this.agents.every((a) => a.exited)) this.report()
   }
 
-  private onExit(agent: Agent, code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(agent: Agent, how: string): void {
     agent.exited = true
     if (!agent.final) {
-      if (!this.finishing) this.abort(`a load agent exited (${signal ?? `code ${code}`}) before the run ended`)
+      if (!this.finishing) this.abort(`a load agent exited (${how}) before the run ended`)
       else if (this.agents.every((a) => a.final || a.exited)) this.report()
     }
   }
