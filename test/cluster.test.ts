@@ -196,8 +196,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const { port } = await node('a')
     const cutOff = await member(port, 'cut-off')
     const admin = new Redis(redis.url)
-    // What a survivor's reaper leaves behind after this node's heartbeat expired: the node is no longer listed.
-    await admin.srem('sb:nodes', 'a')
+    // What a survivor's reaper leaves behind after this node's heartbeat expired: no longer listed, marked reaped.
+    await admin.multi().srem('sb:nodes', 'a').set('sb:node:a:reaped', 'b').exec()
     admin.disconnect()
     await cutOff.expect('BYE kicked this node lost touch with the cluster', 5000)
     expect(cutOff.lines.filter((line) => line.startsWith('LEFT '))).toEqual([])
@@ -205,6 +205,68 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     back.send('CHAT served')
     await back.expect('MSG r back served')
   })
+
+  it('registers its sessions again when Redis lost its data, so nicks and WHO hold, and nobody is kicked', async () => {
+    const [a, b] = await twoNodes()
+    const alice = await member(a.port, 'alice')
+    const bob = await member(b.port, 'bob')
+    const admin = new Redis(redis.url)
+    await admin.flushall()
+    let registered = 0
+    for (const deadline = Date.now() + 8000; registered < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      registered = await admin.scard('sb:nodes')
+    }
+    admin.disconnect()
+    expect(registered).toBe(2)
+    bob.send('NICK alice')
+    await bob.expect('ERR nick-taken nick alice is taken')
+    bob.send('WHO')
+    await bob.expect('USERS-END r 2')
+    alice.send('CHAT still in')
+    await bob.expect('MSG r alice still in')
+    expect([...alice.lines, ...bob.lines].filter((line) => line.startsWith('BYE'))).toEqual([])
+    // Guest numbers handed out before the loss (blocks 1-1000 and 1001-2000) are not handed out again.
+    const newcomer = await TestClient.connect({ port: (await node('c')).port })
+    clients.push(newcomer)
+    const [, , guest] = (await newcomer.expect(/^WELCOME /)).split(' ')
+    expect(Number(guest.slice('guest-'.length))).toBeGreaterThan(2000)
+  }, 15_000)
+
+  it('keeps presence in order when Redis forgot its scripts', async () => {
+    const [a, b] = await twoNodes()
+    const watcher = await member(b.port, 'watcher')
+    const renamer = await member(a.port, 'renamer')
+    const admin = new Redis(redis.url)
+    await admin.script('FLUSH')
+    admin.disconnect()
+    renamer.send('NICK renamed')
+    renamer.send('CHAT after')
+    await watcher.expect('NICK renamer renamed')
+    await watcher.expect('MSG r renamed after')
+  })
+
+  it('lets an empty room’s stream expire, and keeps it while anyone is in', async () => {
+    const { port } = await node('a')
+    const only = await member(port, 'only', 'brief')
+    const admin = new Redis(redis.url)
+    expect(await admin.ttl('sb:{brief}:log')).toBe(-1)
+    await only.close()
+    let ttl = -1
+    for (const deadline = Date.now() + 5000; ttl < 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) ttl = await admin.ttl('sb:{brief}:log')
+    admin.disconnect()
+    expect(ttl).toBeGreaterThan(0)
+  })
+
+  it('stops within its deadline while Redis is down', async () => {
+    const { server, port } = await node('a')
+    await member(port, 'stranded')
+    const down = redis.restart(4000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const startedAt = Date.now()
+    await server.stop()
+    expect(Date.now() - startedAt).toBeLessThan(server.options.shutdownDeadlineMs + 500)
+    await down
+  }, 15_000)
 
   it('tells a reader that fell behind the stream’s trimming what it missed', async () => {
     const { server, port } = await node('a')

@@ -11,12 +11,13 @@ import { LineReplies } from '../server/line-replies'
 import { announce, whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { keys, memberOf } from './keys'
-import { NICK_TTL_S, NodeRegistry, type OrphanSession } from './node-registry'
-import { connectRedis } from './redis'
+import { NICK_TTL_S, NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
+import { appendPresence, connectRedis, deleteIf, unawaited } from './redis'
 import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
 import { SeqGuard } from './seq-guard'
 import { compareIds, idBefore, idTime } from './stream-id'
 import { StreamReader, type StreamEntry } from './stream-reader'
+import { within } from '../within'
 
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
@@ -47,6 +48,12 @@ interface Member {
 }
 
 interface Room {
+  /**
+   * This node's entries in the room while it reads it: an origin of their own (new each time the room is
+   * read again, so the map of origins a reader keeps ends with the room) and their count so far.
+   */
+  origin: string
+  appended: number
   /** Local sessions that get the room's entries: from their own JOINED entry to their own LEFT entry. */
   active: Set<Session>
   /** Local JOINED entries appended and not yet read back: the room stays read until they are. */
@@ -93,8 +100,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   private readonly members = new Map<Session, Member>()
   private readonly bySubject = new Map<string, Member>()
   private readonly rooms = new Map<string, Room>()
-  /** This run's count of entries per room: a reader's SeqGuard checks it. */
-  private readonly seqs = new Map<string, number>()
+  /** Origins handed out: a room read again, or a one-off entry for a room this node does not read. */
+  private origins = 0
   private readonly inbox: string
   /** The last connection error since Redis was last reachable; '' while it is. */
   private lastError = ''
@@ -131,6 +138,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
       heldNicks: () => this.heldNicks(),
       reap: (orphans) => this.reap(orphans),
       evicted: () => this.evicted(),
+      restore: () => this.restore(),
       log: (text) => options.log(text)
     })
   }
@@ -163,14 +171,20 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   }
 
   /**
-   * Leaves the cluster and disconnects. If sessions are still here (Redis was away while they left), the node
-   * just goes silent: a survivor reaps them when its heartbeat expires.
+   * Leaves the cluster and disconnects. If sessions are still here (Redis was away while they left), or Redis
+   * does not answer within `graceMs`, the node just goes silent: a survivor reaps it when its heartbeat expires.
    */
-  async close(): Promise<void> {
+  async close(graceMs: number): Promise<void> {
     this.opened = false
-    await this.registry.leave(this.members.size === 0).catch(() => {})
-    await this.reader.close()
+    // Redis may be away: the node leaves within the grace or not at all (then it is reaped like a dead one).
+    await within(this.registry.leave(this.members.size === 0), graceMs)
     this.disconnect()
+    await this.reader.close()
+  }
+
+  /** What becomes of a refused command nobody waited for (quiet once closing: a disconnect refuses all). */
+  private readonly report = (error: Error): void => {
+    if (this.opened) this.options.log(`Redis refused a command: ${error.message}`, true)
   }
 
   private disconnect(): void {
@@ -223,7 +237,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     void this.submit(member, false, () => {
       const { room, nick } = member
       const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
-      if (nick !== null && !GUEST_NICK.test(nick)) void this.commands.deleteIf(keys.nick(nick), this.owner(member))
+      if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
       this.registry.forget(session.id)
       this.members.delete(session)
       this.bySubject.delete(member.subject)
@@ -306,18 +320,25 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
 
   private enter(member: Member, room: string): Promise<unknown> {
     member.room = room
-    this.room(room).joining++
+    const state = this.room(room)
+    state.joining++
     this.registry.record(member.session.id, this.record(member))
-    return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick! }, 'set').then(({ id }) =>
+    return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick! }, 'set').then(
       // A room new to this node is read from its joiner's own entry on: nothing from before it joined.
-      this.reader.watch(keys.roomLog(room), idBefore(id))
+      ({ id }) => this.reader.watch(keys.roomLog(room), idBefore(id)),
+      (error: Error) => {
+        state.joining--
+        throw error
+      }
     )
   }
 
   private move(member: Member, room: string): Promise<unknown> | void {
     const { session, nick } = member
     if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
-    void this.append(member, member.room!, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+    const from = member.room!
+    // Refused by Redis, the LEFT will never come back to deliver: the session stops hearing the old room now.
+    this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del').catch(() => this.rooms.get(from)?.active.delete(session))
     // The old room's LEFT reaches the session before anything of the new room.
     return this.ownDelivered(member)!.then(() => this.enter(member, room))
   }
@@ -331,11 +352,11 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
       !GUEST_NICK.test(name) &&
       ((await this.commands.set(keys.nick(name), owner, 'EX', NICK_TTL_S, 'NX')) !== null || (await this.commands.get(keys.nick(name))) === owner)
     if (!free) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.err('nick-taken', `nick ${name} is taken`))))
-    if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) void this.commands.deleteIf(keys.nick(old), owner)
+    if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) unawaited(deleteIf(this.commands, keys.nick(old), owner), this.report)
     member.nick = name
     this.registry.record(session.id, this.record(member))
     // Everyone in the room, the renamed included, hears of it from the stream, in order with its messages.
-    void this.append(member, member.room!, { kind: 'nick', subject: member.subject, nick: name, previous: old }, 'set')
+    unawaited(this.append(member, member.room!, { kind: 'nick', subject: member.subject, nick: name, previous: old }, 'set'), this.report)
   }
 
   private async who(member: Member): Promise<void> {
@@ -351,30 +372,44 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del'): Promise<{ room: string; id: string }> {
     const appended = this.appendEntry(room, draft, presence && { op: presence, field: this.owner(member), nick: member.nick! }).then((id) => ({ room, id }))
     member.lastAppend = appended
+    // Seen, so never unhandled: whoever depends on the entry (the command's step, a reply) handles a refusal.
+    appended.catch(() => {})
     return appended
   }
 
   private appendEntry(room: string, draft: Draft, presence?: { op: 'set' | 'del'; field: string; nick: string }): Promise<string> {
-    const seq = (this.seqs.get(room) ?? 0) + 1
-    this.seqs.set(room, seq)
-    const fields = entryFields({ ...draft, origin: this.run, seq } as NewEntry)
+    const state = this.rooms.get(room)
+    // A room this node does not read (a dead node's session leaving it): a one-off origin of its own.
+    const origin = state?.origin ?? this.newOrigin()
+    const seq = state ? ++state.appended : 1
+    const fields = entryFields({ ...draft, origin, seq } as NewEntry)
     const log = keys.roomLog(room)
     this.appended++
-    if (presence) return this.commands.appendPresence(log, keys.roomMembers(room), STREAM_KEEP, presence.op, presence.field, presence.nick, ...fields)
+    if (presence) return appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence.op, presence.field, presence.nick, fields)
     return this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>
+  }
+
+  private newOrigin(): string {
+    return `${this.run}.${++this.origins}`
   }
 
   /** Settles once the member's last entry has been delivered here (so to the member itself); nothing if none is pending. */
   private ownDelivered(member: Member): Promise<void> | void {
     const last = member.lastAppend
     if (!last) return
-    return last.then(({ room, id }) => {
-      const state = this.rooms.get(room)
-      if (!state || (state.delivered !== null && compareIds(state.delivered, id) >= 0)) return
-      return new Promise<void>((resolve) => state.waiters.push({ id, resolve }))
-    }).then(() => {
-      if (member.lastAppend === last) member.lastAppend = null
-    })
+    return last
+      .then(
+        ({ room, id }) => {
+          const state = this.rooms.get(room)
+          if (!state || (state.delivered !== null && compareIds(state.delivered, id) >= 0)) return
+          return new Promise<void>((resolve) => state.waiters.push({ id, resolve }))
+        },
+        // An entry Redis refused will not come back: nothing to wait for (its command was answered ERR).
+        () => undefined
+      )
+      .then(() => {
+        if (member.lastAppend === last) member.lastAppend = null
+      })
   }
 
   private onEntries(key: string, entries: StreamEntry[]): void {
@@ -418,7 +453,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   }
 
   private deliver(room: string, state: Room, entry: RoomEntry): void {
-    const mine = entry.origin === this.run ? this.bySubject.get(entry.subject) : undefined
+    const mine = this.bySubject.get(entry.subject)
     const subject = mine && state.active.has(mine.session) ? mine.session : null
     switch (entry.kind) {
       case 'msg': {
@@ -427,7 +462,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
         return
       }
       case 'joined':
-        if (entry.origin === this.run) state.joining--
+        if (entry.origin === state.origin) state.joining--
         if (mine) state.active.add(mine.session)
         return announce(state.active, entry.count, mine?.session ?? null, reply.joined(room, entry.nick), this.options.presenceLimit)
       case 'left':
@@ -436,6 +471,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
         return
       case 'nick':
         return announce(state.active, entry.count, subject, reply.nick(entry.previous, entry.nick), this.options.presenceLimit)
+      case 'void':
+        return
     }
   }
 
@@ -448,25 +485,40 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   /** Appends LEFT for each session of a dead node, on its behalf, so every node's members hear of it in order. */
   private async reap(orphans: OrphanSession[]): Promise<void> {
     await Promise.all(
-      orphans.map(({ node, id, record: { room, nick } }) => {
-        const subject = memberOf(node, id)
-        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field: subject, nick })
+      orphans.map(({ node, id, record: { room, nick, subject } }) => {
+        const field = memberOf(node, id)
+        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field, nick })
       })
     )
   }
 
+  /**
+   * Redis lost this node's registration with its data (a restart without persistence, a FLUSHALL): nobody
+   * reaped it, its sessions are still in their rooms here. Register them again: records, member hashes, nicks.
+   */
+  private restore(): void {
+    this.options.log(`Redis no longer knew this node (its data was lost?): ${this.members.size} sessions registered again`, true)
+    for (const member of this.members.values()) {
+      const { nick, room, session } = member
+      if (nick === null) continue
+      this.registry.record(session.id, this.record(member))
+      if (room !== null) unawaited(this.commands.hset(keys.roomMembers(room), this.owner(member), nick), this.report)
+      if (!GUEST_NICK.test(nick)) unawaited(this.commands.set(keys.nick(nick), this.owner(member), 'EX', NICK_TTL_S, 'NX'), this.report)
+    }
+  }
+
   private evicted(): void {
     this.options.log(`the cluster took this node's ${this.members.size} sessions out of their rooms (it was cut off from Redis too long): closing them so they reconnect`, true)
-    for (const member of this.members.values()) {
-      // Its LEFT entries were appended by the reaper: leaving must not append them again.
-      member.room = null
-      this.options.kick(member.session.id, 'this node lost touch with the cluster')
-    }
+    // Their leaves are void where the reaper's LEFT came first, and real for sessions it did not know of.
+    for (const member of this.members.values()) this.options.kick(member.session.id, 'this node lost touch with the cluster')
   }
 
   private room(name: string): Room {
     let state = this.rooms.get(name)
-    if (!state) this.rooms.set(name, (state = { active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }))
+    if (!state) {
+      state = { origin: this.newOrigin(), appended: 0, active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }
+      this.rooms.set(name, state)
+    }
     return state
   }
 
@@ -478,9 +530,9 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     return memberOf(this.nodeId, member.session.id)
   }
 
-  private record(member: Member): { nick: string; room: string | null; remote: string; listener: string; connectedAt: number } {
+  private record(member: Member): SessionRecord {
     const { session } = member
-    return { nick: member.nick!, room: member.room, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
+    return { subject: member.subject, nick: member.nick!, room: member.room, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
   }
 }
 

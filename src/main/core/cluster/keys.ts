@@ -19,6 +19,8 @@ export const keys = {
   nodeInbox: (node: string) => `sb:node:${node}:inbox`,
   /** Held by the node that reaps a dead node, so only one does. */
   reapLock: (node: string) => `sb:node:${node}:reaping`,
+  /** Left by the reaper: the node was taken for dead (not lost with Redis's data), so its sessions are gone. */
+  reaped: (node: string) => `sb:node:${node}:reaped`,
   /** Guest numbers, handed out in blocks: guest-<n> is unique cluster-wide. */
   guestSeq: 'sb:guest-seq'
 }
@@ -26,14 +28,33 @@ export const keys = {
 /** The member field of a session in a room's member hash and a nick key's value. */
 export const memberOf = (node: string, sessionId: number): string => `${node}/${sessionId}`
 
+/** An empty room's stream is kept this long (seconds) for late readers, then expires: unused rooms do not pile up. */
+export const EMPTY_ROOM_TTL_S = 3600
+
 /**
  * Appends one presence entry and updates the room's member hash in one step, so the hash and the stream
  * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
- * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's field/value pairs.
+ * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
+ * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
+ * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's pairs ('k', kind, ...).
  */
 export const APPEND_PRESENCE = `
-if ARGV[2] == 'set' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[3]) end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', redis.call('HLEN', KEYS[2]), unpack(ARGV, 5))
+if ARGV[2] == 'set' then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('PERSIST', KEYS[1])
+elseif redis.call('HDEL', KEYS[2], ARGV[3]) == 0 then
+  ARGV[6] = 'void'
+end
+local count = redis.call('HLEN', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', count, unpack(ARGV, 5))
+if count == 0 then redis.call('EXPIRE', KEYS[1], ${EMPTY_ROOM_TTL_S}) end
+return id
+`
+
+/** Raises a counter to at least a value (never lowers it). KEYS: counter. ARGV: value. */
+export const RAISE_TO = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
 `
 
 /** Deletes a key only if it still holds the given value: a nick is released only by its holder. KEYS: key. ARGV: value. */

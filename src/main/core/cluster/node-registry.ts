@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { ClusterNode, RemoteSession } from '../../../shared/telemetry'
 import { keys, memberOf } from './keys'
+import { deleteIf, raiseTo, unawaited } from './redis'
 
 /** What a node says about itself in its heartbeat. */
 export interface NodeBeat {
@@ -14,6 +15,8 @@ export interface NodeBeat {
 
 /** A session as its node registers it in Redis: enough to list it elsewhere and to reap it if the node dies. */
 export interface SessionRecord {
+  /** Its subject in room entries (`<run>/<session>`): the reaper's LEFT names it so, for its node to know it. */
+  subject: string
   nick: string
   room: string | null
   remote: string
@@ -36,6 +39,8 @@ export interface RegistryHooks {
   reap(orphans: OrphanSession[]): Promise<void>
   /** Survivors reaped this node while it was cut off from Redis: its sessions are no longer in any room. */
   evicted(): void
+  /** Redis lost this node's registration with its data: nobody reaped it, its sessions are to be registered again. */
+  restore(): void
   log(text: string): void
 }
 
@@ -77,7 +82,8 @@ export class NodeRegistry {
     const claimed = await this.redis.set(keys.nodeBeat(this.nodeId), this.beatJson(), 'PX', BEAT_TTL_MS, 'NX')
     if (claimed === null) throw new Error(`node id ${this.nodeId} is in use by a live node (or one killed under ${BEAT_TTL_MS / 1000} s ago)`)
     await this.reapNode(this.nodeId, 'a previous run of this node')
-    await this.redis.sadd(keys.nodes, this.nodeId)
+    // A mark a reaper left for a previous run of this id is not about this one.
+    await this.redis.multi().sadd(keys.nodes, this.nodeId).del(keys.reaped(this.nodeId)).exec()
     this.beatTimer = setInterval(() => void this.beat(), BEAT_MS)
     this.checkTimer = setInterval(() => void this.check(), CHECK_MS)
     await this.check()
@@ -101,20 +107,29 @@ export class NodeRegistry {
   }
 
   record(sessionId: number, record: SessionRecord): void {
-    void this.redis.hset(keys.nodeSessions(this.nodeId), String(sessionId), JSON.stringify(record))
+    unawaited(this.redis.hset(keys.nodeSessions(this.nodeId), String(sessionId), JSON.stringify(record)), this.report)
   }
 
   forget(sessionId: number): void {
-    void this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId))
+    unawaited(this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId)), this.report)
   }
+
+  private readonly report = (error: Error): void => this.hooks.log(`registering a session failed: ${error.message}`)
 
   /** A guest number no other node hands out: from a block taken from Redis, so most connects need no round trip. */
   async guestNumber(): Promise<number> {
     while (this.guests.next >= this.guests.end) {
-      this.guestBlock ??= this.redis.incrby(keys.guestSeq, GUEST_BLOCK).then((end) => {
-        this.guests = { next: end - GUEST_BLOCK + 1, end: end + 1 }
-        this.guestBlock = null
-      })
+      this.guestBlock ??= this.redis.incrby(keys.guestSeq, GUEST_BLOCK).then(
+        (end) => {
+          this.guests = { next: end - GUEST_BLOCK + 1, end: end + 1 }
+          this.guestBlock = null
+        },
+        (error: Error) => {
+          // Refused (Redis out of memory, read-only...): the next connect asks again.
+          this.guestBlock = null
+          throw error
+        }
+      )
       await this.guestBlock
     }
     return this.guests.next++
@@ -137,9 +152,15 @@ export class NodeRegistry {
       const ids = (await this.redis.smembers(keys.nodes)).sort()
       if (!ids.includes(this.nodeId) && this.checkTimer !== null) {
         // Reaped while alive (cut off from Redis longer than a heartbeat): the cluster has taken its sessions
-        // out of their rooms, so they must go, and reconnect; the node itself serves on.
-        this.hooks.evicted()
-        await this.redis.sadd(keys.nodes, this.nodeId)
+        // out of their rooms, so they must go, and reconnect; the node itself serves on. Not reaped, just
+        // forgotten (Redis lost its data): its sessions are registered again.
+        if ((await this.redis.exists(keys.reaped(this.nodeId))) === 1) this.hooks.evicted()
+        else {
+          this.hooks.restore()
+          // The guest counter went with the data: numbers this node handed out must not be handed out again.
+          await raiseTo(this.redis, keys.guestSeq, this.guests.end)
+        }
+        await this.redis.multi().sadd(keys.nodes, this.nodeId).del(keys.reaped(this.nodeId)).exec()
       }
       const mayReap = Date.now() >= this.graceUntil
       const beats = ids.length > 0 ? await this.redis.mget(...ids.map(keys.nodeBeat)) : []
@@ -178,14 +199,15 @@ export class NodeRegistry {
     const lock = await this.redis.set(keys.reapLock(node), this.run, 'PX', 30_000, 'NX')
     if (lock === null) return
     // Another survivor may have reaped it between our check and our lock.
-    if (node !== this.nodeId && !(await this.redis.sismember(keys.nodes, node))) return
+    if (node !== this.nodeId && !(await this.redis.sismember(keys.nodes, node))) return void (await this.redis.del(keys.reapLock(node)))
     const records = await this.redis.hgetall(keys.nodeSessions(node))
     const orphans = Object.entries(records).map(([id, json]) => ({ node, id: Number(id), record: JSON.parse(json) as SessionRecord }))
     // Nicks first: whoever hears a LEFT may take the leaver's nick at once.
-    await Promise.all(orphans.map(({ id, record }) => this.redis.deleteIf(keys.nick(record.nick), memberOf(node, id))))
+    await Promise.all(orphans.map(({ id, record }) => deleteIf(this.redis, keys.nick(record.nick), memberOf(node, id))))
     await this.hooks.reap(orphans)
     const cleanup = this.redis.multi().del(keys.nodeSessions(node), keys.reapLock(node))
-    if (node !== this.nodeId) cleanup.srem(keys.nodes, node)
+    // Should it be alive after all (cut off, not dead), it finds this and closes its sessions.
+    if (node !== this.nodeId) cleanup.srem(keys.nodes, node).set(keys.reaped(node), this.run, 'EX', 3600)
     await cleanup.exec()
     if (node === this.nodeId && orphans.length === 0) return
     this.nodesReaped++

@@ -1,12 +1,26 @@
-import { Redis, type RedisOptions, type Result } from 'ioredis'
-import { APPEND_PRESENCE, DELETE_IF } from './keys'
+import { Redis, type RedisOptions } from 'ioredis'
+import { APPEND_PRESENCE, DELETE_IF, RAISE_TO } from './keys'
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** See APPEND_PRESENCE: resolves with the new entry's ID. */
-    appendPresence(log: string, members: string, maxLen: number, op: 'set' | 'del', field: string, nick: string, ...fields: string[]): Result<string, Context>
-    deleteIf(key: string, value: string): Result<number, Context>
-  }
+// EVAL, not EVALSHA: a script missing from Redis's cache (after a restart, or SCRIPT FLUSH) is sent again by
+// ioredis a round trip later, behind the room's next entries, out of its origin's order; readers would drop
+// it as a duplicate. The scripts are short and presence is rare next to messages.
+
+/** See APPEND_PRESENCE: resolves with the new entry's ID. */
+export function appendPresence(redis: Redis, log: string, members: string, maxLen: number, op: 'set' | 'del', field: string, nick: string, fields: string[]): Promise<string> {
+  return redis.eval(APPEND_PRESENCE, 2, log, members, maxLen, op, field, nick, ...fields) as Promise<string>
+}
+
+export function deleteIf(redis: Redis, key: string, value: string): Promise<number> {
+  return redis.eval(DELETE_IF, 1, key, value) as Promise<number>
+}
+
+export function raiseTo(redis: Redis, key: string, value: number): Promise<unknown> {
+  return redis.eval(RAISE_TO, 1, key, value)
+}
+
+/** A command whose answer nobody waits for: a refusal is reported, never left as an unhandled rejection. */
+export function unawaited(command: Promise<unknown>, report: (error: Error) => void): void {
+  command.catch(report)
 }
 
 /**
@@ -25,8 +39,5 @@ export function connectRedis(url: string, role: 'commands' | 'reader'): Redis {
     enableAutoPipelining: role === 'commands',
     autoResendUnfulfilledCommands: role === 'commands'
   }
-  const redis = new Redis(url, options)
-  redis.defineCommand('appendPresence', { numberOfKeys: 2, lua: APPEND_PRESENCE })
-  redis.defineCommand('deleteIf', { numberOfKeys: 1, lua: DELETE_IF })
-  return redis
+  return new Redis(url, options)
 }

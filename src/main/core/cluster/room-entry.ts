@@ -10,6 +10,8 @@ export type RoomEntry =
   | (EntryBase & { kind: 'msg'; text: string })
   | (EntryBase & { kind: 'joined' | 'left'; count: number })
   | (EntryBase & { kind: 'nick'; previous: string; count: number })
+  /** A leave the append script found already done: it only keeps its origin's sequence whole. */
+  | (EntryBase & { kind: 'void'; count: number })
 
 interface EntryBase {
   origin: string
@@ -19,7 +21,10 @@ interface EntryBase {
 }
 
 /** What a node appends: the entry without the room's size, which the append script adds. */
-export type NewEntry = Extract<RoomEntry, { kind: 'msg' }> | Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count'> | Omit<Extract<RoomEntry, { kind: 'nick' }>, 'count'>
+export type NewEntry =
+  | Extract<RoomEntry, { kind: 'msg' }>
+  | Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count'>
+  | Omit<Extract<RoomEntry, { kind: 'nick' }>, 'count'>
 
 /** Field/value pairs for XADD. */
 export function entryFields(entry: NewEntry): string[] {
@@ -48,6 +53,7 @@ export function parseEntry(fields: string[]): RoomEntry | null {
     }
     case 'joined':
     case 'left':
+    case 'void':
       return Number.isSafeInteger(count) ? { ...base, kind, count } : null
     case 'nick': {
       const previous = get.get('p')

@@ -82,6 +82,8 @@ export class StreamReader {
         this.changed = false
         this.blocked = true
         const read = this.connection.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...streams.map(([key]) => key), ...streams.map(([, id]) => id))
+        // Abandoned below when the connection goes, it is refused later by the disconnect: seen, not unhandled.
+        read.catch(() => {})
         const reply = await Promise.race([read, new Promise<never>((_, reject) => (this.abandon = reject))])
         this.abandon = null
         this.blocked = false

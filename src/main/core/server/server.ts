@@ -7,6 +7,7 @@ import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '..
 import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
+import { within } from '../within'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import { ClusterChat } from '../cluster/cluster-chat'
@@ -73,13 +74,6 @@ function addCounters(into: Counters, from: Counters): void {
   into.bytesIn += from.bytesIn
   into.bytesOut += from.bytesOut
   into.rateLimited += from.rateLimited
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
-  clearTimeout(timer)
 }
 
 /** The timeout sweep's period: a quarter of the shortest timeout, within reason. */
@@ -277,7 +271,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     if (this.cluster) {
       // Their LEFT entries, so other nodes' members hear of it now rather than when this node's heartbeat expires.
       await within(this.cluster.allLeft(), deadline * 0.1)
-      await this.cluster.close()
+      await this.cluster.close(deadline * 0.1)
     }
     await Promise.all(unbound)
     this.pipeline.close()
