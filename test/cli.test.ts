@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { parseLoadArgs } from '../src/main/cli/load-args'
+import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
 import { TestClient, waitFor } from './helpers'
@@ -15,32 +16,36 @@ const CLI = resolve('out/main/cli.js')
 describe('switchboard serve arguments', () => {
   it('defaults to one line listener on 127.0.0.1:7000', () => {
     const args = parseServeArgs([])
-    expect(args.server.listeners).toEqual([{ codec: 'line', host: '127.0.0.1', port: 7000 }])
+    expect(args.config.listeners).toEqual([{ codec: 'line', host: '127.0.0.1', port: 7000 }])
     expect(args.statusMs).toBe(1000)
   })
 
   it('takes several listeners and the numeric knobs', () => {
     const args = parseServeArgs(['--listen', 'line:7000', '--listen', 'asio:127.0.0.2:7001', '--workers', '0', '--work-us', '200'])
-    expect(args.server.listeners).toEqual([
+    expect(args.config.listeners).toEqual([
       { codec: 'line', host: '127.0.0.1', port: 7000 },
       { codec: 'asio', host: '127.0.0.2', port: 7001 }
     ])
-    expect(args.server.workers).toBe(0)
-    expect(args.server.workUs).toBe(200)
+    expect(args.config.workers).toBe(0)
+    expect(args.config.workUs).toBe(200)
   })
 
-  it('takes the limits, timeouts in seconds', () => {
+  it('takes the limits into the config the control room also edits, timeouts in seconds', () => {
     const args = parseServeArgs(['--presence-limit', '50', '--idle-timeout', '60', '--partial-timeout', '0', '--max-rate', '0', '--rate-burst', '20', '--batch-timeout', '500'])
-    expect(args.server).toMatchObject({ presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20, batchTimeoutMs: 500 })
-    expect(parseServeArgs([]).server).toMatchObject({ presenceLimit: 1000, idleTimeoutMs: 300_000, partialTimeoutMs: 30_000 })
+    expect(args.config.limits).toEqual({ ...DEFAULT_LIMITS, presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20 })
+    expect(args.serverDefaults).toEqual({ batchTimeoutMs: 500 })
+    const sizes = parseServeArgs(['--max-line', '512', '--max-sessions', '3', '--max-output', '2048'])
+    expect(sizes.config.limits).toMatchObject({ maxLineBytes: 512, maxSessions: 3, maxOutputBytes: 2048 })
+    expect(parseServeArgs([]).config.limits).toEqual(DEFAULT_LIMITS)
   })
+
 
   it('joins a cluster with --cluster, named by --node-id or by this machine and the first port', () => {
-    expect(parseServeArgs([]).server.cluster).toBeUndefined()
+    expect(parseServeArgs([]).config.cluster).toBeNull()
     const named = parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'east-1'])
-    expect(named.server.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'east-1' })
+    expect(named.config.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'east-1' })
     const unnamed = parseServeArgs(['--listen', 'line:7100', '--cluster', 'redis://127.0.0.1:6379/2'])
-    expect(unnamed.server.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]+-7100$/)
+    expect(unnamed.config.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]+-7100$/)
   })
 
   it.each([

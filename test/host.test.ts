@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
+import { validateCall } from '../src/main/host/validate'
+import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG } from '../src/shared/contract'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
 import { joinLine, LOAD_AGENT_FILE, waitFor, WORKER_FILE } from './helpers'
 
@@ -16,7 +18,7 @@ async function running() {
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
-    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null },
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS },
     serverDefaults: { metricsIntervalMs: 50 }
   })
   const state = await host.startServer(host.serverState.config)
@@ -82,5 +84,22 @@ describe('a kick from the control room', () => {
     expect(kickRemote).toHaveBeenCalledTimes(1)
     await a.c.expect('BYE kicked by the control panel')
     close()
+  })
+})
+
+describe('a start\'s limits', () => {
+  const config = { ...DEFAULT_SERVER_CONFIG, limits: DEFAULT_LIMITS }
+  const withLimits = (limits: unknown) => () => validateCall('startServer', [{ ...config, limits }])
+
+  it('are checked from the core\'s own minimum up, every one, with no extra', () => {
+    expect(withLimits({ ...DEFAULT_LIMITS, maxRate: 0, idleTimeoutMs: 0, presenceLimit: 0 })()).toEqual([{ ...config, limits: { ...DEFAULT_LIMITS, maxRate: 0, idleTimeoutMs: 0, presenceLimit: 0 } }])
+    expect(withLimits({ ...DEFAULT_LIMITS, maxSessions: 0 })).toThrow(/config\.limits\.maxSessions: expected a whole number from 1 to /)
+    expect(withLimits({ ...DEFAULT_LIMITS, rateBurst: 0 })).toThrow(/config\.limits\.rateBurst: expected a whole number from 1 to /)
+    expect(withLimits({ ...DEFAULT_LIMITS, partialTimeoutMs: -1 })).toThrow(/config\.limits\.partialTimeoutMs: expected a whole number from 0 to /)
+    expect(withLimits({ ...DEFAULT_LIMITS, maxLineBytes: 1.5 })).toThrow(/config\.limits\.maxLineBytes: expected a whole number/)
+    const { maxOutputBytes: _, ...missing } = DEFAULT_LIMITS
+    expect(withLimits(missing)).toThrow(/config\.limits\.maxOutputBytes: expected a whole number/)
+    expect(withLimits({ ...DEFAULT_LIMITS, logicHighWater: 5 })).toThrow(/config\.limits: expected only maxSessions, /)
+    expect(withLimits(undefined)).toThrow(/config\.limits: expected an object/)
   })
 })

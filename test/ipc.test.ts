@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { CALL_NAMES, ipcChannel, type ClientState, type ServerState } from '../src/shared/contract'
+import { CALL_NAMES, DEFAULT_LIMITS, ipcChannel, type ClientState, type ServerState } from '../src/shared/contract'
 import { SwitchboardHost } from '../src/main/host/host'
 import { validateCall } from '../src/main/host/validate'
 import { serveContractOverIpc, type IpcMainLike, type WebContentsLike } from '../src/main/ipc'
@@ -39,7 +39,7 @@ function setup() {
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
-    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null },
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS },
     openClientWindow: () => opened.push(1)
   })
   const { ipcMain, handlers } = fakeIpcMain()
@@ -97,7 +97,7 @@ describe('the contract over Electron IPC', () => {
   })
 
   it('lets through a cluster section and a node as given, and no node as none', () => {
-    const config = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0 }
+    const config = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, limits: DEFAULT_LIMITS }
     for (const redis of ['redis://127.0.0.1:6379', 'redis://localhost:6380/2', 'redis://redis.internal:1', 'redis://[::1]:6379/15']) {
       const cluster = { redis, nodeId: 'node_B-2' }
       expect(validateCall('startServer', [{ ...config, cluster }])).toEqual([{ ...config, cluster }])

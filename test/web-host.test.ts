@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { SwitchboardHost } from '../src/main/host/host'
 import { startWebHost, type WebHost } from '../src/main/web/web-host'
+import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { LOAD_AGENT_FILE, WORKER_FILE } from './helpers'
 
 const TOKEN = 'test-token-123'
@@ -19,7 +20,7 @@ afterEach(async () => {
 })
 
 async function setup() {
-  host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null } })
+  host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS } })
   web = await startWebHost({ host, rendererDir: resolve('out/renderer'), port: 0, token: TOKEN })
   return `http://127.0.0.1:${web.port}`
 }

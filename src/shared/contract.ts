@@ -22,12 +22,32 @@ export interface ClusterConfig {
   nodeId: string
 }
 
+/** What one session, and the server as a whole, may take: the CLI's limit flags and the control room's limits. */
+export interface ServerLimits {
+  maxSessions: number
+  /** Longest line (line codec) or body (asio) accepted, in bytes. */
+  maxLineBytes: number
+  /** Output queued for one session before it is dropped as a slow reader, in bytes. */
+  maxOutputBytes: number
+  /** Rooms with more members than this announce JOINED, LEFT and NICK only to the session concerned. */
+  presenceLimit: number
+  /** Messages a session may send per second, on average; 0 = no limit. */
+  maxRate: number
+  /** Messages a session may send at once above its rate. */
+  rateBurst: number
+  /** A session that sends no complete frame for this long is closed; 0 = never. */
+  idleTimeoutMs: number
+  /** A session whose frame stays incomplete for this long is closed; 0 = never. */
+  partialTimeoutMs: number
+}
+
 export interface ServerConfig {
   listeners: ListenerConfig[]
   workers: number
   workUs: number
   /** Null: one process on its own, no Redis needed. */
   cluster: ClusterConfig | null
+  limits: ServerLimits
 }
 
 export type ServerStatus = 'stopped' | 'starting' | 'running' | 'stopping'
@@ -158,6 +178,20 @@ export function createApiProxy(transport: Transport): SwitchboardApi {
   return api as unknown as SwitchboardApi
 }
 
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxSessions: 10_000,
+  maxLineBytes: 4096,
+  maxOutputBytes: 1 << 20,
+  // Twitch stops sending JOIN/PART in channels above 1,000 users; past that, presence is N² lines.
+  presenceLimit: 1000,
+  // Far above a person typing and above a traffic-lab client of the default runs (a few hundred/s),
+  // far below what one socket can push (hundreds of thousands/s).
+  maxRate: 5000,
+  rateBurst: 10_000,
+  idleTimeoutMs: 300_000,
+  partialTimeoutMs: 30_000
+}
+
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   listeners: [
     { codec: 'line', host: '127.0.0.1', port: 7000 },
@@ -165,5 +199,6 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   ],
   workers: 2,
   workUs: 0,
-  cluster: null
+  cluster: null,
+  limits: DEFAULT_LIMITS
 }

@@ -7,6 +7,7 @@ import { EventLog } from '../../src/renderer/src/components/EventLog'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
 import { joinLine, TestClient } from '../helpers'
+import { DEFAULT_LIMITS } from '../../src/shared/contract'
 import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
 
 let harness: Harness | undefined
@@ -40,7 +41,7 @@ describe('ServerCard', () => {
     })
     cleanup.push(() => new Promise((resolve) => blocker.close(resolve)))
     const port = (blocker.address() as { port: number }).port
-    harness = renderWithHost(<ServerCard />, { listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0, workUs: 0, cluster: null })
+    harness = renderWithHost(<ServerCard />, { ...TEST_CONFIG, listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0 })
     await waitFor(() => expect(screen.getByRole('button', { name: 'Start' })).toBeTruthy())
     fireEvent.click(screen.getByRole('button', { name: 'Start' }))
     const alert = await screen.findByRole('alert')
@@ -51,9 +52,31 @@ describe('ServerCard', () => {
 
 describe('ServerCard under flood control', () => {
   it('shows how many messages were dropped for going over the rate', async () => {
-    harness = renderWithHost(<ServerCard />, TEST_CONFIG, { maxRate: 100, rateBurst: 5 })
-    await act(() => harness!.host.startServer(TEST_CONFIG))
+    const config = { ...TEST_CONFIG, limits: { ...TEST_CONFIG.limits, maxRate: 100, rateBurst: 5 } }
+    harness = renderWithHost(<ServerCard />, config)
+    await act(() => harness!.host.startServer(config))
     const port = await runningPort(harness)
+    const a = await joinLine(port)
+    cleanup.push(() => a.c.close())
+    a.c.client.sendRaw('PING\n'.repeat(30))
+    await a.c.expect(/^ERR rate-limited /)
+    await waitFor(() => expect(screen.getByTestId('rate-limited').textContent).toBe('25 dropped'))
+  })
+})
+
+describe('ServerCard limits', () => {
+  it('starts the server with the limits typed in the form: a rate typed there rate-limits', async () => {
+    harness = renderWithHost(<ServerCard />)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+    expect((screen.getByLabelText('max sessions') as HTMLInputElement).value).toBe(String(DEFAULT_LIMITS.maxSessions))
+    fireEvent.change(screen.getByLabelText('msgs/s per session'), { target: { value: '100' } })
+    fireEvent.change(screen.getByLabelText('rate burst'), { target: { value: '5' } })
+    fireEvent.change(screen.getByLabelText('idle timeout (s)'), { target: { value: '1.5' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    const port = await runningPort(harness)
+    expect(harness.host.serverState.config.limits).toEqual({ ...DEFAULT_LIMITS, maxRate: 100, rateBurst: 5, idleTimeoutMs: 1500 })
+    // Running, the form shows what the server runs with.
+    expect((screen.getByLabelText('idle timeout (s)') as HTMLInputElement).value).toBe('1.5')
     const a = await joinLine(port)
     cleanup.push(() => a.c.close())
     a.c.client.sendRaw('PING\n'.repeat(30))

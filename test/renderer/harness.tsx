@@ -2,13 +2,13 @@ import { render, type RenderResult } from '@testing-library/react'
 import type { ReactElement } from 'react'
 import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
 import { connectLocal } from '../../src/main/host/local-transport'
-import type { ServerConfig } from '../../src/shared/contract'
+import { DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
 import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
 import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
 
 /** Free ports, so tests never collide with each other or with a server on 7000. */
-export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0, cluster: null }
+export const TEST_CONFIG: ServerConfig = { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 2, workUs: 0, cluster: null, limits: DEFAULT_LIMITS }
 
 export interface Harness extends RenderResult {
   host: SwitchboardHost

@@ -1,3 +1,4 @@
+import type { ServerConfig } from '../../shared/contract'
 import { clusterConfigProblem, defaultNodeId } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 
@@ -31,7 +32,10 @@ function secondsFlag(name: string, text: string | undefined): number | undefined
 }
 
 export interface ServeArgs {
-  server: Omit<ServerOptions, 'workerFile'>
+  /** The server as the flags describe it, defaults for what they leave out. */
+  config: ServerConfig
+  /** What the contract does not carry. */
+  serverDefaults: Pick<ServerOptions, 'batchTimeoutMs'>
   statusMs: number
   /** Port of the browser control room; null for none. */
   webPort: number | null
@@ -69,22 +73,23 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   const problem = cluster && clusterConfigProblem(cluster)
   if (problem) throw new UsageError(problem)
   return {
-    server: {
-      ...DEFAULTS,
+    config: {
       listeners,
       workers: wholeFlag('workers', values.workers) ?? DEFAULTS.workers,
       workUs: wholeFlag('work-us', values['work-us']) ?? DEFAULTS.workUs,
-      maxLineBytes: wholeFlag('max-line', values['max-line'], 1) ?? DEFAULTS.maxLineBytes,
-      maxSessions: wholeFlag('max-sessions', values['max-sessions'], 1) ?? DEFAULTS.maxSessions,
-      maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes,
-      presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
-      idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
-      partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
-      maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
-      rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst,
-      batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs,
-      cluster
+      cluster: cluster ?? null,
+      limits: {
+        maxLineBytes: wholeFlag('max-line', values['max-line'], 1) ?? DEFAULTS.maxLineBytes,
+        maxSessions: wholeFlag('max-sessions', values['max-sessions'], 1) ?? DEFAULTS.maxSessions,
+        maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes,
+        presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
+        idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
+        partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
+        maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
+        rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst
+      }
     },
+    serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     verbose: values.verbose

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../core/server/options'
 import { connectLocal } from '../host/local-transport'
 import { SwitchboardHost } from '../host/host'
 import { startWebHost, type WebHost } from '../web/web-host'
@@ -13,9 +14,8 @@ export interface ServePaths {
 
 /** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
 export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
-  const { listeners, workers, workUs, cluster, ...serverDefaults } = args.server
-  const config = { listeners, workers, workUs, cluster: cluster ?? null }
-  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults, config })
+  const config = args.config
+  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults: args.serverDefaults, config })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
   api.onLog((events) => {
@@ -44,7 +44,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
   for (const listener of state.bound) {
     console.log(`switchboard: listening on ${listener.host}:${listener.port} (${listener.codec})`)
   }
-  console.log(`switchboard: logic on ${workers > 0 ? `${workers} worker threads` : 'the I/O thread'}, work ${workUs}us/msg`)
+  console.log(`switchboard: logic on ${config.workers > 0 ? `${config.workers} worker threads` : 'the I/O thread'}, work ${config.workUs}us/msg`)
 
   let web: WebHost | null = null
   if (args.webPort !== null) {
@@ -60,7 +60,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
 
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      console.log(`switchboard: ${signal}: stopping (flushing output for up to ${args.server.shutdownDeadlineMs}ms)`)
+      console.log(`switchboard: ${signal}: stopping (flushing output for up to ${DEFAULTS.shutdownDeadlineMs}ms)`)
       // A second signal means "now": leave without waiting for the flush.
       process.once(signal, () => process.exit(130))
       resolve()

@@ -5,6 +5,7 @@ import type {
   EventName,
   EventPayload,
   ServerConfig,
+  ServerLimits,
   ServerState
 } from '../../shared/contract'
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
@@ -25,8 +26,8 @@ export interface HostOptions {
   workerFile: string
   /** The built load agent (out/main/load-agent.js): traffic-lab runs happen in processes of their own. */
   loadAgentFile: string
-  /** Server options the contract does not carry (limits, deadlines), applied to every start. */
-  serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | 'workerFile'>>
+  /** Server options the contract does not carry (deadlines, marks), applied to every start; limits come with each start. */
+  serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | keyof ServerLimits | 'workerFile'>>
   /** Opens a window with a client of its own, where the platform has windows (Electron). */
   openClientWindow?: () => void
   config?: ServerConfig
@@ -138,8 +139,9 @@ export class SwitchboardHost {
   private async start(config: ServerConfig): Promise<ServerState> {
     if (this.server) return this.state
     this.setState({ status: 'starting', config, error: null })
+    const { limits, cluster, ...rest } = config
     // The contract says null for no cluster (JSON has no undefined); the core's option is just absent.
-    const server = new ChatServer({ ...this.options.serverDefaults, ...config, cluster: config.cluster ?? undefined, workerFile: this.options.workerFile })
+    const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, cluster: cluster ?? undefined, workerFile: this.options.workerFile })
     server.on('log', (event) => this.log(event))
     server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))
     try {

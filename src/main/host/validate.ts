@@ -1,7 +1,8 @@
-import type { CallArgs, CallName, ClientConfig, ClusterConfig, ListenerConfig, ServerConfig } from '../../shared/contract'
+import { DEFAULT_LIMITS, type CallArgs, type CallName, type ClientConfig, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../shared/contract'
 import { isNodeId, isRedisUrl } from '../core/cluster/config'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
+import { OPTION_MINIMUM } from '../core/server/options'
 
 /** A renderer sent arguments that do not fit the contract; it is told so, and nothing else happens. */
 export class ValidationError extends Error {}
@@ -51,8 +52,17 @@ const clusterConfig: Check<ClusterConfig | null> = (value, path) => {
   return { redis: redisUrl(o.redis, `${path}.redis`), nodeId: nodeId(o.nodeId, `${path}.nodeId`) }
 }
 
+const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[]
+
+/** Each limit from the core's own minimum up: the core would refuse the same start, less clearly. */
+const limits: Check<ServerLimits> = (value, path) => {
+  const o = object(value, path, LIMIT_NAMES)
+  const entries = LIMIT_NAMES.map((name) => [name, integer(OPTION_MINIMUM[name], Number.MAX_SAFE_INTEGER)(o[name], `${path}.${name}`)])
+  return Object.fromEntries(entries) as ServerLimits
+}
+
 const serverConfig: Check<ServerConfig> = (value, path) => {
-  const o = object(value, path, ['listeners', 'workers', 'workUs', 'cluster'])
+  const o = object(value, path, ['listeners', 'workers', 'workUs', 'cluster', 'limits'])
   if (!Array.isArray(o.listeners) || o.listeners.length < 1 || o.listeners.length > 8) {
     fail(`${path}.listeners`, '1 to 8 listeners', o.listeners)
   }
@@ -61,7 +71,8 @@ const serverConfig: Check<ServerConfig> = (value, path) => {
     workers: integer(0, 64)(o.workers, `${path}.workers`),
     // 100 ms of work per message is already a server that can barely move; more only makes stop() crawl.
     workUs: integer(0, 100_000)(o.workUs, `${path}.workUs`),
-    cluster: clusterConfig(o.cluster, `${path}.cluster`)
+    cluster: clusterConfig(o.cluster, `${path}.cluster`),
+    limits: limits(o.limits, `${path}.limits`)
   }
 }
 

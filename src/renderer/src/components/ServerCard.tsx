@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { DEFAULT_SERVER_CONFIG, type ClusterConfig, type ListenerConfig, type ServerConfig } from '../../../shared/contract'
+import { DEFAULT_SERVER_CONFIG, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../../shared/contract'
 import { useApi, useAppStore } from '../context'
 import { formatCount, formatDuration, formatMs, formatPercent } from '../format'
 import { ClusterView } from './ClusterView'
@@ -38,6 +38,18 @@ function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfi
   )
 }
 
+/** The limits as the form shows them: timeouts in seconds, like the CLI's flags. */
+const LIMIT_FIELDS: { key: keyof ServerLimits; label: string; hint: string; seconds?: true }[] = [
+  { key: 'maxSessions', label: 'max sessions', hint: 'Sessions at once; one more is refused with ERR server-full' },
+  { key: 'maxLineBytes', label: 'max line bytes', hint: 'Longest line (line) or body (asio) accepted' },
+  { key: 'maxOutputBytes', label: 'max output bytes', hint: 'Output queued for one session before it is dropped as too slow' },
+  { key: 'presenceLimit', label: 'presence limit', hint: 'Rooms above this many members announce JOINED/LEFT/NICK only to the session concerned' },
+  { key: 'maxRate', label: 'msgs/s per session', hint: 'Average messages a session may send per second; 0 = no limit' },
+  { key: 'rateBurst', label: 'rate burst', hint: 'Messages a session may send at once above its rate' },
+  { key: 'idleTimeoutMs', label: 'idle timeout (s)', hint: 'Close a session that sends no complete message this long; 0 = never', seconds: true },
+  { key: 'partialTimeoutMs', label: 'partial timeout (s)', hint: 'Close a session whose message stays incomplete this long; 0 = never', seconds: true }
+]
+
 /** What the form sends: an empty Redis URL means no cluster; the host checks the rest. */
 function toStart(config: ServerConfig): ServerConfig {
   const redis = config.cluster?.redis.trim() ?? ''
@@ -63,6 +75,7 @@ export function ServerCard() {
   // The draft keeps a node id typed before the URL; toStart() drops the section while the URL is empty.
   const clusterDraft: ClusterConfig = config.cluster ?? { redis: '', nodeId: '' }
   const setCluster = (change: Partial<ClusterConfig>) => setDraft({ ...config, cluster: { ...clusterDraft, ...change } })
+  const setLimit = (key: keyof ServerLimits, value: number) => setDraft({ ...config, limits: { ...config.limits, [key]: value } })
   const start = () =>
     api.startServer(toStart(config)).then(
       () => {
@@ -123,6 +136,23 @@ export function ServerCard() {
             <input aria-label="node id" placeholder="node-a" value={clusterDraft.nodeId} onChange={(e) => setCluster({ nodeId: e.target.value })} />
           </label>
         </div>
+        <details className="limits">
+          <summary>Limits</summary>
+          <div className="knobs limit-knobs">
+            {LIMIT_FIELDS.map(({ key, label, hint, seconds }) => (
+              <label key={key} title={hint}>
+                {label}
+                <input
+                  type="number"
+                  min={0}
+                  step={seconds ? 'any' : 1}
+                  value={seconds ? config.limits[key] / 1000 : config.limits[key]}
+                  onChange={(e) => setLimit(key, seconds ? Math.round(Number(e.target.value) * 1000) : Number(e.target.value))}
+                />
+              </label>
+            ))}
+          </div>
+        </details>
       </fieldset>
       <div className="actions">
         <button type="button" disabled={!editable} onClick={start}>
