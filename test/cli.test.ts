@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { parseLoadArgs } from '../src/main/cli/load-args'
+import { DEFAULTS } from '../src/main/core/server/options'
 import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
-import { TestClient, waitFor } from './helpers'
+import { joinLine, TestClient, waitFor } from './helpers'
 
 const CLI = resolve('out/main/cli.js')
 
@@ -18,6 +19,8 @@ describe('switchboard serve arguments', () => {
     const args = parseServeArgs([])
     expect(args.config.listeners).toEqual([{ codec: 'line', host: '127.0.0.1', port: 7000 }])
     expect(args.statusMs).toBe(1000)
+    expect(args.configFlagged).toBe(false)
+    expect(args.settingsFile).toBeNull()
   })
 
   it('takes several listeners and the numeric knobs', () => {
@@ -28,17 +31,25 @@ describe('switchboard serve arguments', () => {
     ])
     expect(args.config.workers).toBe(0)
     expect(args.config.workUs).toBe(200)
+    expect(args.configFlagged).toBe(true)
   })
 
   it('takes the limits into the config the control room also edits, timeouts in seconds', () => {
     const args = parseServeArgs(['--presence-limit', '50', '--idle-timeout', '60', '--partial-timeout', '0', '--max-rate', '0', '--rate-burst', '20', '--batch-timeout', '500'])
     expect(args.config.limits).toEqual({ ...DEFAULT_LIMITS, presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20 })
     expect(args.serverDefaults).toEqual({ batchTimeoutMs: 500 })
+    expect(args.configFlagged).toBe(true)
     const sizes = parseServeArgs(['--max-line', '512', '--max-sessions', '3', '--max-output', '2048'])
     expect(sizes.config.limits).toMatchObject({ maxLineBytes: 512, maxSessions: 3, maxOutputBytes: 2048 })
     expect(parseServeArgs([]).config.limits).toEqual(DEFAULT_LIMITS)
+    // Not part of the config: a kept config still applies.
+    expect(parseServeArgs(['--batch-timeout', '500', '--status-ms', '0']).configFlagged).toBe(false)
   })
 
+  it('keeps settings in a file only for the browser control room', () => {
+    expect(parseServeArgs(['--web', '0', '--settings', '/tmp/s.json']).settingsFile).toBe('/tmp/s.json')
+    expect(() => parseServeArgs(['--settings', '/tmp/s.json'])).toThrow(/--settings keeps what the browser control room sets: give --web too/)
+  })
 
   it('joins a cluster with --cluster, named by --node-id or by this machine and the first port', () => {
     expect(parseServeArgs([]).config.cluster).toBeNull()
@@ -122,6 +133,50 @@ describe('the headless CLI (out/main/cli.js)', () => {
     const orphan = run(['serve', '--listen', 'line:0', '--cluster', redis.url])
     expect(await orphan.exited).toBe(1)
     expect(orphan.output().stderr).toMatch(/cannot start: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)
+  })
+})
+
+describe('switchboard serve --web --settings (out/main/cli.js)', () => {
+  const settingsFile = () => join(mkdtempSync(join(tmpdir(), 'switchboard-')), 'settings.json')
+  const stop = async (cli: ReturnType<typeof run>) => {
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toBe(0)
+  }
+
+  it('starts from the kept config without config flags, from the flags with them, and keeps what it started', async () => {
+    const path = settingsFile()
+    const port = await freePort()
+    const server = { listeners: [{ codec: 'line', host: '127.0.0.1', port }], workers: 0, workUs: 0, cluster: null, limits: { ...DEFAULT_LIMITS, maxSessions: 1 } }
+    writeFileSync(path, JSON.stringify({ version: 1, server, load: null }))
+
+    const kept = run(['serve', '--web', '0', '--settings', path, '--status-ms', '0'])
+    await waitFor('the control room', () => /control room at http/.test(kept.output().stdout))
+    expect(kept.output().stdout).toContain(`starting with the server config kept in ${path}`)
+    expect(kept.output().stdout).toContain(`listening on 127.0.0.1:${port} (line)`)
+    // The kept limit holds: one session, and the next is refused.
+    const first = await joinLine(port)
+    const second = await TestClient.connect({ port })
+    await second.expect(/^ERR server-full /)
+    await Promise.all([first.c.close(), second.close()])
+    await stop(kept)
+
+    const flagged = run(['serve', '--web', '0', '--settings', path, '--listen', 'line:0', '--status-ms', '0'])
+    await waitFor('the control room', () => /control room at http/.test(flagged.output().stdout))
+    expect(flagged.output().stdout).not.toContain('starting with the server config kept')
+    expect(flagged.output().stdout).not.toContain(`listening on 127.0.0.1:${port} `)
+    await stop(flagged)
+    expect(JSON.parse(readFileSync(path, 'utf8')).server).toEqual({ ...server, listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: DEFAULTS.workers, limits: DEFAULT_LIMITS })
+  })
+
+  it('says a settings file could not be used, keeps it as FILE.bad, and serves all the same', async () => {
+    const path = settingsFile()
+    writeFileSync(path, '{"version": 1, "server":')
+    const cli = run(['serve', '--web', '0', '--settings', path, '--listen', 'line:0', '--status-ms', '0'])
+    await waitFor('the control room', () => /control room at http/.test(cli.output().stdout))
+    expect(cli.output().stderr).toContain(`switchboard: settings file ${path} could not be used (not JSON: `)
+    expect(readFileSync(`${path}.bad`, 'utf8')).toBe('{"version": 1, "server":')
+    await stop(cli)
+    expect(existsSync(path)).toBe(true)
   })
 })
 

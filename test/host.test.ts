@@ -1,11 +1,17 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
+import { createSettingsFile, parseSettings, SETTINGS_VERSION, type SettingsStore } from '../src/main/host/settings'
 import { validateCall } from '../src/main/host/validate'
-import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG } from '../src/shared/contract'
+import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ServerConfig } from '../src/shared/contract'
+import { LOAD_DEFAULTS, type LoadConfig } from '../src/shared/load'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
-import { joinLine, LOAD_AGENT_FILE, waitFor, WORKER_FILE } from './helpers'
+import { joinLine, LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
 afterEach(async () => {
@@ -101,5 +107,101 @@ describe('a start\'s limits', () => {
     expect(withLimits(missing)).toThrow(/config\.limits\.maxOutputBytes: expected a whole number/)
     expect(withLimits({ ...DEFAULT_LIMITS, logicHighWater: 5 })).toThrow(/config\.limits: expected only maxSessions, /)
     expect(withLimits(undefined)).toThrow(/config\.limits: expected an object/)
+  })
+})
+
+describe('settings kept by the host', () => {
+  /** One session at most: a limit anyone can see from outside. */
+  const ONE_SESSION: ServerConfig = {
+    listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }],
+    workers: 0,
+    workUs: 0,
+    cluster: null,
+    limits: { ...DEFAULT_LIMITS, maxSessions: 1 }
+  }
+  const settingsFile = () => join(mkdtempSync(join(tmpdir(), 'switchboard-host-')), 'settings.json')
+  const hostWith = (settings: SettingsStore, config?: ServerConfig) =>
+    new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, settings, config, serverDefaults: { metricsIntervalMs: 50 } })
+  const kept = (path: string) => parseSettings(readFileSync(path, 'utf8'))
+
+  it('starts from the kept config, limits included, and they reach the server', async () => {
+    const path = settingsFile()
+    writeFileSync(path, JSON.stringify({ version: SETTINGS_VERSION, server: ONE_SESSION, load: null }))
+    host = hostWith(createSettingsFile(path))
+    expect(host.serverState.config).toEqual(ONE_SESSION)
+    const { bound } = await host.startServer(host.serverState.config)
+    const first = await joinLine(bound[0].port)
+    const second = await TestClient.connect({ port: bound[0].port })
+    await second.expect(/^ERR server-full /)
+    await Promise.all([first.c.close(), second.close()])
+  })
+
+  it('lets a config given to it win over the kept one', () => {
+    const path = settingsFile()
+    writeFileSync(path, JSON.stringify({ version: SETTINGS_VERSION, server: ONE_SESSION, load: null }))
+    const given = { ...ONE_SESSION, workers: 1 }
+    host = hostWith(createSettingsFile(path), given)
+    expect(host.serverState.config).toEqual(given)
+  })
+
+  it('keeps the config it is asked to start with, and the last run\'s, for the next launch', async () => {
+    const path = settingsFile()
+    host = hostWith(createSettingsFile(path))
+    expect(host.serverState.config).toEqual(DEFAULT_SERVER_CONFIG)
+    const { api } = connectLocal(host)
+    expect(await api.getLastLoadConfig()).toBeNull()
+    const state = await api.startServer(ONE_SESSION)
+    await waitFor('the config kept', () => existsSync(path) && kept(path).server.limits.maxSessions === 1)
+    expect(kept(path)).toEqual({ version: SETTINGS_VERSION, server: ONE_SESSION, load: null })
+
+    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: state.bound[0].port }], clients: 1, messages: 3, size: 32, timeoutMs: 5000 }
+    const reported = new Promise((resolve) => api.onLoadReport(resolve))
+    await api.startLoad(load)
+    expect(await api.getLastLoadConfig()).toEqual(load)
+    await reported
+    await host.dispose()
+    expect(kept(path)).toEqual({ version: SETTINGS_VERSION, server: ONE_SESSION, load })
+
+    host = hostWith(createSettingsFile(path))
+    expect(host.serverState.config).toEqual(ONE_SESSION)
+    expect(await connectLocal(host).api.getLastLoadConfig()).toEqual(load)
+  })
+
+  it('keeps a config whose start failed: it is what to correct next time', async () => {
+    const path = settingsFile()
+    host = hostWith(createSettingsFile(path))
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const taken = { ...ONE_SESSION, listeners: [{ codec: 'line' as const, host: '127.0.0.1', port: (blocker.address() as AddressInfo).port }] }
+    const state = await host.startServer(taken)
+    blocker.close()
+    expect(state.error).toMatch(/EADDRINUSE/)
+    await host.dispose()
+    expect(kept(path).server).toEqual(taken)
+  })
+
+  it('reports a file it could not use in the log a window sees, and starts from the defaults', async () => {
+    const path = settingsFile()
+    writeFileSync(path, '{ not json')
+    host = hostWith(createSettingsFile(path))
+    expect(host.serverState.config).toEqual(DEFAULT_SERVER_CONFIG)
+    // A window that opens later gets it with the backlog, sent as it attaches.
+    const events: LogEvent[] = []
+    host.attach({ send: (event, payload) => event === 'onLog' && events.push(...(payload as LogEvent[])) })
+    expect(events.filter((e) => e.kind === 'error').map((e) => e.text)).toEqual([
+      expect.stringMatching(new RegExp(`^settings file ${path} could not be used \\(not JSON: .*\\); replaced by defaults, the file kept as ${path}\\.bad$`))
+    ])
+    expect(await connectLocal(host).api.getLastLoadConfig()).toBeNull()
+    expect(readFileSync(`${path}.bad`, 'utf8')).toBe('{ not json')
+  })
+
+  it('reports a save that failed, and starts the server all the same', async () => {
+    const failing: SettingsStore = { kept: null, problem: null, save: async () => 'cannot keep settings in /nowhere: EACCES' }
+    host = hostWith(failing)
+    const log = watchLog(host)
+    const state = await host.startServer(ONE_SESSION)
+    expect(state.status).toBe('running')
+    await waitFor('the failure in the log', () => log.count('error') === 1)
+    log.close()
   })
 })

@@ -111,6 +111,8 @@ export interface SwitchboardApi {
   stopLoad(): Promise<void>
   /** Reports of earlier runs, oldest first, for side-by-side comparison. */
   getLoadRuns(): Promise<LoadReport[]>
+  /** The config the last run was started with (kept between launches where the host keeps settings); null before any. */
+  getLastLoadConfig(): Promise<LoadConfig | null>
 
   onServerState(listener: (state: ServerState) => void): Unsubscribe
   /** At most 10 times a second. */
@@ -143,7 +145,8 @@ const calls: Record<CallName, true> = {
   openClientWindow: true,
   startLoad: true,
   stopLoad: true,
-  getLoadRuns: true
+  getLoadRuns: true,
+  getLastLoadConfig: true
 }
 const events: Record<EventName, true> = {
   onServerState: true,

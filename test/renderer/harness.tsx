@@ -2,6 +2,7 @@ import { render, type RenderResult } from '@testing-library/react'
 import type { ReactElement } from 'react'
 import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
 import { connectLocal } from '../../src/main/host/local-transport'
+import type { SettingsStore } from '../../src/main/host/settings'
 import { DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
 import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
@@ -20,12 +21,18 @@ export interface Harness extends RenderResult {
  * Renders a component against the real host (and so a real server) through the in-process
  * transport: the renderer code under test is exactly what runs in a window.
  */
-export function renderWithHost(ui: ReactElement, config: ServerConfig = TEST_CONFIG, serverDefaults: HostOptions['serverDefaults'] = {}): Harness {
+export function renderWithHost(
+  ui: ReactElement,
+  config: ServerConfig = TEST_CONFIG,
+  serverDefaults: HostOptions['serverDefaults'] = {},
+  settings?: SettingsStore
+): Harness {
   const host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
     config,
-    serverDefaults: { metricsIntervalMs: 50, ...serverDefaults }
+    serverDefaults: { metricsIntervalMs: 50, ...serverDefaults },
+    settings
   })
   const { api, close } = connectLocal(host)
   const store = createAppStore()

@@ -5,7 +5,9 @@ import { TrafficLab } from '../../src/renderer/src/components/TrafficLab'
 import { createAppStore } from '../../src/renderer/src/store'
 import { LOAD_RUNS_CAP } from '../../src/renderer/src/store/load-slice'
 import { HISTORY_POINTS as LOAD_HISTORY_POINTS } from '../../src/renderer/src/store/series'
-import { LOAD_DEFAULTS, type LoadProgress, type LoadReport } from '../../src/shared/load'
+import type { SettingsStore } from '../../src/main/host/settings'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadProgress, type LoadReport } from '../../src/shared/load'
+import { freePort } from '../../scripts/asio-reference'
 import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
 
 /** What each chart (by its figure's title) was last given: happy-dom has no canvas for the real uPlot to draw on. */
@@ -171,6 +173,42 @@ describe('TrafficLab against the real host', () => {
     expect(within(perTarget).getByRole('row', { name: new RegExp(`^127\\.0\\.0\\.1:${b}`) }).textContent).toContain('2 / 2')
     const earlier = screen.getByRole('table', { name: 'earlier runs' })
     expect(within(earlier).getByRole('row', { name: /^target/ }).textContent).toContain(`127.0.0.1:${a}, 127.0.0.1:${b}`)
+  }, 40_000)
+})
+
+describe('TrafficLab after a relaunch', () => {
+  /** Settings as an earlier launch left them; what this launch saves is not the point here. */
+  const keptLoad = (load: LoadConfig): SettingsStore => ({ kept: { version: 1, server: TEST_CONFIG, load }, problem: null, save: async () => null })
+
+  it('starts from the form of the last run, a target no listener has as a custom one', async () => {
+    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7999 }, { host: '::1', port: 7998 }], clients: 7, mode: 'open', rate: 30, messages: 0, durationMs: 2500, size: 48, roomSize: 7, timeoutMs: 9000 }
+    harness = renderWithHost(<TrafficLab />, TEST_CONFIG, {}, keptLoad(load))
+    await waitFor(() => expect(field('clients').value).toBe('7'))
+    expect(field('target').value).toBe('custom')
+    expect(field('targets').value).toBe('127.0.0.1:7999, [::1]:7998')
+    expect(field('mode').value).toBe('open')
+    expect(field('msgs/s per client').value).toBe('30')
+    expect(field('messages per client').value).toBe('0')
+    expect(field('duration (s)').value).toBe('2.5')
+    expect(field('size (bytes)').value).toBe('48')
+    expect(field('room size').value).toBe('7')
+    expect(field('timeout (s)').value).toBe('9')
+  })
+
+  it('points at the built-in server\'s listener when the last run did, and runs it again as it was', async () => {
+    // The second of two listeners, so following the first listener (the form's default) would miss it.
+    const port = await freePort()
+    const config = { ...TEST_CONFIG, listeners: [{ codec: 'line' as const, host: '127.0.0.1', port: 0 }, { codec: 'line' as const, host: '127.0.0.1', port }] }
+    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port }], clients: 3, messages: 4, size: 32, timeoutMs: 5000 }
+    harness = renderWithHost(<TrafficLab />, config, {}, keptLoad(load))
+    await waitFor(() => expect(field('clients').value).toBe('3'))
+    // Before the server runs, the address is all there is.
+    expect(field('target').value).toBe('custom')
+    await act(() => harness!.host.startServer(config))
+    await waitFor(() => expect(field('target').value).toBe('listener:1'))
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByTestId('load-outcome').textContent).toBe('complete'), RUN_TIMEOUT)
+    expect(harness.store.getState().loadRuns[0].config).toEqual(load)
   }, 40_000)
 })
 

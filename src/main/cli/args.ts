@@ -23,6 +23,9 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
+  --settings FILE             with --web: keep the control room's server config and last traffic-lab run in FILE
+                              (JSON, made if missing); the server starts from the config kept there unless
+                              a --listen, --workers, --work-us, limit (--max-* .. --rate-burst) or cluster flag is given
   --verbose                   print every connect, disconnect and error`
 
 /** A timeout given in whole seconds (0 = never), in milliseconds. */
@@ -31,14 +34,35 @@ function secondsFlag(name: string, text: string | undefined): number | undefined
   return seconds === undefined ? undefined : seconds * 1000
 }
 
+/** The flags that describe the server's config: listeners, workers, work, limits and cluster. */
+const CONFIG_FLAGS = [
+  'listen',
+  'workers',
+  'work-us',
+  'max-line',
+  'max-sessions',
+  'max-output',
+  'presence-limit',
+  'idle-timeout',
+  'partial-timeout',
+  'max-rate',
+  'rate-burst',
+  'cluster',
+  'node-id'
+] as const
+
 export interface ServeArgs {
   /** The server as the flags describe it, defaults for what they leave out. */
   config: ServerConfig
+  /** Whether any flag of the config was given: then the flags win over a config kept in --settings. */
+  configFlagged: boolean
   /** What the contract does not carry. */
   serverDefaults: Pick<ServerOptions, 'batchTimeoutMs'>
   statusMs: number
   /** Port of the browser control room; null for none. */
   webPort: number | null
+  /** Where the control room's settings are kept; null: nowhere, nothing is kept. */
+  settingsFile: string | null
   verbose: boolean
 }
 
@@ -60,6 +84,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'node-id': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
+    settings: { type: 'string' },
     verbose: { type: 'boolean', default: false }
   })
   let listeners
@@ -72,6 +97,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
   const problem = cluster && clusterConfigProblem(cluster)
   if (problem) throw new UsageError(problem)
+  // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
+  if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
+  if (values.settings === '') throw new UsageError('--settings takes a file name')
   return {
     config: {
       listeners,
@@ -89,9 +117,11 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst
       }
     },
+    configFlagged: CONFIG_FLAGS.some((flag) => values[flag] !== undefined),
     serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
+    settingsFile: values.settings ?? null,
     verbose: values.verbose
   }
 }

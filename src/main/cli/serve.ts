@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../core/server/options'
 import { connectLocal } from '../host/local-transport'
 import { SwitchboardHost } from '../host/host'
+import { createSettingsFile } from '../host/settings'
 import { startWebHost, type WebHost } from '../web/web-host'
 import type { ServeArgs } from './args'
 import { formatStatus } from './status'
@@ -14,8 +15,19 @@ export interface ServePaths {
 
 /** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
 export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
-  const config = args.config
-  const host = new SwitchboardHost({ workerFile: paths.workerFile, loadAgentFile: paths.loadAgentFile, serverDefaults: args.serverDefaults, config })
+  const settings = args.settingsFile === null ? undefined : createSettingsFile(args.settingsFile)
+  if (settings?.problem) console.error(`switchboard: ${settings.problem}`)
+  // Flags say what to run now; without any, the control room's last config is what its user left running.
+  const kept = args.configFlagged ? undefined : settings?.kept?.server
+  if (kept) console.log(`switchboard: starting with the server config kept in ${args.settingsFile}`)
+  const config = kept ?? args.config
+  const host = new SwitchboardHost({
+    workerFile: paths.workerFile,
+    loadAgentFile: paths.loadAgentFile,
+    serverDefaults: args.serverDefaults,
+    config,
+    settings
+  })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
   api.onLog((events) => {

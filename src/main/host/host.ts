@@ -14,6 +14,7 @@ import type { LogEvent } from '../../shared/telemetry'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
+import { SETTINGS_VERSION, type Settings, type SettingsStore } from './settings'
 import { WindowClient } from './window-client'
 import { validateCall } from './validate'
 
@@ -30,7 +31,10 @@ export interface HostOptions {
   serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | keyof ServerLimits | 'workerFile'>>
   /** Opens a window with a client of its own, where the platform has windows (Electron). */
   openClientWindow?: () => void
+  /** The server config to start with; without it, the one kept in `settings`, else the defaults. */
   config?: ServerConfig
+  /** Where the server config and the traffic lab's last run are kept between launches; none: nothing is kept. */
+  settings?: SettingsStore
 }
 
 const LOG_FLUSH_MS = 250
@@ -54,9 +58,16 @@ export class SwitchboardHost {
   private loadRun: LoadRun | null = null
   private readonly loadReports: LoadReport[] = []
   private nextRunId = 1
+  /** What is kept (or would be, with a store): the last start's config and the last run's. */
+  private settings: Settings
+  private saving: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly options: HostOptions) {
-    this.state = { status: 'stopped', config: options.config ?? DEFAULT_SERVER_CONFIG, bound: [], startedAt: null, error: null }
+    const kept = options.settings?.kept
+    this.settings = { version: SETTINGS_VERSION, server: options.config ?? kept?.server ?? DEFAULT_SERVER_CONFIG, load: kept?.load ?? null }
+    this.state = { status: 'stopped', config: this.settings.server, bound: [], startedAt: null, error: null }
+    // In the backlog, so the first window to open sees it.
+    if (options.settings?.problem) this.log({ at: Date.now(), kind: 'error', text: options.settings.problem })
   }
 
   get serverState(): ServerState {
@@ -97,6 +108,7 @@ export class SwitchboardHost {
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
     const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, runId: this.nextRunId++ })
     this.loadRun = run
+    this.keep({ load: config })
     run.on('progress', (progress) => this.broadcast('onLoadProgress', progress))
     run.on('report', (report) => {
       this.loadRun = null
@@ -115,6 +127,10 @@ export class SwitchboardHost {
     return [...this.loadReports]
   }
 
+  get lastLoadConfig(): LoadConfig | null {
+    return this.settings.load
+  }
+
   openClientWindow(): void {
     if (!this.options.openClientWindow) throw new Error('this host has no windows to open')
     this.options.openClientWindow()
@@ -126,8 +142,20 @@ export class SwitchboardHost {
     load?.abort('the host shut down')
     await load?.done
     await this.stopServer()
+    // Quitting must not cut the last save short.
+    await this.saving
     for (const peer of [...this.peers]) this.detach(peer)
     this.flushLog()
+  }
+
+  /** Keeps a change of settings; a save that fails is reported in the log, and changes nothing else. */
+  private keep(change: Partial<Settings>): void {
+    this.settings = { ...this.settings, ...change }
+    const store = this.options.settings
+    if (!store) return
+    this.saving = store.save(this.settings).then((problem) => {
+      if (problem) this.log({ at: Date.now(), kind: 'error', text: problem })
+    })
   }
 
   private serialize(step: () => Promise<ServerState>): Promise<ServerState> {
@@ -138,6 +166,8 @@ export class SwitchboardHost {
 
   private async start(config: ServerConfig): Promise<ServerState> {
     if (this.server) return this.state
+    // Kept even if the start fails (a port in use): it is what the user asked for, to correct next time.
+    this.keep({ server: config })
     this.setState({ status: 'starting', config, error: null })
     const { limits, cluster, ...rest } = config
     // The contract says null for no cluster (JSON has no undefined); the core's option is just absent.
@@ -231,6 +261,7 @@ export class HostPeer {
     openClientWindow: () => this.host.openClientWindow(),
     startLoad: (config) => this.host.startLoad(config),
     stopLoad: () => this.host.stopLoad(),
-    getLoadRuns: () => this.host.loadRuns
+    getLoadRuns: () => this.host.loadRuns,
+    getLastLoadConfig: () => this.host.lastLoadConfig
   }
 }

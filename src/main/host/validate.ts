@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type CallArgs, type CallName, type ClientConfig, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../shared/contract'
+import type { LoadConfig } from '../../shared/load'
 import { isNodeId, isRedisUrl } from '../core/cluster/config'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
@@ -61,7 +62,8 @@ const limits: Check<ServerLimits> = (value, path) => {
   return Object.fromEntries(entries) as ServerLimits
 }
 
-const serverConfig: Check<ServerConfig> = (value, path) => {
+/** A start's config; also what a settings file must hold (settings.ts), so both are judged alike. */
+export const checkServerConfig: Check<ServerConfig> = (value, path) => {
   const o = object(value, path, ['listeners', 'workers', 'workUs', 'cluster', 'limits'])
   if (!Array.isArray(o.listeners) || o.listeners.length < 1 || o.listeners.length > 8) {
     fail(`${path}.listeners`, '1 to 8 listeners', o.listeners)
@@ -73,6 +75,15 @@ const serverConfig: Check<ServerConfig> = (value, path) => {
     workUs: integer(0, 100_000)(o.workUs, `${path}.workUs`),
     cluster: clusterConfig(o.cluster, `${path}.cluster`),
     limits: limits(o.limits, `${path}.limits`)
+  }
+}
+
+/** A run's config, with the load engine's defaults filled in and its rules applied (the CLI's too). */
+export const checkLoadConfig: Check<LoadConfig> = (value, path) => {
+  try {
+    return resolveLoadConfig(value)
+  } catch (error) {
+    throw error instanceof LoadConfigError ? new ValidationError(`${path}: ${error.message}`) : error
   }
 }
 
@@ -89,7 +100,7 @@ const none = () => [] as []
 /** One check per call, so every call's arguments are checked before the host sees them. */
 const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
   getServerState: none,
-  startServer: (args) => [serverConfig(args[0], 'config')],
+  startServer: (args) => [checkServerConfig(args[0], 'config')],
   stopServer: none,
   kickSession: (args) => {
     const sessionId = integer(1, Number.MAX_SAFE_INTEGER)(args[0], 'sessionId')
@@ -100,15 +111,10 @@ const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
   sendClient: (args) => [text(args[0], 'text')],
   closeClient: none,
   openClientWindow: none,
-  startLoad: (args) => {
-    try {
-      return [resolveLoadConfig(args[0])]
-    } catch (error) {
-      throw error instanceof LoadConfigError ? new ValidationError(`config: ${error.message}`) : error
-    }
-  },
+  startLoad: (args) => [checkLoadConfig(args[0], 'config')],
   stopLoad: none,
-  getLoadRuns: none
+  getLoadRuns: none,
+  getLastLoadConfig: none
 }
 
 export function validateCall<C extends CallName>(call: C, args: unknown): CallArgs<C> {

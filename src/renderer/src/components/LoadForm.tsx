@@ -1,6 +1,6 @@
-import { useId, useState, type FormEvent, type ReactNode } from 'react'
+import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react'
 import type { BoundListener } from '../../../shared/contract'
-import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
+import { formatTarget, LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
 import { useApi, useAppStore } from '../context'
 
@@ -10,7 +10,10 @@ import { useApi, useAppStore } from '../context'
  * rewritten under the cursor. The host checks the resulting config and says what is wrong.
  */
 interface LoadDraft {
-  /** `listener:<index>` into the server's bound listeners, or `custom`; '' follows the first listener. */
+  /**
+   * `listener:<index>` into the server's bound listeners, or `custom`; '' follows the first listener;
+   * `saved` is the listener at the last run's address while the server has one, else that address as custom.
+   */
   target: string
   /** Custom: `host:port`, comma-separated for several (the nodes of a cluster). */
   targets: string
@@ -33,6 +36,7 @@ interface LoadDraft {
 type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote'>
 
 const CUSTOM = 'custom'
+const SAVED = 'saved'
 const NO_LISTENERS: BoundListener[] = []
 
 const initialDraft = (): LoadDraft => ({
@@ -53,6 +57,25 @@ const initialDraft = (): LoadDraft => ({
   allowRemote: LOAD_DEFAULTS.allowRemote
 })
 
+/** The form as the last run left it (the host keeps it between launches). */
+const draftFrom = (config: LoadConfig): LoadDraft => ({
+  target: SAVED,
+  targets: config.targets.map(formatTarget).join(', '),
+  codec: config.codec,
+  clients: String(config.clients),
+  connectRate: String(config.connectRate),
+  mode: config.mode,
+  window: String(config.window),
+  rate: String(config.rate),
+  messages: String(config.messages),
+  durationSec: String(config.durationMs / 1000),
+  size: String(config.size),
+  roomSize: String(config.roomSize),
+  agents: String(config.agents),
+  timeoutSec: String(config.timeoutMs / 1000),
+  allowRemote: config.allowRemote
+})
+
 /** An empty field is not 0: it becomes NaN, which the host refuses by name. */
 const toNumber = (text: string): number => (text.trim() === '' ? Number.NaN : Number(text))
 const secondsToMs = (text: string): number => Math.round(toNumber(text) * 1000)
@@ -68,6 +91,10 @@ const describeListener = (l: BoundListener): string => `${l.codec} on ${l.host}:
 
 /** The target the form points at: the chosen listener while the server has it, else a custom address. */
 function effectiveTarget(draft: LoadDraft, bound: BoundListener[]): string {
+  if (draft.target === SAVED) {
+    const index = bound.findIndex((l) => l.codec === draft.codec && formatTarget({ host: reachableHost(l.host), port: l.port }) === draft.targets)
+    return index >= 0 ? `listener:${index}` : CUSTOM
+  }
   const chosen = draft.target || (bound.length > 0 ? 'listener:0' : CUSTOM)
   if (chosen === CUSTOM) return CUSTOM
   return bound[Number(chosen.slice('listener:'.length))] ? chosen : CUSTOM
@@ -125,14 +152,18 @@ export function LoadForm() {
   const bound = useAppStore((s) => (s.server?.status === 'running' ? s.server.bound : NO_LISTENERS))
   const running = useAppStore((s) => s.loadRunId !== null)
   const loadStarted = useAppStore((s) => s.loadStarted)
-  const [draft, setDraft] = useState<LoadDraft>(initialDraft)
+  const lastLoad = useAppStore((s) => s.lastLoadConfig)
+  // Untouched, the form follows the last run (which the host may answer for after the first render).
+  const untouched = useMemo(() => (lastLoad ? draftFrom(lastLoad) : initialDraft()), [lastLoad])
+  const [edited, setDraft] = useState<LoadDraft | null>(null)
+  const draft = edited ?? untouched
   const [pending, setPending] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const target = effectiveTarget(draft, bound)
   const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
   const codec = listener?.codec ?? draft.codec
 
-  const edit = (change: Partial<LoadDraft>) => setDraft((current) => ({ ...current, ...change }))
+  const edit = (change: Partial<LoadDraft>) => setDraft((current) => ({ ...(current ?? untouched), ...change }))
   const numberInput = (field: NumberField, props: { min?: number; step?: number | 'any'; disabled?: boolean } = {}) => (id: string) => (
     <input
       id={id}

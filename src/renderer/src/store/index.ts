@@ -35,5 +35,6 @@ export function bridgeApiToStore(api: SwitchboardApi, store: AppStore): () => vo
   api.getServerState().then(s.setServer, () => {})
   // Earlier runs (of any window) for comparison; a host without the traffic lab just leaves the list empty.
   api.getLoadRuns().then(s.mergeLoadRuns, () => {})
+  api.getLastLoadConfig().then(s.setLastLoadConfig, () => {})
   return () => unsubscribe.forEach((off) => off())
 }

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand/vanilla'
-import type { LoadProgress, LoadReport } from '../../../shared/load'
+import type { LoadConfig, LoadProgress, LoadReport } from '../../../shared/load'
 import type { AppState } from '.'
 import { appendPoint } from './series'
 
@@ -32,6 +32,9 @@ export interface LoadSlice {
   addLoadReport(report: LoadReport): void
   /** Merges reports from getLoadRuns, which may answer after the first onLoadReport event. */
   mergeLoadRuns(reports: LoadReport[]): void
+  /** The config the host last started a run with (from an earlier launch too): the form starts from it. */
+  lastLoadConfig: LoadConfig | null
+  setLastLoadConfig(config: LoadConfig | null): void
 }
 
 const emptyHistory = (runId: number | null): LoadHistory => ({
@@ -58,6 +61,8 @@ export const createLoadSlice: StateCreator<AppState, [], [], LoadSlice> = (set) 
   loadProgress: null,
   loadHistory: emptyHistory(null),
   loadRuns: [],
+  lastLoadConfig: null,
+  setLastLoadConfig: (lastLoadConfig) => set({ lastLoadConfig }),
   loadStarted: (runId) =>
     set((state) => {
       // A run that fails at once can report before startLoad has answered: it is over already.
