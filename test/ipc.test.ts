@@ -7,7 +7,7 @@ import { LOAD_AGENT_FILE, WORKER_FILE, TestClient, waitFor } from './helpers'
 
 /** The only stand-in in the suite: Electron's ipcMain and webContents, which cannot run here. */
 function fakeIpcMain() {
-  const handlers = new Map<string, (event: { sender: WebContentsLike }, ...args: unknown[]) => unknown>()
+  const handlers = new Map<string, (event: { sender: WebContentsLike; senderFrame: { url: string } }, ...args: unknown[]) => unknown>()
   const ipcMain = { handle: (channel: string, handler: never) => handlers.set(channel, handler) } as unknown as IpcMainLike
   return { ipcMain, handlers }
 }
@@ -28,6 +28,8 @@ function fakeWebContents(id: number) {
   return { contents, sent, destroy: () => ((destroyed = true), onDestroyed.forEach((l) => l())) }
 }
 
+const OWN_PAGE = 'file:///app/out/renderer/index.html'
+
 let host: SwitchboardHost | undefined
 afterEach(async () => {
   await host?.dispose()
@@ -43,9 +45,11 @@ function setup() {
     openClientWindow: () => opened.push(1)
   })
   const { ipcMain, handlers } = fakeIpcMain()
-  serveContractOverIpc(ipcMain, host)
-  const call = (contents: WebContentsLike, name: string, ...args: unknown[]) => handlers.get(ipcChannel(name as never))!({ sender: contents }, ...args)
-  return { handlers, call, opened }
+  serveContractOverIpc(ipcMain, host, (url) => url === OWN_PAGE)
+  const callFrom = (url: string, contents: WebContentsLike, name: string, ...args: unknown[]) =>
+    handlers.get(ipcChannel(name as never))!({ sender: contents, senderFrame: { url } }, ...args)
+  const call = (contents: WebContentsLike, name: string, ...args: unknown[]) => callFrom(OWN_PAGE, contents, name, ...args)
+  return { handlers, call, callFrom, opened }
 }
 
 describe('the contract over Electron IPC', () => {
@@ -62,6 +66,16 @@ describe('the contract over Electron IPC', () => {
     const channels = window.sent.map((m) => m.channel)
     expect(channels).toContain(ipcChannel('onServerState'))
     await waitFor('metrics', () => window.sent.some((m) => m.channel === ipcChannel('onMetrics')), 2000)
+  })
+
+  it('refuses every call from a frame that is not one of the app’s pages, before the host sees it', async () => {
+    const { callFrom } = setup()
+    const window = fakeWebContents(1)
+    await expect(Promise.resolve().then(() => callFrom('https://example.com/', window.contents, 'startServer', host!.serverState.config))).rejects.toThrow(
+      /refused: startServer from https:\/\/example.com\//
+    )
+    expect(host!.serverState.status).toBe('stopped')
+    expect(window.sent).toEqual([])
   })
 
   it('refuses arguments that do not fit the contract, and does nothing', async () => {

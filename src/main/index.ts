@@ -1,11 +1,27 @@
 // Entry of Electron's main process: a thin shell. The host and everything under it run in plain Node;
-// this file only makes windows, maps the contract onto IPC, and stops the server before quitting.
-import { join } from 'node:path'
-import { app, BrowserWindow, ipcMain } from 'electron'
+// this file only makes windows and the menu, maps the contract onto IPC, and stops the server before quitting.
+import { join, sep } from 'node:path'
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, utilityProcess } from 'electron'
+import { resolveLoadConfig } from './core/load/config'
 import { SwitchboardHost } from './host/host'
+import { createSettingsFile } from './host/settings'
 import { serveContractOverIpc } from './ipc'
+import { menuTemplate } from './shell/menu'
+import { ownPages } from './shell/own-pages'
+import { utilityAgents } from './shell/utility-agents'
+
+/** A quit that has not finished disposing by then is forced: a hung server must not keep the app up forever. */
+const QUIT_DEADLINE_MS = 10_000
 
 const here = import.meta.dirname
+/**
+ * Worker threads and utility processes load their files from disk, not from the app's asar archive: a
+ * packaged app unpacks them (electron-builder's asarUnpack) next to it, in app.asar.unpacked.
+ */
+const unpacked = (file: string) => file.replace(`${sep}app.asar${sep}`, `${sep}app.asar.unpacked${sep}`)
+const rendererFile = join(here, '../renderer/index.html')
+const devServerUrl = process.env.ELECTRON_RENDERER_URL
+const development = !app.isPackaged
 
 function createWindow(view: 'panel' | 'client'): BrowserWindow {
   const window = new BrowserWindow({
@@ -21,39 +37,91 @@ function createWindow(view: 'panel' | 'client'): BrowserWindow {
     }
   })
   const hash = view === 'client' ? 'client' : undefined
-  if (process.env.ELECTRON_RENDERER_URL) window.loadURL(`${process.env.ELECTRON_RENDERER_URL}${hash ? `#${hash}` : ''}`)
-  else window.loadFile(join(here, '../renderer/index.html'), { hash })
+  if (devServerUrl) void window.loadURL(`${devServerUrl}${hash ? `#${hash}` : ''}`)
+  else void window.loadFile(rendererFile, { hash })
   return window
 }
 
-const host = new SwitchboardHost({
-  workerFile: join(here, 'logic-worker.js'),
-  loadAgentFile: join(here, 'load-agent.js'),
-  openClientWindow: () => createWindow('client')
-})
-serveContractOverIpc(ipcMain, host)
-
-// No navigation away from our pages and no window.open: client windows are opened by the host only.
-app.on('web-contents-created', (_, contents) => {
-  contents.on('will-navigate', (event) => event.preventDefault())
-  contents.setWindowOpenHandler(() => ({ action: 'deny' }))
-})
-
-app.whenReady().then(async () => {
-  // The control panel is the app: closing it quits, client windows included.
-  createWindow('panel').on('closed', () => app.quit())
-  await host.startServer(host.serverState.config)
-})
-
-// Quit only after the server has stopped accepting, flushed its sessions and closed its pool.
-let disposed = false
-app.on('before-quit', (event) => {
-  if (disposed) return
-  event.preventDefault()
-  host.dispose().finally(() => {
-    disposed = true
-    app.quit()
+function startShell(): void {
+  let panel: BrowserWindow | null = null
+  const host = new SwitchboardHost({
+    workerFile: unpacked(join(here, 'logic-worker.js')),
+    loadAgentFile: unpacked(join(here, 'load-agent.js')),
+    launchAgent: utilityAgents(utilityProcess),
+    openClientWindow: () => createWindow('client'),
+    settings: createSettingsFile(join(app.getPath('userData'), 'settings.json'))
   })
-})
+  serveContractOverIpc(ipcMain, host, ownPages(devServerUrl, rendererFile))
 
-app.on('window-all-closed', () => app.quit())
+  // No navigation away from our pages, no window.open (client windows are opened by the host only), and no
+  // permission (camera, notifications...) for anything: a chat control room needs none.
+  app.on('web-contents-created', (_, contents) => {
+    contents.on('will-navigate', (event) => event.preventDefault())
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }))
+  })
+
+  // A second launch would fail to bind the same ports: it hands over to this one, which comes forward.
+  app.on('second-instance', () => {
+    if (!panel) return
+    if (panel.isMinimized()) panel.restore()
+    panel.focus()
+  })
+
+  const fail = (what: string) => (error: unknown) => dialog.showErrorBox(`Switchboard: ${what}`, (error as Error).message)
+  const actions = {
+    newClientWindow: () => createWindow('client'),
+    toggleServer: () => {
+      const { status, config } = host.serverState
+      void (status === 'running' ? host.stopServer() : host.startServer(config))
+    },
+    // The traffic lab's last run again, or a default run against the running line listener.
+    runLoad: () => {
+      const line = host.serverState.bound.find((listener) => listener.codec === 'line')
+      try {
+        if (!host.lastLoadConfig && !line) throw new Error('start the server with a line listener first')
+        host.startLoad(host.lastLoadConfig ?? resolveLoadConfig({ targets: [{ host: line!.host, port: line!.port }] }))
+      } catch (error) {
+        fail('cannot run load')(error)
+      }
+    },
+    quit: () => app.quit()
+  }
+
+  void app.whenReady().then(async () => {
+    session.defaultSession.setPermissionRequestHandler((_contents, _permission, grant) => grant(false))
+    Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(actions, { development, mac: process.platform === 'darwin' })))
+    panel = createWindow('panel')
+    // The control panel is the app: closing it quits, client windows included.
+    panel.on('closed', () => {
+      panel = null
+      app.quit()
+    })
+    await host.startServer(host.serverState.config)
+  })
+
+  // Quit only after the server has stopped accepting, flushed its sessions and closed its pool. Quitting is
+  // asked for more than once (the panel's close, then all windows closed): it disposes once.
+  let disposal: Promise<void> | null = null
+  let disposed = false
+  app.on('before-quit', (event) => {
+    if (disposed) return
+    event.preventDefault()
+    if (disposal) return
+    console.log('switchboard: quitting: stopping the server')
+    const deadline = setTimeout(() => {
+      console.error(`switchboard: still stopping after ${QUIT_DEADLINE_MS / 1000} s: exiting anyway`)
+      app.exit(1)
+    }, QUIT_DEADLINE_MS)
+    deadline.unref()
+    disposal = host.dispose().finally(() => {
+      clearTimeout(deadline)
+      disposed = true
+      app.quit()
+    })
+  })
+
+  app.on('window-all-closed', () => app.quit())
+}
+
+if (app.requestSingleInstanceLock()) startShell()
+else app.quit()

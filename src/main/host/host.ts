@@ -11,6 +11,7 @@ import type {
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
 import type { LoadConfig, LoadReport } from '../../shared/load'
 import type { LogEvent } from '../../shared/telemetry'
+import type { AgentLauncher } from '../core/load/agent-process'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
@@ -29,6 +30,8 @@ export interface HostOptions {
   loadAgentFile: string
   /** Server options the contract does not carry (deadlines, marks), applied to every start; limits come with each start. */
   serverDefaults?: Partial<Omit<ServerOptions, keyof ServerConfig | keyof ServerLimits | 'workerFile'>>
+  /** How load agents are started: child_process.fork unless given (Electron passes utility processes). */
+  launchAgent?: AgentLauncher
   /** Opens a window with a client of its own, where the platform has windows (Electron). */
   openClientWindow?: () => void
   /** The server config to start with; without it, the one kept in `settings`, else the defaults. */
@@ -106,7 +109,7 @@ export class SwitchboardHost {
   /** One run at a time: two generators on two cores would measure each other, not the server. */
   startLoad(config: LoadConfig): { runId: number } {
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
-    const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, runId: this.nextRunId++ })
+    const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, launch: this.options.launchAgent, runId: this.nextRunId++ })
     this.loadRun = run
     this.keep({ load: config })
     run.on('progress', (progress) => this.broadcast('onLoadProgress', progress))

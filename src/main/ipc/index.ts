@@ -9,9 +9,10 @@ export type WebContentsLike = Pick<WebContents, 'id' | 'send' | 'isDestroyed' | 
 /**
  * Maps the contract onto ipcMain: one handler per call, routed to the peer of the window that asked,
  * and events sent to that window's webContents. A window becomes a peer on its first call and stops
- * being one when its webContents is destroyed (which closes its chat client).
+ * being one when its webContents is destroyed (which closes its chat client). A call from any page but
+ * the app's own (`isOwnPage` of the calling frame's URL) is refused before it reaches the host.
  */
-export function serveContractOverIpc(ipcMain: IpcMainLike, host: SwitchboardHost): void {
+export function serveContractOverIpc(ipcMain: IpcMainLike, host: SwitchboardHost, isOwnPage: (url: string | undefined) => boolean): void {
   const peers = new Map<number, HostPeer>()
 
   const peerOf = (contents: WebContentsLike): HostPeer => {
@@ -31,6 +32,10 @@ export function serveContractOverIpc(ipcMain: IpcMainLike, host: SwitchboardHost
   }
 
   for (const call of CALL_NAMES) {
-    ipcMain.handle(ipcChannel(call), (event: IpcMainInvokeEvent, ...args: unknown[]) => peerOf(event.sender).invoke(call, args))
+    ipcMain.handle(ipcChannel(call), (event: IpcMainInvokeEvent, ...args: unknown[]) => {
+      const url = event.senderFrame?.url
+      if (!isOwnPage(url)) throw new Error(`refused: ${call} from ${url ?? 'a frame that is gone'}, not one of this app's pages`)
+      return peerOf(event.sender).invoke(call, args)
+    })
   }
 }
