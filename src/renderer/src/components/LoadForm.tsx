@@ -39,24 +39,6 @@ const CUSTOM = 'custom'
 const SAVED = 'saved'
 const NO_LISTENERS: BoundListener[] = []
 
-const initialDraft = (): LoadDraft => ({
-  target: '',
-  targets: '127.0.0.1:7000',
-  codec: LOAD_DEFAULTS.codec,
-  clients: String(LOAD_DEFAULTS.clients),
-  connectRate: String(LOAD_DEFAULTS.connectRate),
-  mode: LOAD_DEFAULTS.mode,
-  window: String(LOAD_DEFAULTS.window),
-  rate: String(LOAD_DEFAULTS.rate),
-  messages: String(LOAD_DEFAULTS.messages),
-  durationSec: String(LOAD_DEFAULTS.durationMs / 1000),
-  size: String(LOAD_DEFAULTS.size),
-  roomSize: String(LOAD_DEFAULTS.roomSize),
-  agents: String(LOAD_DEFAULTS.agents),
-  timeoutSec: String(LOAD_DEFAULTS.timeoutMs / 1000),
-  allowRemote: LOAD_DEFAULTS.allowRemote
-})
-
 /** The form as the last run left it (the host keeps it between launches). */
 const draftFrom = (config: LoadConfig): LoadDraft => ({
   target: SAVED,
@@ -75,6 +57,9 @@ const draftFrom = (config: LoadConfig): LoadDraft => ({
   timeoutSec: String(config.timeoutMs / 1000),
   allowRemote: config.allowRemote
 })
+
+/** The form before any run: the defaults, aimed at the default line listener. */
+const initialDraft = (): LoadDraft => ({ ...draftFrom({ ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }] }), target: '' })
 
 /** An empty field is not 0: it becomes NaN, which the host refuses by name. */
 const toNumber = (text: string): number => (text.trim() === '' ? Number.NaN : Number(text))
