@@ -173,9 +173,11 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     }, 2)
     await waitFor('traffic under way', () => sent > 50)
     await redis.restart(300)
-    const total = perSender * members.length
-    for (const c of members) await c.until(`${total} messages`, () => msgs(c).length >= total, 20_000)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await waitFor('everything sent', () => sent === perSender, 20_000)
+    // Last, a marker from each: in stream order after every entry before it, a resent copy included.
+    for (const [s, c] of members.entries()) c.send(`CHAT end-${s}`)
+    const total = perSender * members.length + members.length
+    for (const c of members) await c.until('every end marker', () => members.every((_, s) => msgs(c).some((line) => line.endsWith(` end-${s}`))), 20_000)
     const order = msgs(members[0])
     expect(order).toHaveLength(total)
     expect(new Set(order).size).toBe(total)
@@ -261,7 +263,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const { server, port } = await node('a')
     await member(port, 'stranded')
     const down = redis.restart(4000)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await waitFor('Redis gone', () => server.snapshot().cluster?.connected === false)
     const startedAt = Date.now()
     await server.stop()
     expect(Date.now() - startedAt).toBeLessThan(server.options.shutdownDeadlineMs + 500)
