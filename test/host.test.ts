@@ -205,3 +205,19 @@ describe('settings kept by the host', () => {
     log.close()
   })
 })
+
+describe('disposing the host (quitting the app)', () => {
+  it('happens once however often it is asked, and nothing new starts while it goes on', async () => {
+    const target = await running()
+    const { api } = connectLocal(host!)
+    const events: LogEvent[] = []
+    api.onLog((batch) => events.push(...batch))
+    const first = host!.dispose()
+    const second = host!.dispose()
+    expect(() => host!.startLoad({ ...LOAD_DEFAULTS, targets: [target] } as LoadConfig)).toThrow(/the control room is closing/)
+    await Promise.all([first, second])
+    // A click that arrives as the app quits, after the disposal's stop: it must not bring the server back.
+    expect((await host!.startServer(host!.serverState.config)).status).toBe('stopped')
+    expect(events.filter((event) => event.text === 'control room closing: stopping the server')).toHaveLength(1)
+  })
+})

@@ -91,6 +91,9 @@ class MainProcess {
   }
 }
 
+/** How often the host began disposing, from the log the main process prints to its console. */
+const disposals = (main: MainProcess) => main.stdout.match(/shutdown control room closing: stopping the server/g)?.length ?? 0
+
 /** The quit sequence as the stand-in recorded it. */
 const quitSteps = (main: MainProcess) =>
   main.records
@@ -99,6 +102,12 @@ const quitSteps = (main: MainProcess) =>
 
 const PORT_0: ServerConfig = { ...DEFAULT_SERVER_CONFIG, listeners: DEFAULT_SERVER_CONFIG.listeners.map((listener) => ({ ...listener, port: 0 })) }
 const PORT_0_SETTINGS = JSON.stringify({ version: 1, server: PORT_0, load: null })
+
+/** Every item of the application menu, the menus' own entries and their submenus' items alike. */
+async function menuItems(main: MainProcess): Promise<Record[]> {
+  const { template } = await main.first('Menu.setApplicationMenu')
+  return (template as Record[]).flatMap((menu) => [menu, ...((menu.submenu as Record[] | undefined) ?? [])])
+}
 
 const running: MainProcess[] = []
 afterEach(() => {
@@ -134,7 +143,7 @@ describe('the Electron main process, built, under a recording stand-in', () => {
     const { id } = await main.panel()
     await main.command('closeWindow', { windowId: id })
     expect(await main.exited).toEqual({ code: 0, signal: null })
-    expect(main.stdout.match(/quitting: stopping the server/g)).toHaveLength(1)
+    expect(disposals(main)).toBe(1)
     // The panel's `closed` asks, `window-all-closed` asks again, and once disposed the shell asks a last time.
     expect(quitSteps(main)).toEqual([
       'window closed',
@@ -156,7 +165,7 @@ describe('the Electron main process, built, under a recording stand-in', () => {
     await main.first('load', (r) => String(r.url).endsWith('#client'))
     await main.command('menuClick', { label: 'Quit' })
     expect(await main.exited).toEqual({ code: 0, signal: null })
-    expect(main.stdout.match(/quitting: stopping the server/g)).toHaveLength(1)
+    expect(disposals(main)).toBe(1)
     // The panel's `closed` handler asks again as it closes; a quit under way ignores that.
     expect(quitSteps(main)).toEqual(['app.quit', 'before-quit (prevented)', 'app.quit', 'before-quit', 'window closed', 'app.quit', 'window closed', 'will-quit', 'quit'])
   })
@@ -222,13 +231,18 @@ describe('the Electron main process, built, under a recording stand-in', () => {
   it('has the menu people expect, with their shortcuts, and reload and DevTools in development only', async () => {
     const main = MainProcess.start()
     await main.panel()
-    const { template } = await main.first('Menu.setApplicationMenu')
-    const items = (template as Record[]).flatMap((menu) => (menu.submenu as Record[] | undefined) ?? [menu])
+    const items = await menuItems(main)
     const shortcut = (label: string) => items.find((item) => item.label === label)?.accelerator
     expect(shortcut('New Client Window')).toBe('CmdOrCtrl+N')
     expect(shortcut('Start/Stop Server')).toBeTruthy()
     expect(shortcut('Run Load')).toBeTruthy()
     expect(shortcut('Quit')).toMatch(/Q$/)
-    expect(items.map((item) => item.role)).toEqual(expect.arrayContaining(['reload', 'toggleDevTools']))
+    expect(items.map((item) => item.role)).toEqual(expect.arrayContaining(['reload', 'toggleDevTools', 'windowMenu']))
+
+    const packaged = MainProcess.start({ env: { STAND_IN_PACKAGED: '1' } })
+    await packaged.panel()
+    const roles = (await menuItems(packaged)).map((item) => item.role)
+    expect(roles).not.toContain('reload')
+    expect(roles).not.toContain('toggleDevTools')
   })
 })

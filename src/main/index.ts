@@ -1,27 +1,26 @@
 // Entry of Electron's main process: a thin shell. The host and everything under it run in plain Node;
 // this file only makes windows and the menu, maps the contract onto IPC, and stops the server before quitting.
-import { join, sep } from 'node:path'
+import { join } from 'node:path'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, utilityProcess } from 'electron'
 import { resolveLoadConfig } from './core/load/config'
+import { logToConsole } from './host/console-log'
 import { SwitchboardHost } from './host/host'
+import { connectLocal } from './host/local-transport'
 import { createSettingsFile } from './host/settings'
 import { serveContractOverIpc } from './ipc'
 import { menuTemplate } from './shell/menu'
 import { ownPages } from './shell/own-pages'
+import { unpacked } from './shell/packaged-paths'
 import { utilityAgents } from './shell/utility-agents'
 
 /** A quit that has not finished disposing by then is forced: a hung server must not keep the app up forever. */
 const QUIT_DEADLINE_MS = 10_000
 
 const here = import.meta.dirname
-/**
- * Worker threads and utility processes load their files from disk, not from the app's asar archive: a
- * packaged app unpacks them (electron-builder's asarUnpack) next to it, in app.asar.unpacked.
- */
-const unpacked = (file: string) => file.replace(`${sep}app.asar${sep}`, `${sep}app.asar.unpacked${sep}`)
 const rendererFile = join(here, '../renderer/index.html')
-const devServerUrl = process.env.ELECTRON_RENDERER_URL
 const development = !app.isPackaged
+// Only while developing: a packaged app told by its environment to load another page would hand it the host.
+const devServerUrl = development ? process.env.ELECTRON_RENDERER_URL || undefined : undefined
 
 function createWindow(view: 'panel' | 'client'): BrowserWindow {
   const window = new BrowserWindow({
@@ -52,6 +51,8 @@ function startShell(): void {
     settings: createSettingsFile(join(app.getPath('userData'), 'settings.json'))
   })
   serveContractOverIpc(ipcMain, host, ownPages(devServerUrl, rendererFile))
+  // The main process's console (a terminal it was started from) hears what the CLI's would: faults, shutdown.
+  logToConsole(connectLocal(host).api)
 
   // No navigation away from our pages, no window.open (client windows are opened by the host only), and no
   // permission (camera, notifications...) for anything: a chat control room needs none.
@@ -107,7 +108,6 @@ function startShell(): void {
     if (disposed) return
     event.preventDefault()
     if (disposal) return
-    console.log('switchboard: quitting: stopping the server')
     const deadline = setTimeout(() => {
       console.error(`switchboard: still stopping after ${QUIT_DEADLINE_MS / 1000} s: exiting anyway`)
       app.exit(1)

@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../core/server/options'
+import { logToConsole } from '../host/console-log'
 import { connectLocal } from '../host/local-transport'
 import { SwitchboardHost } from '../host/host'
 import { createSettingsFile } from '../host/settings'
@@ -30,13 +31,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
   })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
-  api.onLog((events) => {
-    for (const event of events) {
-      if (args.verbose || event.kind === 'error' || event.kind === 'pressure' || event.kind === 'shutdown') {
-        console.log(`${new Date(event.at).toISOString()} ${event.kind} ${event.text}`)
-      }
-    }
-  })
+  logToConsole(api, args.verbose)
   let lastStatus = 0
   // Each snapshot's queue peak covers its own 250 ms: a line skips some, so it says the deepest of them.
   let peak = 0

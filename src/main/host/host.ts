@@ -64,6 +64,8 @@ export class SwitchboardHost {
   /** What is kept (or would be, with a store): the last start's config and the last run's. */
   private settings: Settings
   private saving: Promise<unknown> = Promise.resolve()
+  /** Set when disposal begins: from then on nothing new is started (a server, a run, a window). */
+  private disposal: Promise<void> | null = null
 
   constructor(private readonly options: HostOptions) {
     const kept = options.settings?.kept
@@ -108,6 +110,7 @@ export class SwitchboardHost {
 
   /** One run at a time: two generators on two cores would measure each other, not the server. */
   startLoad(config: LoadConfig): { runId: number } {
+    this.refuseWhileClosing('start a load run')
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
     const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, launch: this.options.launchAgent, runId: this.nextRunId++ })
     this.loadRun = run
@@ -135,20 +138,32 @@ export class SwitchboardHost {
   }
 
   openClientWindow(): void {
+    this.refuseWhileClosing('open a window')
     if (!this.options.openClientWindow) throw new Error('this host has no windows to open')
     this.options.openClientWindow()
   }
 
-  /** Stops the server gracefully and lets every peer go: for quitting the app or the CLI. */
-  async dispose(): Promise<void> {
+  /** Stops the server gracefully and lets every peer go: for quitting the app or the CLI. Once, however often asked. */
+  dispose(): Promise<void> {
+    this.disposal ??= this.shutDown()
+    return this.disposal
+  }
+
+  private refuseWhileClosing(what: string): void {
+    if (this.disposal) throw new Error(`cannot ${what}: the control room is closing`)
+  }
+
+  private async shutDown(): Promise<void> {
+    this.log({ at: Date.now(), kind: 'shutdown', text: 'control room closing: stopping the server' })
     const load = this.loadRun
     load?.abort('the host shut down')
     await load?.done
     await this.stopServer()
     // Quitting must not cut the last save short.
     await this.saving
-    for (const peer of [...this.peers]) this.detach(peer)
+    // The last of the log (the server's shutdown) reaches the windows before they are let go.
     this.flushLog()
+    for (const peer of [...this.peers]) this.detach(peer)
   }
 
   /** Keeps a change of settings; a save that fails is reported in the log, and changes nothing else. */
@@ -168,7 +183,8 @@ export class SwitchboardHost {
   }
 
   private async start(config: ServerConfig): Promise<ServerState> {
-    if (this.server) return this.state
+    // A start queued behind the disposal's stop (a click as the app quits) must not bring the server back.
+    if (this.server || this.disposal) return this.state
     // Kept even if the start fails (a port in use): it is what the user asked for, to correct next time.
     this.keep({ server: config })
     this.setState({ status: 'starting', config, error: null })

@@ -14,11 +14,11 @@ export interface MenuActions {
  */
 export function menuTemplate(actions: MenuActions, { development, mac }: { development: boolean; mac: boolean }): MenuItemConstructorOptions[] {
   const file: MenuItemConstructorOptions = {
-    label: mac ? 'Switchboard' : 'File',
+    label: 'File',
     submenu: [
       { label: 'New Client Window', accelerator: 'CmdOrCtrl+N', click: () => actions.newClientWindow() },
-      { type: 'separator' },
-      { label: 'Quit', accelerator: mac ? 'Cmd+Q' : 'Ctrl+Q', click: () => actions.quit() }
+      // On macOS Quit (Cmd+Q) is in the app menu.
+      ...(mac ? [] : [{ type: 'separator' } as const, { label: 'Quit', accelerator: 'Ctrl+Q', click: () => actions.quit() }])
     ]
   }
   const server: MenuItemConstructorOptions = {
@@ -35,5 +35,7 @@ export function menuTemplate(actions: MenuActions, { development, mac }: { devel
       ? [{ role: 'reload' }, { role: 'toggleDevTools' }, { type: 'separator' }, { role: 'togglefullscreen' }]
       : [{ role: 'togglefullscreen' }]
   }
-  return [file, edit, server, view]
+  // Close (Ctrl/Cmd+W) and minimize; on macOS also the app menu (About, Hide, Services).
+  const window: MenuItemConstructorOptions = { role: 'windowMenu' }
+  return [...(mac ? [{ role: 'appMenu' } as const] : []), file, edit, server, view, window]
 }
