@@ -13,10 +13,14 @@ export class RedisServer {
   private process: ChildProcess | null = null
   private readonly dir = mkdtempSync(join(tmpdir(), 'sb-redis-'))
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[]
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const redis = new RedisServer(await freePort())
+  /** `extraArgs`: more redis-server options, e.g. `--cluster-enabled yes`. */
+  static async start(extraArgs: string[] = []): Promise<RedisServer> {
+    const redis = new RedisServer(await freePort(), extraArgs)
     await redis.spawn()
     return redis
   }
@@ -26,7 +30,7 @@ export class RedisServer {
   }
 
   private spawn(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     this.process = child
@@ -60,4 +64,44 @@ export class RedisServer {
     await this.stopProcess()
     rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * A Redis Cluster of `masters` redis-servers of its own (no replicas), its 16,384 slots spread over them by
+ * redis-cli, as an operator would create one; resolves once every master says the cluster is ok.
+ */
+export class RedisCluster {
+  private constructor(readonly masters: RedisServer[]) {}
+
+  static async start(masters = 3): Promise<RedisCluster> {
+    const servers = await Promise.all(Array.from({ length: masters }, () => RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'])))
+    const cluster = new RedisCluster(servers)
+    try {
+      await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'])
+      for (const server of servers) {
+        while (!(await run('redis-cli', ['-p', String(server.port), 'cluster', 'info'])).includes('cluster_state:ok')) {
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+    } catch (error) {
+      await cluster.stop()
+      throw error
+    }
+    return cluster
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.masters.map((server) => server.stop()))
+  }
+}
+
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+    child.once('error', reject)
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${output.slice(-500)}`))))
+  })
 }
