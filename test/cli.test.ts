@@ -63,13 +63,13 @@ describe('switchboard serve arguments', () => {
     [['--node-id', 'a'], /--node-id names a node of a cluster: give --cluster too/],
     [['--cluster', 'http://127.0.0.1:6379'], /expected redis:\/\/host:port/],
     [['--cluster', 'redis://user:secret@127.0.0.1:6379'], /expected redis:\/\/host:port/],
-    [['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'a/b'], /node id "a\/b"/],
+    [['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'a/b'], /cluster.nodeId: expected 1 to 32 of A-Z a-z 0-9 _ -, got "a\/b"/],
     [['--listen', 'http:80'], /bad listener "http:80"/],
     [['--listen', 'line:99999'], /port must be 0-65535/],
     [['--listen', 'line'], /bad listener/],
     [['--workers', 'two'], /--workers takes a whole number/],
     [['--work-us=-5'], /--work-us takes a whole number/],
-    [['--max-output', '10'], /--max-output takes a whole number >= 1024/],
+    [['--workers', '100'], /workers: expected a whole number from 0 to 64, got 100/],
     [['--bogus'], /Unknown option '--bogus'/]
   ])('refuses %j', (argv, message) => {
     expect(() => parseServeArgs(argv)).toThrow(UsageError)
@@ -173,7 +173,9 @@ describe('switchboard serve --web --settings (out/main/cli.js)', () => {
     writeFileSync(path, '{"version": 1, "server":')
     const cli = run(['serve', '--web', '0', '--settings', path, '--listen', 'line:0', '--status-ms', '0'])
     await waitFor('the control room', () => /control room at http/.test(cli.output().stdout))
-    expect(cli.output().stderr).toContain(`switchboard: settings file ${path} could not be used (not JSON: `)
+    // Said once, as an error of the log (the console is a peer of the host like a window).
+    await waitFor('the problem said', () => cli.output().stdout.includes(`error settings file ${path} could not be used (not JSON: `))
+    expect(cli.output().stdout.split('could not be used')).toHaveLength(2)
     expect(readFileSync(`${path}.bad`, 'utf8')).toBe('{"version": 1, "server":')
     await stop(cli)
     expect(existsSync(path)).toBe(true)

@@ -228,6 +228,26 @@ describe('the Electron main process, built, under a recording stand-in', () => {
     expect((await broken.invoke<ServerState>(brokenId, 'getServerState')).config.listeners.map((l) => l.port)).toEqual([7000, 7001])
   })
 
+  it('runs the last run again from the menu, at the listener as bound now, after a relaunch moved it', async () => {
+    const first = MainProcess.start()
+    const { id, state } = await first.panel()
+    const line = state.bound.find((listener) => listener.codec === 'line')!
+    await first.invoke(id, 'startLoad', [{ targets: [{ host: '127.0.0.1', port: line.port }], clients: 4, messages: 10, agents: 1 }])
+    await first.first('webContents.send', (r) => r.channel === ipcChannel('onLoadReport'))
+    await first.command('closeWindow', { windowId: id })
+    await first.exited
+
+    const second = MainProcess.start({ userData: first.userData })
+    const { id: secondId, state: now } = await second.panel()
+    const moved = now.bound.find((listener) => listener.codec === 'line')!.port
+    expect(moved).not.toBe(line.port)
+    await second.command('menuClick', { label: 'Run Load' })
+    const report = (await second.first('webContents.send', (r) => r.channel === ipcChannel('onLoadReport'))).payload as LoadReport
+    expect(report.config).toMatchObject({ clients: 4, messages: 10, targets: [{ host: '127.0.0.1', port: moved }] })
+    expect(report.complete).toBe(true)
+    await second.command('closeWindow', { windowId: secondId })
+  })
+
   it('has the menu people expect, with their shortcuts, and reload and DevTools in development only', async () => {
     const main = MainProcess.start()
     await main.panel()

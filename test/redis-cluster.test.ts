@@ -19,7 +19,7 @@ afterAll(async () => {
 /** Which master serves a key, by the cluster's own slot table. */
 async function masterOf(key: string): Promise<number> {
   const slot = await client.cluster('KEYSLOT', key)
-  const ranges = (await client.cluster('SLOTS')) as [number, number, [string, number]][]
+  const ranges = await client.cluster('SLOTS')
   return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1]
 }
 

@@ -69,6 +69,16 @@ describe('settings in a file', () => {
     expect(readFileSync(`${path}.bad`, 'utf8')).toBe(text)
   })
 
+  it('never buries one bad file under another: the second is kept beside the first', () => {
+    const path = join(tempDir(), 'settings.json')
+    writeFileSync(path, '{ first')
+    createSettingsFile(path)
+    writeFileSync(path, '{ second')
+    expect(createSettingsFile(path).problem).toContain(`the file kept as ${path}.bad.1`)
+    expect(readFileSync(`${path}.bad`, 'utf8')).toBe('{ first')
+    expect(readFileSync(`${path}.bad.1`, 'utf8')).toBe('{ second')
+  })
+
   it('reads a file with no load run yet', () => {
     expect(parseSettings(JSON.stringify({ ...SETTINGS, load: null })).load).toBeNull()
   })

@@ -2,6 +2,7 @@
 // this file only makes windows and the menu, maps the contract onto IPC, and stops the server before quitting.
 import { join } from 'node:path'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, utilityProcess } from 'electron'
+import { reachableHost } from '../shared/load'
 import { resolveLoadConfig } from './core/load/config'
 import { logToConsole } from './host/console-log'
 import { SwitchboardHost } from './host/host'
@@ -75,12 +76,16 @@ function startShell(): void {
       const { status, config } = host.serverState
       void (status === 'running' ? host.stopServer() : host.startServer(config))
     },
-    // The traffic lab's last run again, or a default run against the running line listener.
+    // The traffic lab's last run again. A run over several targets (a cluster's nodes) goes where it went; a
+    // run of one goes to this server's listener of its codec as bound now (a port-0 listener moves).
     runLoad: () => {
-      const line = host.serverState.bound.find((listener) => listener.codec === 'line')
+      const last = host.lastLoadConfig
+      const codec = last?.codec ?? 'line'
+      const listener = host.serverState.bound.find((bound) => bound.codec === codec)
       try {
-        if (!host.lastLoadConfig && !line) throw new Error('start the server with a line listener first')
-        host.startLoad(host.lastLoadConfig ?? resolveLoadConfig({ targets: [{ host: line!.host, port: line!.port }] }))
+        if (last && last.targets.length > 1) return void host.startLoad(last)
+        if (!listener) throw new Error(`start the server with a ${codec} listener first`)
+        host.startLoad(resolveLoadConfig({ ...last, codec, targets: [{ host: reachableHost(listener.host), port: listener.port }] }))
       } catch (error) {
         fail('cannot run load')(error)
       }

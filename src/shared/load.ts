@@ -151,4 +151,11 @@ export function parseTarget(text: string): LoadTarget | null {
   return match ? { host: match[1] ?? match[2], port: Number(match[3]) } : null
 }
 
+/** A listener bound to every interface is reached over loopback: the load must not leave the machine. */
+export function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '::1'
+  return host
+}
+
 export const formatTarget = ({ host, port }: LoadTarget): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)

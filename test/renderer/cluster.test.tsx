@@ -15,21 +15,22 @@ import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
  * tests feed the store such snapshots and record the calls the components make, through the contract's
  * own proxy so that a call looks exactly as a host would receive it.
  */
-function recordingApi() {
+function recordingApi(kicked: boolean) {
   const calls: { call: string; args: unknown[] }[] = []
   const api = createApiProxy({
     invoke: async (call, args) => {
       calls.push({ call, args: [...args] })
-      return (call === 'kickSession' ? true : undefined) as never
+      return (call === 'kickSession' ? kicked : undefined) as never
     },
     subscribe: () => () => {}
   })
   return { api, calls }
 }
 
-function renderWithStore(ui: ReactElement): { store: AppStore; calls: { call: string; args: unknown[] }[] } {
+/** `kicked`: what the host answers a Kick (false: the session, or its node, was gone). */
+function renderWithStore(ui: ReactElement, kicked = true): { store: AppStore; calls: { call: string; args: unknown[] }[] } {
   const store = createAppStore()
-  const { api, calls } = recordingApi()
+  const { api, calls } = recordingApi(kicked)
   render(
     <AppProvider api={api} store={store}>
       {ui}
@@ -219,6 +220,13 @@ describe('SessionsTable of a cluster node', () => {
     await waitFor(() => expect(calls).toHaveLength(2))
     expect(calls[0]).toEqual({ call: 'kickSession', args: [1, 'node-b'] })
     expect(calls[1]).toEqual({ call: 'kickSession', args: [1] })
+  })
+
+  it('says so when a Kick found nothing to kick: the other node was gone', async () => {
+    const { store } = renderWithStore(<SessionsTable />, false)
+    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    fireEvent.click(within(rowOf('node-b', 1)).getByRole('button', { name: 'Kick' }))
+    expect((await screen.findByRole('alert')).textContent).toBe('session 1 of node node-b was not kicked: it is gone, or its node is')
   })
 
   it('has no node column for a server on its own', () => {

@@ -83,6 +83,19 @@ describe('ServerCard limits', () => {
     await a.c.expect(/^ERR rate-limited /)
     await waitFor(() => expect(screen.getByTestId('rate-limited').textContent).toBe('25 dropped'))
   })
+
+  it('refuses a cleared field, or a timeout under a millisecond, rather than send it as 0 (no limit, never)', async () => {
+    harness = renderWithHost(<ServerCard />)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+    fireEvent.change(screen.getByLabelText('msgs/s per session'), { target: { value: '' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    expect((await screen.findByRole('alert')).textContent).toMatch(/maxRate/)
+    fireEvent.change(screen.getByLabelText('msgs/s per session'), { target: { value: '100' } })
+    fireEvent.change(screen.getByLabelText('idle timeout (s)'), { target: { value: '0.0001' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/idleTimeoutMs/))
+    expect(harness.host.serverState.status).toBe('stopped')
+  })
 })
 
 describe('SessionsTable', () => {

@@ -1,6 +1,7 @@
 import type { ServerConfig } from '../../shared/contract'
-import { clusterConfigProblem, defaultNodeId } from '../core/cluster/config'
+import { defaultNodeId } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
+import { checkServerConfig, ValidationError } from '../host/validate'
 
 import { parseFlags, UsageError, wholeFlag } from './flags'
 
@@ -95,28 +96,37 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   }
   if (values['node-id'] !== undefined && values.cluster === undefined) throw new UsageError('--node-id names a node of a cluster: give --cluster too')
   const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
-  const problem = cluster && clusterConfigProblem(cluster)
-  if (problem) throw new UsageError(problem)
   // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
   if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
   if (values.settings === '') throw new UsageError('--settings takes a file name')
+  // The flags' config passes the same check as one from the control room (ranges, e.g. --workers <= 64):
+  // refused here as a usage error, not later as a crash.
+  let config: ServerConfig
+  try {
+    config = checkServerConfig(
+      {
+        listeners,
+        workers: wholeFlag('workers', values.workers) ?? DEFAULTS.workers,
+        workUs: wholeFlag('work-us', values['work-us']) ?? DEFAULTS.workUs,
+        cluster: cluster ?? null,
+        limits: {
+          maxLineBytes: wholeFlag('max-line', values['max-line']) ?? DEFAULTS.maxLineBytes,
+          maxSessions: wholeFlag('max-sessions', values['max-sessions']) ?? DEFAULTS.maxSessions,
+          maxOutputBytes: wholeFlag('max-output', values['max-output']) ?? DEFAULTS.maxOutputBytes,
+          presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
+          idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
+          partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
+          maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
+          rateBurst: wholeFlag('rate-burst', values['rate-burst']) ?? DEFAULTS.rateBurst
+        }
+      },
+      'flags'
+    )
+  } catch (error) {
+    throw error instanceof ValidationError ? new UsageError(error.message) : error
+  }
   return {
-    config: {
-      listeners,
-      workers: wholeFlag('workers', values.workers) ?? DEFAULTS.workers,
-      workUs: wholeFlag('work-us', values['work-us']) ?? DEFAULTS.workUs,
-      cluster: cluster ?? null,
-      limits: {
-        maxLineBytes: wholeFlag('max-line', values['max-line'], 1) ?? DEFAULTS.maxLineBytes,
-        maxSessions: wholeFlag('max-sessions', values['max-sessions'], 1) ?? DEFAULTS.maxSessions,
-        maxOutputBytes: wholeFlag('max-output', values['max-output'], 1024) ?? DEFAULTS.maxOutputBytes,
-        presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
-        idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
-        partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,
-        maxRate: wholeFlag('max-rate', values['max-rate']) ?? DEFAULTS.maxRate,
-        rateBurst: wholeFlag('rate-burst', values['rate-burst'], 1) ?? DEFAULTS.rateBurst
-      }
-    },
+    config,
     configFlagged: CONFIG_FLAGS.some((flag) => values[flag] !== undefined),
     serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,

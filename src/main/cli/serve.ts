@@ -17,7 +17,6 @@ export interface ServePaths {
 /** Runs the server (and the browser control room with --web) until SIGINT/SIGTERM; resolves with the exit code. */
 export async function serve(args: ServeArgs, paths: ServePaths): Promise<number> {
   const settings = args.settingsFile === null ? undefined : createSettingsFile(args.settingsFile)
-  if (settings?.problem) console.error(`switchboard: ${settings.problem}`)
   // Flags say what to run now; without any, the control room's last config is what its user left running.
   const kept = args.configFlagged ? undefined : settings?.kept?.server
   if (kept) console.log(`switchboard: starting with the server config kept in ${args.settingsFile}`)

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../shared/contract'
@@ -81,17 +81,26 @@ export function createSettingsFile(path: string): SettingsStore {
   }
 }
 
+/** FILE.bad, or FILE.bad.1, .2 ... when an earlier bad file is still there: one bad file never buries another. */
+function asideName(path: string): string {
+  let aside = `${path}.bad`
+  for (let n = 1; existsSync(aside); n++) aside = `${path}.bad.${n}`
+  return aside
+}
+
 function setAside(path: string): string {
   try {
-    renameSync(path, `${path}.bad`)
-    return `the file kept as ${path}.bad`
+    const aside = asideName(path)
+    renameSync(path, aside)
+    return `the file kept as ${aside}`
   } catch (error) {
     return `the file left in place (cannot rename it: ${(error as Error).message})`
   }
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`
+  // One name per file, not per process: a crash mid-write leaves one stray file at most, replaced next time.
+  const temporary = `${path}.tmp`
   await mkdir(dirname(path), { recursive: true })
   try {
     const file = await open(temporary, 'w')

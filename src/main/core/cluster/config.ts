@@ -1,5 +1,4 @@
 import { hostname } from 'node:os'
-import type { ClusterConfig } from '../../../shared/contract'
 import { NAME_PATTERN } from '../protocol/commands'
 
 /**
@@ -15,13 +14,6 @@ export function isRedisUrl(text: string): boolean {
 
 /** A node id names Redis keys and shows in the control room: the line protocol's name rule. */
 export const isNodeId = (text: string): boolean => NAME_PATTERN.test(text)
-
-/** Why a cluster config cannot be used, or null if it can. */
-export function clusterConfigProblem({ redis, nodeId }: ClusterConfig): string | null {
-  if (!isRedisUrl(redis)) return `cluster address ${JSON.stringify(redis)}: expected redis://host:port or redis://host:port/db`
-  if (!isNodeId(nodeId)) return `node id ${JSON.stringify(nodeId)}: expected 1-32 characters A-Z a-z 0-9 _ -`
-  return null
-}
 
 /** A node id when none is given: this machine and the first port, e.g. `box-7000`, unique for nodes on one machine. */
 export function defaultNodeId(port: number): string {

@@ -1,8 +1,9 @@
 import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react'
 import type { BoundListener } from '../../../shared/contract'
-import { formatTarget, LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
+import { formatTarget, LOAD_DEFAULTS, parseTarget, reachableHost, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
 import { useApi, useAppStore } from '../context'
+import { secondsToMs, toNumber } from '../fields'
 
 
 /**
@@ -61,16 +62,7 @@ const draftFrom = (config: LoadConfig): LoadDraft => ({
 /** The form before any run: the defaults, aimed at the default line listener. */
 const initialDraft = (): LoadDraft => ({ ...draftFrom({ ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }] }), target: '' })
 
-/** An empty field is not 0: it becomes NaN, which the host refuses by name. */
-const toNumber = (text: string): number => (text.trim() === '' ? Number.NaN : Number(text))
-const secondsToMs = (text: string): number => Math.round(toNumber(text) * 1000)
 
-/** A listener bound to every interface is reached over loopback: the load must not leave the machine. */
-function reachableHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1'
-  if (host === '::') return '::1'
-  return host
-}
 
 const describeListener = (l: BoundListener): string => `${l.codec} on ${l.host}:${l.port}`
 

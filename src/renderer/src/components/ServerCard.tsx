@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { DEFAULT_SERVER_CONFIG, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../../shared/contract'
 import { useApi, useAppStore } from '../context'
+import { secondsToMs, shown, toNumber } from '../fields'
 import { formatCount, formatDuration, formatMs, formatPercent } from '../format'
 import { ClusterView } from './ClusterView'
 
@@ -26,8 +27,8 @@ function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfi
         type="number"
         min={0}
         max={65535}
-        value={listener.port}
-        onChange={(e) => onChange({ ...listener, port: Number(e.target.value) })}
+        value={shown(listener.port)}
+        onChange={(e) => onChange({ ...listener, port: toNumber(e.target.value) })}
       />
       {onRemove && (
         <button type="button" className="ghost" onClick={onRemove} aria-label="remove listener">
@@ -114,11 +115,11 @@ export function ServerCard() {
         <div className="knobs">
           <label>
             workers
-            <input type="number" min={0} max={64} value={config.workers} onChange={(e) => setDraft({ ...config, workers: Number(e.target.value) })} />
+            <input type="number" min={0} max={64} value={shown(config.workers)} onChange={(e) => setDraft({ ...config, workers: toNumber(e.target.value) })} />
           </label>
           <label>
             work µs/msg
-            <input type="number" min={0} value={config.workUs} onChange={(e) => setDraft({ ...config, workUs: Number(e.target.value) })} />
+            <input type="number" min={0} value={shown(config.workUs)} onChange={(e) => setDraft({ ...config, workUs: toNumber(e.target.value) })} />
           </label>
         </div>
         <div className="knobs cluster-form">
@@ -146,8 +147,8 @@ export function ServerCard() {
                   type="number"
                   min={0}
                   step={seconds ? 'any' : 1}
-                  value={seconds ? config.limits[key] / 1000 : config.limits[key]}
-                  onChange={(e) => setLimit(key, seconds ? Math.round(Number(e.target.value) * 1000) : Number(e.target.value))}
+                  value={shown(seconds ? config.limits[key] / 1000 : config.limits[key])}
+                  onChange={(e) => setLimit(key, seconds ? secondsToMs(e.target.value) : toNumber(e.target.value))}
                 />
               </label>
             ))}

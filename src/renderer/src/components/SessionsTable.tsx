@@ -85,6 +85,8 @@ export function SessionsTable() {
   const api = useApi()
   const snapshot = useAppStore((s) => s.latest)
   const [filter, setFilter] = useState('')
+  /** Why the last Kick did nothing: the session (or its node) was gone, or Redis refused. */
+  const [kickProblem, setKickProblem] = useState<string | null>(null)
   const [sort, setSort] = useState<{ key: Column['key']; descending: boolean }>({ key: 'id', descending: false })
   const scroller = useRef<HTMLDivElement>(null)
 
@@ -116,6 +118,16 @@ export function SessionsTable() {
   })
   const now = snapshot?.at ?? Date.now()
 
+  const kick = (row: Row) => {
+    setKickProblem(null)
+    const whose = row.remoteNode ? `session ${row.id} of node ${row.node}` : `session ${row.id}`
+    const asked = row.remoteNode ? api.kickSession(row.id, row.node!) : api.kickSession(row.id)
+    asked.then(
+      (kicked) => kicked || setKickProblem(`${whose} was not kicked: it is gone${row.remoteNode ? ', or its node is' : ''}`),
+      (error: Error) => setKickProblem(`${whose} was not kicked: ${error.message}`)
+    )
+  }
+
   return (
     <section className="card sessions" aria-label="sessions">
       <header>
@@ -130,6 +142,11 @@ export function SessionsTable() {
         )}
         <input type="search" placeholder={clustered ? 'filter: id, node, nick, room, address' : 'filter: id, nick, room, address'} value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="filter sessions" />
       </header>
+      {kickProblem && (
+        <p className="error" role="alert">
+          {kickProblem}
+        </p>
+      )}
       <div className={`table-head${clustered ? ' clustered' : ''}`} role="row">
         {columns.map((column) => (
           <button
@@ -169,7 +186,7 @@ export function SessionsTable() {
                     type="button"
                     className="ghost danger"
                     // Another node's session is kicked by that node: the host asks it through Redis.
-                    onClick={() => (row.remoteNode ? api.kickSession(row.id, row.node!) : api.kickSession(row.id))}
+                    onClick={() => kick(row)}
                   >
                     Kick
                   </button>
