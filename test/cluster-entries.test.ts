@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { keys } from '../src/main/core/cluster/keys'
 import { entryFields, parseEntry, type NewEntry } from '../src/main/core/cluster/room-entry'
 import { SeqGuard } from '../src/main/core/cluster/seq-guard'
 import { compareIds, idBefore } from '../src/main/core/cluster/stream-id'
@@ -59,6 +60,16 @@ describe('room stream entries', () => {
     }
     expect(parseEntry(['k', 'shout', ...fields.slice(2)])).toBeNull()
     expect(parseEntry(['k', 'joined', ...fields.slice(2)])).toBeNull() // no room size
+  })
+})
+
+describe('room keys', () => {
+  it('name a room’s stream so that its room can be read back from the key', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 32 }), (room) => {
+        expect(keys.roomOfLog(keys.roomLog(room))).toBe(room)
+      })
+    )
   })
 })
 

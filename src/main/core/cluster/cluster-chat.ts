@@ -414,8 +414,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
 
   private onEntries(key: string, entries: StreamEntry[]): void {
     if (key === this.inbox) return this.onInbox(entries)
-    // keys.roomLog(room) is `sb:{room}:log`.
-    const room = key.slice(4, -5)
+    const room = keys.roomOfLog(key)
     const state = this.rooms.get(room)
     if (!state) return
     let missed = 0

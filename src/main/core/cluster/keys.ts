@@ -5,6 +5,8 @@
 export const keys = {
   /** The room's stream: messages and presence, in the one order every member sees. */
   roomLog: (room: string) => `sb:{${room}}:log`,
+  /** The room whose stream `key` is (the inverse of roomLog). */
+  roomOfLog: (key: string) => key.slice('sb:{'.length, -'}:log'.length),
   /** Who is in the room: field `<node>/<session>`, value the nick. WHO reads it. */
   roomMembers: (room: string) => `sb:{${room}}:members`,
   /** Which session holds a nick (lower-cased): `<node>/<session>`, with a TTL its node renews. */
