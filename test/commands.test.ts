@@ -35,7 +35,10 @@ describe('parseCommand', () => {
     ['CHAT ', 'bad-argument'],
     ['WHO me', 'bad-argument'],
     ['HELLO', 'unknown-command'],
-    [' CHAT x', 'unknown-command']
+    [' CHAT x', 'unknown-command'],
+    ['CHAT hi\r', 'bad-argument'],
+    ['CHAT a\rb', 'bad-argument'],
+    ['\r', 'bad-argument']
   ])('refuses %j with %s', (line, code) => {
     expect(parse(line)).toMatchObject({ verb: 'ERR', code })
   })

@@ -251,10 +251,13 @@ function checkShape(command: Command): void {
 }
 
 const utf8 = (text: string) => Buffer.from(text, 'utf8')
-/** One character: often one a parser may trip on (spaces, controls, a BOM, multi-byte), else any code point. */
+/**
+ * One character: often one a parser may trip on (spaces, controls, a BOM, multi-byte), else any code point.
+ * Never "\r": a line that holds one is refused whatever else it says, so it has cases of its own.
+ */
 const char = fc.oneof(
-  fc.constantFrom(' ', '\t', '\r', '\0', 'a', 'Z', '0', '-', '_', 'é', '€', '😀', '\u00a0', '\u2028', '\ufeff'),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })
+  fc.constantFrom(' ', '\t', '\0', 'a', 'Z', '0', '-', '_', 'é', '€', '😀', '\u00a0', '\u2028', '\ufeff'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c !== '\r')
 )
 /** Any text without a lone surrogate, so that it survives UTF-8 both ways. */
 const anyText = (constraints: { minLength?: number; maxLength?: number } = {}) =>
@@ -295,6 +298,14 @@ const refusedCommands: fc.Arbitrary<{ line: Buffer; code: string }> = fc.oneof(
     .tuple(anyText({ minLength: 1 }), fc.option(anyText()))
     .filter(([verb]) => !verb.includes(' ') && !COMMAND_VERBS.includes(verb.toUpperCase()))
     .map(([verb, arg]) => ({ line: utf8(arg === null ? verb : `${verb} ${arg}`), code: 'unknown-command' })),
+  // A "\r" anywhere, the verb's place included: the line codec took the only one a line may end in.
+  fc
+    .tuple(validCommands, fc.nat(), fc.constantFrom('\r', '\r\r', ' \r'))
+    .map(([{ line }, at, cr]) => {
+      const text = line.toString('utf8')
+      const cut = [...text].slice(0, at % (text.length + 1)).join('')
+      return { line: utf8(cut + cr + text.slice(cut.length)), code: 'bad-argument' }
+    }),
   fc
     .tuple(anyText(), notUtf8, anyText())
     .map(([before, bad, after]) => ({ line: Buffer.concat([utf8(before), Buffer.from(bad), utf8(after)]), code: 'bad-encoding' }))

@@ -96,9 +96,6 @@ function split(input: Buffer, cuts: number[]): Buffer[] {
   return chunks
 }
 
-/** What the client's decoder makes of a line the server sends: a "\r" before the "\n" is not part of it. */
-const asReceived = (text: string) => (text.endsWith('\r') ? text.slice(0, -1) : text)
-
 /**
  * The lines meant for this session alone whose content does not depend on other sessions, as the
  * server must send them for `input`: PONGs, refusals by the parser, BYE, and the framing error.
@@ -128,7 +125,7 @@ function ownReplies(input: Buffer): string[] {
     MAX_LINE
   )
   decoder.write(input)
-  return replies.map(asReceived)
+  return replies
 }
 
 const isOwn = (text: string) => /^(PONG( |$)|BYE |ERR )/.test(text) && !text.startsWith('ERR nick-taken ')

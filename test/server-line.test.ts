@@ -142,6 +142,21 @@ describe('line protocol over loopback', () => {
     expect(b.c.lines.some((line) => line.startsWith('ERR'))).toBe(false)
   })
 
+  it('refuses a line that still holds a \\r once framed, rather than relay text a receiver would cut short', async () => {
+    const port = await setup()
+    const a = await join(port)
+    const b = await join(port)
+    // Framing drops the \r of "\r\n" only; relayed, "hi\r" would reach b as "hi\r\n", read there as "hi".
+    a.c.client.sendRaw('CHAT hi\r\r\nCHAT a\rb\r\nPING t\r\r\n')
+    await a.c.expect(/^ERR bad-argument .*\\r/)
+    await a.c.expect(/^ERR bad-argument /)
+    await a.c.expect(/^ERR bad-argument /)
+    a.c.client.sendRaw('CHAT crlf is fine\r\n')
+    const fine = `MSG lobby ${a.nick} crlf is fine`
+    const seen = await b.c.until(fine, (lines) => lines.includes(fine))
+    expect(seen.filter((line) => line.startsWith('MSG'))).toEqual([fine])
+  })
+
   it('answers a line over the limit with ERR line-too-long after earlier replies, then closes', async () => {
     const port = await setup({ maxLineBytes: 64 })
     const a = await join(port)
