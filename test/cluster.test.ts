@@ -156,6 +156,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     bob.send('WHO')
     await bob.expect('USERS r alice bob')
     await bob.expect('USERS-END r 2')
+    bob.send('HELP')
+    await bob.expect(/^HELP NICK <name>, .*, HELP$/)
     await alice.close()
     await bob.expect('LEFT r alice')
     bob.send('NICK alice')

@@ -14,6 +14,7 @@ describe('parseCommand', () => {
     expect(parse('ping abc 123')).toEqual({ verb: 'PING', token: 'abc 123' })
     expect(parse('QUIT')).toEqual({ verb: 'QUIT', reason: '' })
     expect(parse('QUIT gone home')).toEqual({ verb: 'QUIT', reason: 'gone home' })
+    expect(parse('help')).toEqual({ verb: 'HELP' })
   })
 
   it('keeps UTF-8 text whole', () => {
@@ -34,6 +35,7 @@ describe('parseCommand', () => {
     ['CHAT', 'bad-argument'],
     ['CHAT ', 'bad-argument'],
     ['WHO me', 'bad-argument'],
+    ['HELP me', 'bad-argument'],
     ['HELLO', 'unknown-command'],
     [' CHAT x', 'unknown-command'],
     ['CHAT hi\r', 'bad-argument'],

@@ -225,10 +225,10 @@ describe('codecs, fed generated streams', () => {
   })
 })
 
-const VERBS = new Set(['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'NOOP', 'ERR'])
+const VERBS = new Set(['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP', 'NOOP', 'ERR'])
 /** The refusals the parser itself can make; the others (nick-taken, a decoder's, ...) come from elsewhere. */
 const PARSER_ERRORS = new Set(['unknown-command', 'bad-argument', 'bad-encoding'])
-const COMMAND_VERBS = ['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT']
+const COMMAND_VERBS = ['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP']
 
 /** A well-formed Command of a known verb, with arguments its verb allows. */
 function checkShape(command: Command): void {
@@ -274,6 +274,7 @@ const validCommands: fc.Arbitrary<Case> = fc.oneof(
   fc.tuple(verbAs('JOIN'), name).map(([verb, n]) => line(`${verb} ${n}`, { verb: 'JOIN', room: n })),
   fc.tuple(verbAs('CHAT'), anyText({ minLength: 1 })).map(([verb, text]) => line(`${verb} ${text}`, { verb: 'CHAT', text })),
   fc.tuple(verbAs('WHO'), fc.constantFrom('', ' ')).map(([verb, space]) => line(`${verb}${space}`, { verb: 'WHO' })),
+  fc.tuple(verbAs('HELP'), fc.constantFrom('', ' ')).map(([verb, space]) => line(`${verb}${space}`, { verb: 'HELP' })),
   fc.tuple(verbAs('PING'), fc.option(anyText())).map(([verb, token]) =>
     line(token === null ? verb : `${verb} ${token}`, { verb: 'PING', token: token ?? '' })
   ),
@@ -293,7 +294,7 @@ const refusedCommands: fc.Arbitrary<{ line: Buffer; code: string }> = fc.oneof(
     .filter(([, arg]) => arg === null || !NAME_PATTERN.test(arg))
     .map(([verb, arg]) => ({ line: utf8(arg === null ? verb : `${verb} ${arg}`), code: 'bad-argument' })),
   fc.constantFrom('CHAT', 'CHAT ').map((text) => ({ line: utf8(text), code: 'bad-argument' })),
-  anyText({ minLength: 1 }).map((arg) => ({ line: utf8(`WHO ${arg}`), code: 'bad-argument' })),
+  fc.tuple(fc.constantFrom('WHO', 'HELP'), anyText({ minLength: 1 })).map(([verb, arg]) => ({ line: utf8(`${verb} ${arg}`), code: 'bad-argument' })),
   fc
     .tuple(anyText({ minLength: 1 }), fc.option(anyText()))
     .filter(([verb]) => !verb.includes(' ') && !COMMAND_VERBS.includes(verb.toUpperCase()))

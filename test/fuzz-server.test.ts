@@ -40,7 +40,7 @@ const commandLine = fc
   .tuple(
     fc.oneof(
       { arbitrary: fc.tuple(fc.constantFrom('PING', 'ping'), text).map(([verb, token]) => `${verb} ${token}`), weight: 4 },
-      { arbitrary: fc.constantFrom('PING', 'WHO', 'who', 'WHO x', 'CHAT', 'NICK', 'JOIN', 'HELLO there', ' CHAT x'), weight: 2 },
+      { arbitrary: fc.constantFrom('PING', 'WHO', 'who', 'WHO x', 'HELP', 'help x', 'CHAT', 'NICK', 'JOIN', 'HELLO there', ' CHAT x'), weight: 2 },
       { arbitrary: text.map((t) => `CHAT ${t}`), weight: 3 },
       { arbitrary: nameish.map((n) => `NICK ${n}`), weight: 2 },
       { arbitrary: nameish.map((n) => `JOIN ${n}`), weight: 2 },
@@ -98,7 +98,7 @@ function split(input: Buffer, cuts: number[]): Buffer[] {
 
 /**
  * The lines meant for this session alone whose content does not depend on other sessions, as the
- * server must send them for `input`: PONGs, refusals by the parser, BYE, and the framing error.
+ * server must send them for `input`: PONGs, HELPs, refusals by the parser, BYE, and the framing error.
  * ERR nick-taken is left out: whether a nick is free depends on the other sessions.
  */
 function ownReplies(input: Buffer): string[] {
@@ -109,6 +109,7 @@ function ownReplies(input: Buffer): string[] {
         if (frame.length === 0) return true
         const command = parseCommand(frame)
         if (command.verb === 'PING') replies.push(reply.pong(command.token))
+        if (command.verb === 'HELP') replies.push(reply.help())
         if (command.verb === 'ERR') replies.push(reply.err(command.code, command.text))
         if (command.verb === 'QUIT') {
           replies.push(reply.bye(command.reason || 'quit'))
@@ -128,7 +129,7 @@ function ownReplies(input: Buffer): string[] {
   return replies
 }
 
-const isOwn = (text: string) => /^(PONG( |$)|BYE |ERR )/.test(text) && !text.startsWith('ERR nick-taken ')
+const isOwn = (text: string) => /^(PONG( |$)|HELP |BYE |ERR )/.test(text) && !text.startsWith('ERR nick-taken ')
 /** The framing error's detail depends on the split; compare its code only. */
 const comparable = (text: string) => (text.startsWith('ERR line-too-long ') ? 'ERR line-too-long' : text)
 const KNOWN_ERRORS = /^ERR (line-too-long|unknown-command|bad-argument|bad-encoding|nick-taken) /

@@ -75,6 +75,16 @@ describe('line protocol over loopback', () => {
     await a.c.expect('PONG')
   })
 
+  it('answers HELP with every verb and its arguments', async () => {
+    const port = await setup()
+    const a = await join(port)
+    a.c.send('HELP')
+    const help = await a.c.expect(/^HELP /)
+    expect(help).toBe('HELP NICK <name>, JOIN <room>, CHAT <text>, WHO, PING [token], QUIT [reason], HELP')
+    a.c.send('HELP me')
+    await a.c.expect('ERR bad-argument HELP takes no argument')
+  })
+
   it('says BYE to QUIT, closes, and tells the room', async () => {
     const port = await setup()
     const a = await join(port)

@@ -263,6 +263,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
         return this.submit(member, true, () => this.who(member))
       case 'PING':
         return this.submit(member, true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
+      case 'HELP':
+        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.help(session)))
       case 'QUIT':
         member.quitting = true
         return this.submit(member, true, () =>

@@ -25,10 +25,14 @@ export type Command =
   | { verb: 'WHO' }
   | { verb: 'PING'; token: string }
   | { verb: 'QUIT'; reason: string }
+  | { verb: 'HELP' }
   /** An empty line: nothing to do, nothing to answer. */
   | { verb: 'NOOP' }
   /** The line was refused; the session gets `ERR code text` and goes on. */
   | { verb: 'ERR'; code: ErrorCode; text: string }
+
+/** Every verb a client may send, with its arguments: HELP's answer, so it cannot drift from the parser below. */
+export const VERB_USAGE = ['NICK <name>', 'JOIN <room>', 'CHAT <text>', 'WHO', 'PING [token]', 'QUIT [reason]', 'HELP']
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
 
@@ -66,7 +70,8 @@ export function parseCommand(line: Uint8Array): Command {
     case 'CHAT':
       return arg.length > 0 ? { verb, text: arg } : refuse('bad-argument', 'CHAT needs some text')
     case 'WHO':
-      return arg.length === 0 ? { verb } : refuse('bad-argument', 'WHO takes no argument')
+    case 'HELP':
+      return arg.length === 0 ? { verb } : refuse('bad-argument', `${verb} takes no argument`)
     case 'PING':
       return { verb, token: arg }
     case 'QUIT':

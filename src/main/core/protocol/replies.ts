@@ -1,4 +1,4 @@
-import type { ErrorCode } from './commands'
+import { VERB_USAGE, type ErrorCode } from './commands'
 
 /** The server's lines, one function per verb, so the grammar lives in one place (docs/PROTOCOL.md). */
 export const reply = {
@@ -10,6 +10,7 @@ export const reply = {
   users: (room: string, nicks: string[]) => ['USERS', room, ...nicks].join(' '),
   usersEnd: (room: string, count: number) => `USERS-END ${room} ${count}`,
   pong: (token: string) => (token ? `PONG ${token}` : 'PONG'),
+  help: () => `HELP ${VERB_USAGE.join(', ')}`,
   bye: (reason: string) => `BYE ${reason}`,
   err: (code: ErrorCode, text: string) => `ERR ${code} ${text}`
 }

@@ -71,6 +71,8 @@ export class LineChat extends LineReplies implements ChatProtocol {
         return this.who(session, member.room!)
       case 'PING':
         return this.tell(session, reply.pong(command.token))
+      case 'HELP':
+        return this.help(session)
       case 'QUIT':
         return this.quit(session, command.reason)
       case 'ERR':

@@ -20,6 +20,10 @@ export abstract class LineReplies {
     this.tell(session, reply.bye(reason))
   }
 
+  protected help(session: Session): void {
+    this.tell(session, reply.help())
+  }
+
   /** QUIT: BYE with the reason the client gave, then the close. */
   protected quit(session: Session, reason: string): void {
     this.farewell(session, reason || 'quit')
