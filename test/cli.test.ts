@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -88,6 +88,42 @@ function run(args: string[]) {
 }
 
 describe('the headless CLI (out/main/cli.js)', () => {
+  it.each([[[]], [['-h']], [['--help']], [['help']]])('answers %j with the usage of every command, exit 0, and starts no server', async (argv) => {
+    const cli = run(argv)
+    expect(await cli.exited).toBe(0)
+    const { stdout } = cli.output()
+    expect(stdout).toMatch(/^usage: switchboard <command>/)
+    for (const command of ['serve', 'load', 'help']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    expect(stdout).not.toContain('listening on')
+  })
+
+  it('answers --version with the package version, exit 0', async () => {
+    const cli = run(['--version'])
+    expect(await cli.exited).toBe(0)
+    expect(cli.output().stdout.trim()).toBe(`switchboard ${JSON.parse(readFileSync('package.json', 'utf8')).version}`)
+  })
+
+  it('says a failure in one line: no stack, no file of ours', async () => {
+    const port = await freePort()
+    const cli = run(['load', '--port', String(port), '--clients', '1', '--messages', '1', '--size', '24', '--json', '/nonexistent-dir/report.json'])
+    expect(await cli.exited).toBe(1)
+    const { stderr } = cli.output()
+    expect(stderr).toMatch(/^switchboard: .*\/nonexistent-dir\/report\.json/)
+    expect(stderr).not.toMatch(/\n\s+at |out\/main|node:internal/)
+  })
+
+  it('runs the built CLI without building again (npm run serve -- --help)', async () => {
+    const built = statSync(CLI).mtimeMs
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'serve', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^usage: switchboard serve/)
+    expect(statSync(CLI).mtimeMs).toBe(built)
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.serve).toBe('tsx scripts/cli.ts serve')
+  })
+
   it('exits 2 with the usage on a bad argument', async () => {
     const cli = run(['serve', '--workers', 'many'])
     expect(await cli.exited).toBe(2)

@@ -3,6 +3,7 @@
 // Plain Node, no Electron.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { version } from '../../../package.json'
 import { parseServeArgs, SERVE_USAGE, UsageError } from './args'
 import { load } from './load'
 import { LOAD_USAGE, parseLoadArgs } from './load-args'
@@ -18,23 +19,48 @@ const paths = {
 }
 
 const COMMANDS = {
-  serve: { usage: SERVE_USAGE, run: (argv: string[]) => serve(parseServeArgs(argv), paths) },
-  load: { usage: LOAD_USAGE, run: (argv: string[]) => load(parseLoadArgs(argv), paths.loadAgentFile) }
+  serve: {
+    summary: 'run the chat server headless; --web PORT adds the control room in a browser',
+    usage: SERVE_USAGE,
+    run: (argv: string[]) => serve(parseServeArgs(argv), paths)
+  },
+  load: {
+    summary: 'run a traffic-lab load against a server and print its report',
+    usage: LOAD_USAGE,
+    run: (argv: string[]) => load(parseLoadArgs(argv), paths.loadAgentFile)
+  }
 }
 type CommandName = keyof typeof COMMANDS
+const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name)
 
-const USAGE = `${SERVE_USAGE}\n\n${LOAD_USAGE}`
+const USAGE = `usage: switchboard <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(7)}${command.summary}`)
+  .join('\n')}
+  help   this text; \`switchboard help <command>\` (or \`<command> --help\`) lists a command's options
+
+  -h, --help   this text
+  --version    the version`
+
+const HELP_WORDS = ['help', '-h', '--help']
 
 async function main(argv: string[]): Promise<number> {
-  // `switchboard --listen ...` is `switchboard serve --listen ...`.
-  const [name, ...rest] = argv.length === 0 || argv[0].startsWith('-') ? ['serve', ...argv] : argv
-  if (name === 'help') {
-    console.log(USAGE)
+  const [name, ...rest] = argv
+  if (name === undefined || HELP_WORDS.includes(name)) {
+    const topic = rest[0]
+    console.log(topic !== undefined && isCommand(topic) ? COMMANDS[topic].usage : USAGE)
     return 0
   }
-  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}" (serve, load, help)`)
-  const command = COMMANDS[name as CommandName]
-  if (rest.includes('--help')) {
+  if (name === '--version') {
+    console.log(`switchboard ${version}`)
+    return 0
+  }
+  if (!isCommand(name)) throw new UsageError(`unknown command "${name}"\n${USAGE}`)
+  const command = COMMANDS[name]
+  // `help` may be an option's value (`--node-id help`); the flags cannot.
+  if (rest.includes('-h') || rest.includes('--help')) {
     console.log(command.usage)
     return 0
   }
@@ -46,14 +72,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`switchboard: ${error.message}`)
-      process.exit(2)
-    }
-    console.error(error)
-    process.exit(1)
-  }
-)
+// What went wrong, in one line: a stack names our files, not the user's mistake.
+function fail(error: unknown): never {
+  console.error(`switchboard: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(error instanceof UsageError ? 2 : 1)
+}
+
+process.on('uncaughtException', fail)
+main(process.argv.slice(2)).then((code) => process.exit(code), fail)

@@ -5,6 +5,14 @@ import { searchRate } from '../core/load/rate-search'
 import { compact, count, ms } from './format'
 import type { LoadArgs } from './load-args'
 
+/** Writes a --json report; a failure names the file, not our code. */
+async function writeJson(file: string, data: unknown): Promise<void> {
+  try {
+    await writeFile(file, JSON.stringify(data, null, 2))
+  } catch (error) {
+    throw new Error(`cannot write ${file}: ${(error as Error).message}`)
+  }
+}
 
 export function formatProgress(p: LoadProgress): string {
   return [
@@ -73,7 +81,7 @@ export async function load(args: LoadArgs, agentFile: string): Promise<number> {
       console.log(`  ${count.format(trial.rate)} msg/s per client: p99 ${trial.report.latencyMs.p99}ms, ` +
         `${trial.report.complete ? 'complete' : 'incomplete'} -> ${trial.kept ? 'kept' : 'missed'}`)
     )
-    if (args.json) await writeFile(args.json, JSON.stringify(result, null, 2))
+    if (args.json) await writeJson(args.json, result)
     if (!result.best) {
       console.log(`no rate kept p99 under ${search.targetP99Ms}ms, not even ${search.minRate} msg/s per client`)
       return 1
@@ -93,6 +101,6 @@ export async function load(args: LoadArgs, agentFile: string): Promise<number> {
   const report = await run.done
   progress.end()
   console.log(formatReport(report))
-  if (args.json) await writeFile(args.json, JSON.stringify(report, null, 2))
+  if (args.json) await writeJson(args.json, report)
   return report.complete ? 0 : 1
 }
