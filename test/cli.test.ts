@@ -46,6 +46,20 @@ describe('switchboard serve arguments', () => {
     expect(parseServeArgs(['--batch-timeout', '500', '--status-ms', '0']).configFlagged).toBe(false)
   })
 
+  it('lets the control room reach beyond this server only as far as the flags say', () => {
+    expect(parseServeArgs([]).reach).toEqual({ allowRemote: false, targets: [] })
+    const wide = parseServeArgs(['--allow-remote', '--allow-target', '127.0.0.1:7100,[::1]:7200', '--allow-target', 'localhost:7300'])
+    expect(wide.reach).toEqual({
+      allowRemote: true,
+      targets: [
+        { host: '127.0.0.1', port: 7100 },
+        { host: '::1', port: 7200 },
+        { host: 'localhost', port: 7300 }
+      ]
+    })
+    expect(() => parseServeArgs(['--allow-target', '7100'])).toThrow(/--allow-target takes host:port \(\[::1\]:7000 for IPv6\), not "7100"/)
+  })
+
   it('keeps settings in a file only for the browser control room', () => {
     expect(parseServeArgs(['--web', '0', '--settings', '/tmp/s.json']).settingsFile).toBe('/tmp/s.json')
     expect(() => parseServeArgs(['--settings', '/tmp/s.json'])).toThrow(/--settings keeps what the browser control room sets: give --web too/)
@@ -139,6 +153,13 @@ describe('the headless CLI (out/main/cli.js)', () => {
     expect(second.output().stderr).toMatch(/cannot start: .*EADDRINUSE/)
     first.child.kill('SIGTERM')
     expect(await first.exited).toBe(0)
+  })
+
+  it('binds beyond loopback only with --allow-remote', async () => {
+    const cli = run(['serve', '--listen', 'line:0.0.0.0:0', '--status-ms', '0'])
+    expect(await cli.exited).toBe(1)
+    expect(cli.output().stderr).toContain('switchboard: cannot start: a listener on 0.0.0.0:0 is beyond loopback: only the process may allow that (switchboard serve --allow-remote)')
+    expect(cli.output().stdout).not.toContain('listening on')
   })
 
   it('serves, prints status lines, and on SIGINT flushes and exits 0', async () => {

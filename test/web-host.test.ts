@@ -1,11 +1,14 @@
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { SwitchboardHost } from '../src/main/host/host'
-import { startWebHost, type WebHost } from '../src/main/web/web-host'
-import { DEFAULT_LIMITS } from '../src/shared/contract'
-import { LOAD_AGENT_FILE, WORKER_FILE } from './helpers'
+import { connectLocal } from '../src/main/host/local-transport'
+import type { Reach } from '../src/main/host/reach'
+import { startWebHost, type WebHost, type WebHostOptions } from '../src/main/web/web-host'
+import { DEFAULT_LIMITS, type ServerLimits } from '../src/shared/contract'
+import { LOAD_DEFAULTS } from '../src/shared/load'
+import { LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
 
 const TOKEN = 'test-token-123'
 let host: SwitchboardHost | undefined
@@ -19,14 +22,20 @@ afterEach(async () => {
   web = host = undefined
 })
 
-async function setup() {
-  host = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS } })
-  web = await startWebHost({ host, rendererDir: resolve('out/renderer'), port: 0, token: TOKEN })
+async function setup(options: { reach?: Reach; limits?: Partial<ServerLimits>; web?: Partial<WebHostOptions> } = {}) {
+  host = new SwitchboardHost({
+    workerFile: WORKER_FILE,
+    loadAgentFile: LOAD_AGENT_FILE,
+    config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: { ...DEFAULT_LIMITS, ...options.limits } },
+    reach: options.reach
+  })
+  web = await startWebHost({ host, rendererDir: resolve('out/renderer'), port: 0, token: TOKEN, ...options.web })
   return `http://127.0.0.1:${web.port}`
 }
 
 /** A WebSocket that keeps every message from the first, since the host speaks as soon as it accepts. */
-function openSocket(base: string, headers: Record<string, string>): Promise<{ ws: WebSocket; next(predicate: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> }> {
+type Viewer = { ws: WebSocket; next(predicate: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>; closed(): string | null }
+function openSocket(base: string, headers: Record<string, string>): Promise<Viewer> {
   return new Promise((resolvePromise, reject) => {
     const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { headers })
     const received: Record<string, unknown>[] = []
@@ -49,7 +58,7 @@ function openSocket(base: string, headers: Record<string, string>): Promise<{ ws
         await new Promise<void>((wake) => waiting.push(wake))
       }
     }
-    ws.once('open', () => resolvePromise({ ws, next }))
+    ws.once('open', () => resolvePromise({ ws, next, closed: () => closedWith }))
     ws.once('error', reject)
   })
 }
@@ -174,4 +183,104 @@ describe('browser mode: the web host', () => {
     expect(((await next((m) => m.id === 3)).result as { status: string }).status).toBe('running')
     expect(ws.readyState).toBe(WebSocket.OPEN)
   })
+})
+
+/** A plain TCP server that only counts who connects: a stand-in for anything else on this machine. */
+async function bystander(): Promise<{ port: number; connections(): number; close(): void }> {
+  let connections = 0
+  const server = createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => server.close() }
+}
+
+describe('browser mode: what the page may not decide', () => {
+  const call = async (viewer: Viewer, id: number, name: string, args: unknown[]) => {
+    viewer.ws.send(JSON.stringify({ id, call: name, args }))
+    return viewer.next((m) => m.id === id)
+  }
+  const viewerOf = async (options: Parameters<typeof setup>[0] = {}) => {
+    const base = await setup(options)
+    return openSocket(base, { cookie: `${cookie()}=${TOKEN}`, origin: base })
+  }
+
+  it('starts no listener beyond loopback, nor a cluster on a remote Redis, unless the process allows it', async () => {
+    const viewer = await viewerOf()
+    const config = host!.serverState.config
+    for (const [id, remote] of [
+      [1, { ...config, listeners: [{ codec: 'line', host: '0.0.0.0', port: 0 }] }],
+      [2, { ...config, listeners: [config.listeners[0], { codec: 'asio', host: '::', port: 0 }] }],
+      [3, { ...config, cluster: { redis: 'redis://192.0.2.7:6379', nodeId: 'n1' } }]
+    ] as const) {
+      const reply = await call(viewer, id, 'startServer', [remote])
+      expect(reply.error).toMatch(/beyond loopback: only the process may allow that \(switchboard serve --allow-remote\)/)
+    }
+    expect(host!.serverState.status).toBe('stopped')
+    // A loopback address spelt as IPv4 in IPv6 is loopback all the same.
+    const mapped = await call(viewer, 4, 'startLoad', [{ ...LOAD_DEFAULTS, targets: [{ host: '::ffff:127.0.0.1', port: 1 }] }])
+    expect(mapped.error).not.toMatch(/not on this machine/)
+  })
+
+  it('connects a client only to this server or to a target the operator allowed; nothing else is even dialed', async () => {
+    const other = await bystander()
+    const allowed = await bystander()
+    try {
+      const viewer = await viewerOf({ reach: { allowRemote: false, targets: [{ host: '127.0.0.1', port: allowed.port }] } })
+      const refused = await call(viewer, 1, 'connectClient', [{ host: '127.0.0.1', port: other.port, codec: 'line' }])
+      expect(refused.error).toMatch(new RegExp(`127\\.0\\.0\\.1:${other.port} is not one of this server's listeners \\(none while it is stopped\\); other targets need switchboard serve --allow-target`))
+      const run = await call(viewer, 2, 'startLoad', [{ ...LOAD_DEFAULTS, targets: [{ host: 'localhost', port: other.port }] }])
+      expect(run.error).toMatch(/is not one of this server's listeners/)
+      const remote = await call(viewer, 3, 'startLoad', [{ ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: allowed.port }], allowRemote: true }])
+      expect(remote.error).toMatch(/a run that allows remote targets: only the process may allow that/)
+      expect(other.connections()).toBe(0)
+
+      const started = await call(viewer, 4, 'startServer', [host!.serverState.config])
+      const port = (started.result as { bound: { port: number }[] }).bound[0].port
+      expect(await call(viewer, 5, 'connectClient', [{ host: '127.0.0.1', port, codec: 'line' }])).toMatchObject({ result: { status: 'connected' } })
+      expect(await call(viewer, 6, 'connectClient', [{ host: '127.0.0.1', port: allowed.port, codec: 'line' }])).toHaveProperty('result')
+      await waitFor('the allowed target dialed', () => allowed.connections() === 1)
+      expect(other.connections()).toBe(0)
+    } finally {
+      other.close()
+      allowed.close()
+    }
+  })
+
+  it('takes at most 32 control-room WebSockets, and refuses the next with a reason it can show', async () => {
+    const base = await setup()
+    const headers = { cookie: `${cookie()}=${TOKEN}`, origin: base }
+    const viewers = await Promise.all(Array.from({ length: 32 }, () => openSocket(base, headers)))
+    const extra = await openSocket(base, headers)
+    await expect(extra.next(() => false)).rejects.toThrow(/closed \(1013 too many control-room connections: at most 32 at once\)/)
+    viewers[0].ws.close()
+    await waitFor('a place freed', () => viewers[0].closed() !== null)
+    const again = await openSocket(base, headers)
+    expect(((await again.next((m) => m.event === 'onServerState')).payload as { status: string }).status).toBe('stopped')
+    for (const viewer of [...viewers, again]) viewer.ws.close()
+  })
+
+  it('cuts off a viewer that stops reading once its backlog passes the bound, and lets its client go', async () => {
+    const viewer = await viewerOf({ limits: { maxRate: 0 }, web: { maxViewerBacklogBytes: 256 << 10 } })
+    const started = await call(viewer, 1, 'startServer', [host!.serverState.config])
+    const port = (started.result as { bound: { port: number }[] }).bound[0].port
+    expect(await call(viewer, 2, 'connectClient', [{ host: '127.0.0.1', port, codec: 'line' }])).toMatchObject({ result: { status: 'connected' } })
+    const talker = await TestClient.connect({ port })
+    await talker.expect(/^JOINED lobby /)
+    // The server's own count of sessions: the viewer's client and the talker, until the viewer is cut off.
+    const { api, close } = connectLocal(host!)
+    let sessions = 2
+    api.onMetrics((snapshot) => (sessions = snapshot.totals.sessions))
+    viewer.ws.pause()
+    // Every line reaches the stalled viewer's client, and so the viewer: more than the socket buffers can hold.
+    const line = `CHAT ${'x'.repeat(2000)}`
+    for (let sent = 0; sent < 40_000 && sessions === 2; sent += 500) {
+      for (let i = 0; i < 500; i++) talker.send(line)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await waitFor('the stalled viewer cut off and its client let go', () => sessions === 1)
+    close()
+    await talker.close()
+  }, 60_000)
 })

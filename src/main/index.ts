@@ -7,6 +7,7 @@ import { resolveLoadConfig } from './core/load/config'
 import { logToConsole } from './host/console-log'
 import { SwitchboardHost } from './host/host'
 import { connectLocal } from './host/local-transport'
+import { OPERATOR_REACH } from './host/reach'
 import { createSettingsFile } from './host/settings'
 import { serveContractOverIpc } from './ipc'
 import { menuTemplate } from './shell/menu'
@@ -49,6 +50,8 @@ function startShell(): void {
     loadAgentFile: unpacked(join(here, 'load-agent.js')),
     launchAgent: utilityAgents(utilityProcess),
     openClientWindow: () => createWindow('client'),
+    // The app's windows load only its own pages (ipc/own-pages), so what they ask is the operator's word.
+    reach: OPERATOR_REACH,
     settings: createSettingsFile(join(app.getPath('userData'), 'settings.json'))
   })
   serveContractOverIpc(ipcMain, host, ownPages(devServerUrl, rendererFile))

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { waitFor } from '../helpers'
 import { CHROMIUM_ARGS } from './chromium'
 
@@ -118,6 +119,46 @@ describe('the control room in a browser', () => {
     }
     await expect.poll(() => lab.getByRole('table', { name: 'earlier runs', exact: true }).locator('thead th[data-run]').count()).toBeGreaterThanOrEqual(1)
     expect(errors).toEqual([])
+  }, 60_000)
+
+  it('says on screen what only the operator may allow: a listener beyond loopback, a foreign target, a 33rd viewer', async () => {
+    const panel = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    await panel.goto(url)
+    await expect.poll(() => panel.getByRole('region', { name: 'event log' }).locator('li').count()).toBeGreaterThan(0)
+    const status = panel.getByTestId('server-status')
+    if ((await status.textContent()) === 'running') await panel.getByRole('button', { name: 'Stop' }).click()
+    await status.filter({ hasText: 'stopped' }).waitFor()
+    const card = panel.getByRole('region', { name: 'server' })
+    await card.getByLabel('host').first().fill('0.0.0.0')
+    await panel.getByRole('button', { name: 'Start', exact: true }).click()
+    await card.getByText(/a listener on 0\.0\.0\.0:\d+ is beyond loopback: only the process may allow that/).waitFor()
+    expect(await status.textContent()).toBe('stopped')
+    await card.getByLabel('host').first().fill('127.0.0.1')
+    await panel.getByRole('button', { name: 'Start', exact: true }).click()
+    await status.filter({ hasText: 'running' }).waitFor()
+
+    // Redis's usual port stands for anything else on this machine: the host will not dial it for the page.
+    const chat = panel.getByRole('region', { name: 'Chat client' })
+    await chat.getByLabel('server port').fill('6379')
+    await chat.getByRole('button', { name: 'Connect' }).click()
+    await chat.getByRole('alert').filter({ hasText: "127.0.0.1:6379 is not one of this server's listeners" }).waitFor()
+
+    // Fill the host's viewer places (the earlier tests' pages hold some), then one more page is turned away.
+    const base = new URL(url)
+    const headers = { cookie: `switchboard_token_${base.port}=${base.searchParams.get('token')}`, origin: base.origin }
+    const viewers: WebSocket[] = []
+    for (let refused = false; !refused && viewers.length < 40; ) {
+      const ws = new WebSocket(`ws://${base.host}/ws`, { headers })
+      viewers.push(ws)
+      refused = await new Promise<boolean>((done) => {
+        ws.once('message', () => done(false))
+        ws.once('close', () => done(true))
+      })
+    }
+    const turnedAway = await browser.newPage()
+    await turnedAway.goto(url)
+    await turnedAway.getByTestId('host-lost').filter({ hasText: 'too many control-room connections: at most 32 at once' }).waitFor()
+    for (const ws of viewers) ws.close()
   }, 60_000)
 
   it('refuses a visit without the token', async () => {

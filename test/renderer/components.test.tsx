@@ -6,6 +6,7 @@ import { ChatClient } from '../../src/renderer/src/components/ChatClient'
 import { EventLog } from '../../src/renderer/src/components/EventLog'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
+import { OPERATOR_REACH } from '../../src/main/host/reach'
 import { joinLine, TestClient } from '../helpers'
 import { DEFAULT_LIMITS } from '../../src/shared/contract'
 import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
@@ -176,7 +177,8 @@ describe('ChatClient', () => {
   })
 
   it('says so when the server refuses the connection', async () => {
-    harness = renderWithHost(<ChatClient />)
+    // As in the desktop app, whose window is the operator's: any target may be tried.
+    harness = renderWithHost(<ChatClient />, TEST_CONFIG, {}, undefined, OPERATOR_REACH)
     const closed = createServer()
     const port: number = await new Promise((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)))
     await new Promise((resolve) => closed.close(resolve))
@@ -184,6 +186,13 @@ describe('ChatClient', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
     const reason = await screen.findByTestId('client-reason')
     expect(reason.textContent).toMatch(/ECONNREFUSED/)
+  })
+
+  it('says why the host will not connect to what is not its own server (browser mode)', async () => {
+    harness = renderWithHost(<ChatClient />)
+    fireEvent.change(screen.getByLabelText('server port'), { target: { value: '6379' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
+    expect((await screen.findByRole('alert')).textContent).toMatch(/127\.0\.0\.1:6379 is not one of this server's listeners .* --allow-target 127\.0\.0\.1:6379/)
   })
 })
 

@@ -1,6 +1,7 @@
 import { render, type RenderResult } from '@testing-library/react'
 import type { ReactElement } from 'react'
 import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
+import type { Reach } from '../../src/main/host/reach'
 import { connectLocal } from '../../src/main/host/local-transport'
 import type { SettingsStore } from '../../src/main/host/settings'
 import { DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
@@ -25,14 +26,16 @@ export function renderWithHost(
   ui: ReactElement,
   config: ServerConfig = TEST_CONFIG,
   serverDefaults: HostOptions['serverDefaults'] = {},
-  settings?: SettingsStore
+  settings?: SettingsStore,
+  reach?: Reach
 ): Harness {
   const host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
     config,
     serverDefaults: { metricsIntervalMs: 50, ...serverDefaults },
-    settings
+    settings,
+    reach
   })
   const { api, close } = connectLocal(host)
   const store = createAppStore()

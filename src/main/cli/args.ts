@@ -3,6 +3,8 @@ import { defaultNodeId } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 import { checkServerConfig, ValidationError } from '../host/validate'
 
+import { parseTarget, type LoadTarget } from '../../shared/load'
+import type { Reach } from '../host/reach'
 import { parseFlags, UsageError, wholeFlag } from './flags'
 
 export { UsageError }
@@ -24,6 +26,9 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
+  --allow-remote              allow listeners and a cluster's Redis beyond loopback, from the flags or the control room
+  --allow-target H:P          a server the control room's client windows and load runs may connect to besides this
+                              one's own listeners (repeatable, or separated by commas)
   --settings FILE             with --web: keep the control room's server config and last traffic-lab run in FILE
                               (JSON, made if missing); the server starts from the config kept there unless
                               a --listen, --workers, --work-us, limit (--max-* .. --rate-burst) or cluster flag is given
@@ -52,6 +57,16 @@ const CONFIG_FLAGS = [
   'node-id'
 ] as const
 
+function allowedTargets(texts: string[]): LoadTarget[] {
+  return texts.flatMap((text) =>
+    text.split(',').map((item) => {
+      const target = parseTarget(item)
+      if (!target || target.port < 1 || target.port > 65535) throw new UsageError(`--allow-target takes host:port ([::1]:7000 for IPv6), not "${item}"`)
+      return target
+    })
+  )
+}
+
 export interface ServeArgs {
   /** The server as the flags describe it, defaults for what they leave out. */
   config: ServerConfig
@@ -64,6 +79,8 @@ export interface ServeArgs {
   webPort: number | null
   /** Where the control room's settings are kept; null: nowhere, nothing is kept. */
   settingsFile: string | null
+  /** What the control room may reach beyond this server: the operator's flags, never the page's say. */
+  reach: Reach
   verbose: boolean
 }
 
@@ -86,6 +103,8 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     settings: { type: 'string' },
+    'allow-remote': { type: 'boolean', default: false },
+    'allow-target': { type: 'string', multiple: true },
     verbose: { type: 'boolean', default: false }
   })
   let listeners
@@ -132,6 +151,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
+    reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []) },
     verbose: values.verbose
   }
 }

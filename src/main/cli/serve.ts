@@ -26,7 +26,8 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     loadAgentFile: paths.loadAgentFile,
     serverDefaults: args.serverDefaults,
     config,
-    settings
+    settings,
+    reach: args.reach
   })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
@@ -42,7 +43,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     peak = 0
   })
 
-  const state = await api.startServer(host.serverState.config)
+  const state = await api.startServer(host.serverState.config).catch((error: Error) => ({ status: 'refused', error: error.message }) as const)
   if (state.status !== 'running') {
     console.error(`switchboard: cannot start: ${state.error}`)
     return 1

@@ -9,12 +9,13 @@ import type {
   ServerState
 } from '../../shared/contract'
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
-import type { LoadConfig, LoadReport } from '../../shared/load'
+import type { LoadConfig, LoadReport, LoadTarget } from '../../shared/load'
 import type { LogEvent } from '../../shared/telemetry'
 import type { AgentLauncher } from '../core/load/agent-process'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
+import { checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
 import { SETTINGS_VERSION, type Settings, type SettingsStore } from './settings'
 import { WindowClient } from './window-client'
 import { validateCall } from './validate'
@@ -38,6 +39,8 @@ export interface HostOptions {
   config?: ServerConfig
   /** Where the server config and the traffic lab's last run are kept between launches; none: nothing is kept. */
   settings?: SettingsStore
+  /** What pages may reach beyond this server's loopback listeners; this server alone unless given. */
+  reach?: Reach
 }
 
 const LOG_FLUSH_MS = 250
@@ -93,6 +96,12 @@ export class SwitchboardHost {
 
   /** Starts and stops are queued, so a double click cannot interleave two of them. */
   startServer(config: ServerConfig): Promise<ServerState> {
+    // Refused outright, neither queued nor kept: a page may not widen what the process allows.
+    try {
+      checkServerReach(config, this.reach)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.serialize(() => this.start(config))
   }
 
@@ -111,6 +120,7 @@ export class SwitchboardHost {
   /** One run at a time: two generators on two cores would measure each other, not the server. */
   startLoad(config: LoadConfig): { runId: number } {
     this.refuseWhileClosing('start a load run')
+    checkLoadReach(config, this.state.bound, this.reach)
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
     const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, launch: this.options.launchAgent, runId: this.nextRunId++ })
     this.loadRun = run
@@ -135,6 +145,15 @@ export class SwitchboardHost {
 
   get lastLoadConfig(): LoadConfig | null {
     return this.settings.load
+  }
+
+  /** Throws unless a window's client may connect to `target`: before any connection is opened. */
+  checkClientTarget(target: LoadTarget): void {
+    checkTargetReach(target, this.state.bound, this.reach)
+  }
+
+  private get reach(): Reach {
+    return this.options.reach ?? OWN_SERVER_ONLY
   }
 
   openClientWindow(): void {
@@ -274,7 +293,10 @@ export class HostPeer {
     startServer: (config) => this.host.startServer(config),
     stopServer: () => this.host.stopServer(),
     kickSession: (sessionId, node) => this.host.kickSession(sessionId, node),
-    connectClient: (config) => this.client.connect(config),
+    connectClient: (config) => {
+      this.host.checkClientTarget(config)
+      return this.client.connect(config)
+    },
     sendClient: (text) => this.client.send(text),
     closeClient: () => this.client.close(),
     openClientWindow: () => this.host.openClientWindow(),

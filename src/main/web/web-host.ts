@@ -14,6 +14,10 @@ export interface WebHostOptions {
   bindHost?: string
   /** Fixed for tests; random otherwise. */
   token?: string
+  /** Control-room WebSockets open at once; more are refused (default 32). */
+  maxViewers?: number
+  /** A viewer with this much unsent is closed: it stopped reading, and the host must not hold its backlog (default 8 MiB). */
+  maxViewerBacklogBytes?: number
 }
 
 export interface WebHost {
@@ -31,8 +35,11 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.json': 'application/json'
 }
-/** A window's metrics snapshots are skipped while its socket has this much unsent: the next one supersedes them. */
-const METRICS_BACKLOG_BYTES = 4 << 20
+/** Each viewer holds a host peer, a chat client and its share of every broadcast: a bound, not a budget. */
+const MAX_VIEWERS = 32
+const MAX_VIEWER_BACKLOG_BYTES = 8 << 20
+/** 1013, Try Again Later (RFC 6455 registry): the refusal is about load, not about the viewer. */
+const CLOSE_TRY_AGAIN_LATER = 1013
 
 function sameToken(given: string | undefined, token: string): boolean {
   if (!given) return false
@@ -75,6 +82,8 @@ function cookieToken(request: IncomingMessage, port: number): string | undefined
 export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const token = options.token ?? randomBytes(18).toString('base64url')
   const bindHost = options.bindHost ?? '127.0.0.1'
+  const maxViewers = options.maxViewers ?? MAX_VIEWERS
+  const maxBacklog = options.maxViewerBacklogBytes ?? MAX_VIEWER_BACKLOG_BYTES
   const sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
   /** The bound port (options.port may be 0); set once listening, before any request is served. */
   let port = options.port
@@ -144,14 +153,21 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
       return
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => attach(ws))
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      // Counted once accepted, so the refusal travels as a close frame the page can show.
+      if (sockets.clients.size > maxViewers) ws.close(CLOSE_TRY_AGAIN_LATER, `too many control-room connections: at most ${maxViewers} at once`)
+      else attach(ws)
+    })
   })
 
   function attach(ws: WebSocket): void {
     const peer = options.host.attach({
       send: (event, payload) => {
         if (ws.readyState !== ws.OPEN) return
-        if (event === 'onMetrics' && ws.bufferedAmount > METRICS_BACKLOG_BYTES) return
+        // A viewer that stopped reading cannot be told so: it is cut off, and what waited for it freed.
+        if (ws.bufferedAmount > maxBacklog) return void ws.terminate()
+        // Metrics snapshots are skipped at half of that: the next one supersedes them.
+        if (event === 'onMetrics' && ws.bufferedAmount > maxBacklog / 2) return
         ws.send(encodeEvent(event, payload))
       }
     })

@@ -14,14 +14,30 @@ function ClientWindowTitle() {
   return null
 }
 
+/** Nothing on the page is live once its host is gone: said above everything, with the host's reason. */
+function HostLost() {
+  const reason = useAppStore((s) => s.hostLost)
+  if (reason === null) return null
+  return (
+    <p className="host-lost" role="alert" data-testid="host-lost">
+      Not connected to the Switchboard host: {reason}. Reload the page to try again.
+    </p>
+  )
+}
+
 /** A window is the control panel, or (with #client) a client window: a chat client of its own. */
 export function App({ view }: { view: 'panel' | 'client' }) {
-  return view === 'client' ? (
-    <div className="client-window">
-      <ClientWindowTitle />
-      <ChatClient title="Client window" />
-    </div>
-  ) : (
-    <ControlPanel />
+  return (
+    <>
+      <HostLost />
+      {view === 'client' ? (
+        <div className="client-window">
+          <ClientWindowTitle />
+          <ChatClient title="Client window" />
+        </div>
+      ) : (
+        <ControlPanel />
+      )}
+    </>
   )
 }

@@ -6,8 +6,8 @@ import { AppProvider } from './context'
 import { bridgeApiToStore, createAppStore } from './store'
 import './styles.css'
 
-const api = getApi()
 const store = createAppStore()
+const api = getApi(store.getState().setHostLost)
 bridgeApiToStore(api, store)
 
 createRoot(document.getElementById('root')!).render(

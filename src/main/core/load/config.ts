@@ -1,7 +1,7 @@
-import { isIP } from 'node:net'
 import { LOAD_DEFAULTS, type LoadConfig, type LoadTarget } from '../../../shared/load'
 import { ASIO_MAX_BODY } from '../codec/asio'
 import { CODEC_NAMES, isCodecName } from '../codec'
+import { isLoopback } from '../net/address'
 import { MAX_LINE } from './scanner'
 import { tagLength } from './wire'
 
@@ -50,13 +50,6 @@ function whole(config: Record<string, unknown>, name: keyof LoadConfig, min: num
   return value
 }
 
-/** Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident. */
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true
-  const family = isIP(host)
-  return (family === 4 && host.startsWith('127.')) || (family === 6 && host === '::1')
-}
-
 function targetsOf(value: unknown): LoadTarget[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TARGETS) {
     throw new LoadConfigError(`targets must be a list of 1 to ${MAX_TARGETS} {host, port}`)
@@ -99,6 +92,7 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     timeoutMs: whole(merged, 'timeoutMs', 1, MAX_MS),
     allowRemote: merged.allowRemote
   }
+  // Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident.
   const remote = config.allowRemote ? undefined : config.targets.find((target) => !isLoopback(target.host))
   if (remote) throw new LoadConfigError(`host ${remote.host} is not on this machine; allow a remote target explicitly`)
   if (config.messages === 0 && config.durationMs === 0) throw new LoadConfigError('give a message count, a duration, or both')

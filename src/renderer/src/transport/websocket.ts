@@ -1,8 +1,13 @@
 import type { CallArgs, CallName, CallResult, EventName, Transport } from '../../../shared/contract'
 import { encodeCall, type EventMessage, type ReplyMessage } from '../../../shared/web-wire'
 
-/** The browser's end of the web host's transport: calls as numbered JSON messages, events as they come. */
-export function createWebSocketTransport(url: string): Transport {
+const LOST = 'the connection to the Switchboard host was lost'
+
+/**
+ * The browser's end of the web host's transport: calls as numbered JSON messages, events as they come.
+ * `onLost` hears why the connection ended: the host's close reason (too many viewers, shutting down) if it gave one.
+ */
+export function createWebSocketTransport(url: string, onLost: (reason: string) => void = () => {}): Transport {
   const socket = new WebSocket(url)
   const opened = new Promise<void>((resolve, reject) => {
     socket.addEventListener('open', () => resolve(), { once: true })
@@ -28,9 +33,10 @@ export function createWebSocketTransport(url: string): Transport {
     if ('error' in data) call?.reject(new Error(data.error))
     else call?.resolve(data.result)
   })
-  socket.addEventListener('close', () => {
-    for (const call of pending.values()) call.reject(new Error('the connection to the Switchboard host was lost'))
+  socket.addEventListener('close', (event) => {
+    for (const call of pending.values()) call.reject(new Error(LOST))
     pending.clear()
+    onLost(event.reason || LOST)
   })
 
   return {
