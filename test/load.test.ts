@@ -53,10 +53,10 @@ describe.each([
       Buffer.from('WELCOME 3 guest-3\r\nJOINED lobby guest-3\nPONG in-room\r\n'),
       Buffer.from('MSG lobby guest-9 '),
       body,
-      Buffer.from('\nMSG lobby x short\nERR bad-argument nope\n')
+      Buffer.from('\nMSG lobby x short\nERR bad-argument nope\nBYE kicked by the control panel\n')
     ])
     feed(createScanner('line', layout, sink, sync), input, byteByByte)
-    expect(seen).toEqual(['marker', '199/39', '-1/-1', 'refused ERR bad-argument nope'])
+    expect(seen).toEqual(['marker', '199/39', '-1/-1', 'refused ERR bad-argument nope', 'refused BYE kicked by the control panel'])
   })
 })
 
@@ -151,6 +151,23 @@ describe('runLoad against the real server', () => {
     expect(report.disconnects).toBe(2)
     // The four that got in still ran, and each of their messages reached all four.
     expect(report.deliveries).toBe(4 * 5 * 4)
+  })
+
+  it('ends promptly when a client is kicked mid-run: that client failed, the others ran, no false order split', async () => {
+    const port = await fixture.start({ maxRate: 0 })
+    let kicked = false
+    const report = await runLoad(resolveLoadConfig({ targets: at(port), clients: 6, messages: 3000, window: 8, size: 24 }), { agentFile: LOAD_AGENT_FILE, progressMs: 50 }, (progress) => {
+      // The fixture's fresh server numbers the run's clients 1 to 6.
+      if (!kicked && progress.phase === 'sending' && progress.sent > 0) kicked = fixture.server.kick(3, 'by the control panel')
+    })
+    expect(kicked).toBe(true)
+    expect(report.complete).toBe(false)
+    expect(report.errors).toEqual({ 'BYE kicked': 1 })
+    expect(report.disconnects).toBe(1)
+    // Not the drain's timeout (60 s by default, past this test's own): the run saw no more could come.
+    expect(report.note).toMatch(/^\d+ of \d+ deliveries never arrived: 1 client was disconnected during the run$/)
+    expect(report.order).toEqual({ rooms: 1, split: 0 })
+    expect(report.targets[0].connected).toBe(6)
   })
 
   it('sees when members of a room were told its messages in different orders', async () => {

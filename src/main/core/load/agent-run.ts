@@ -30,6 +30,7 @@ export class AgentRun {
     protocolErrors: 0,
     connectErrors: 0,
     disconnects: 0,
+    lostWhileSending: 0,
     expected: 0,
     sendingDone: false,
     firstSendAt: 0,
@@ -91,6 +92,7 @@ export class AgentRun {
     disconnected: (reason) => {
       this.counters.open--
       this.counters.disconnects++
+      if (this.sending) this.counters.lostWhileSending++
       this.countError(reason)
     },
     settled: () => {
@@ -208,11 +210,14 @@ export class AgentRun {
     this.checkSendingDone()
   }
 
-  /** Per room, how many of this agent's clients in it ended with each order digest. */
+  /**
+   * Per room, how many of this agent's clients in it ended with each order digest. A client lost mid-run
+   * saw only the start of its room's order: compared, it would look like another order.
+   */
   orders(): [room: number, digest: number, clients: number][] {
     const seen = new Map<string, [number, number, number]>()
     for (const c of this.connections) {
-      if (!c.inRoom) continue
+      if (!c.inRoom || c.lost) continue
       const room = roomOf(this.config, c.index)
       const key = `${room}:${c.orderDigest}`
       const entry = seen.get(key)

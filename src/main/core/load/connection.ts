@@ -50,6 +50,8 @@ export interface ConnectionEvents {
 export class Connection implements DeliverySink, Sender {
   inRoom = false
   closed = false
+  /** Closed by the server or the network during the run (kicked, dropped), not by the run's end. */
+  lost = false
   nextEcho = 0
   /**
    * A rolling hash of every delivery's sender and sequence number, in arrival order: members of a room
@@ -122,6 +124,7 @@ export class Connection implements DeliverySink, Sender {
       this.events.connectFailed(this.errorReason ?? 'closed')
       return
     }
+    this.lost = true
     this.events.disconnected(this.errorReason ?? 'closed by server')
     this.settle()
     this.finishSending()
@@ -180,7 +183,7 @@ export class Connection implements DeliverySink, Sender {
     this.settle()
   }
 
-  /** A refusal is its own reason (ERR server-full); the disconnect that follows is not counted again. */
+  /** A refusal (ERR server-full) or a farewell (BYE kicked) is its own reason; the disconnect that follows is not counted again. */
   onRefused(line: string): void {
     this.errorReason = line.split(' ').slice(0, 2).join(' ')
   }

@@ -22,6 +22,12 @@ export interface LoadRunEvents {
 
 /** How long agents get to hand in their final figures before they are killed. */
 const FINAL_GRACE_MS = 5000
+/**
+ * Once a client is lost mid-run (kicked, dropped), what was owed to it never comes, and what it had in
+ * flight may never have been committed: the expected count cannot be met. The drain then ends when
+ * deliveries have stood still this long, not after the whole timeout.
+ */
+const LOST_CLIENT_QUIET_MS = 1000
 
 interface Agent {
   process: AgentProcess
@@ -197,6 +203,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     if (this.phase === 'sending' && at - this.lastMovedAt > this.config.timeoutMs) {
       this.abort(`stalled: nothing was sent or delivered for ${this.config.timeoutMs}ms`)
     }
+    if (this.phase === 'draining' && at - this.lastMovedAt > LOST_CLIENT_QUIET_MS && sum(this.agents, (c) => c.lostWhileSending) > 0) this.finish()
     const seconds = Math.max((at - this.lastSample.at) / 1000, 1e-3)
     const hasInterval = this.intervalLatency.totalCount > 0
     const progress: LoadProgress = {
@@ -256,7 +263,9 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const connectErrors = total((c) => c.connectErrors)
     const disconnects = total((c) => c.disconnects)
     const protocolErrors = total((c) => c.protocolErrors)
-    if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived`)
+    const lostClients = total((c) => c.lostWhileSending)
+    const lost = lostClients > 0 ? `: ${lostClients} client${lostClients > 1 ? 's were' : ' was'} disconnected during the run` : ''
+    if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived${lost}`)
     // With deliveries missing, members may differ by what they got, not by its order: that is said above.
     else if (order.split > 0) this.notes.push(`in ${order.split} of ${order.rooms} rooms, members saw messages in different orders`)
     const complete = this.notes.length === 0 && expected > 0 && connectErrors + disconnects + protocolErrors === 0

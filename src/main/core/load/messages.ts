@@ -23,6 +23,8 @@ export interface AgentCounters {
   protocolErrors: number
   connectErrors: number
   disconnects: number
+  /** Of those, clients lost once sending began (kicked, dropped): what was owed them will not come. */
+  lostWhileSending: number
   /** Deliveries this agent's messages owe the run: each sent message times its room's members. */
   expected: number
   /** Every client has sent what it will send (its message count, or stopped). */

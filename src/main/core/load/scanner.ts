@@ -11,7 +11,7 @@ export interface DeliverySink {
   onDelivery(sender: number, seq: number): void
   /** The frame that tells a client it is in its room: asio's barrier body, line's `PONG` to its `PING`. */
   onMarker(): void
-  /** A line the server sent that no run should see (`ERR ...`); the stream goes on. */
+  /** A line the server sent that no run should see (`ERR ...`, or `BYE ...` before a kick or a shutdown); the stream goes on. */
   onRefused(line: string): void
   /** The stream can no longer be framed; the scanner ignores all further input. */
   onError(detail: string): void
@@ -113,6 +113,7 @@ export class AsioScanner implements DeliveryScanner {
 const MSG = Buffer.from('MSG ', 'latin1')
 const PONG = Buffer.from('PONG', 'latin1')
 const ERR = Buffer.from('ERR ', 'latin1')
+const BYE = Buffer.from('BYE ', 'latin1')
 
 function startsWith(source: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
   if (end - at < prefix.length) return false
@@ -183,7 +184,7 @@ export class LineScanner implements DeliveryScanner {
       return this.sink.onDelivery(-1, -1)
     }
     if (startsWith(source, at, end, PONG)) return this.sink.onMarker()
-    if (startsWith(source, at, end, ERR)) this.sink.onRefused(source.toString('utf8', at, end))
+    if (startsWith(source, at, end, ERR) || startsWith(source, at, end, BYE)) this.sink.onRefused(source.toString('utf8', at, end))
   }
 }
 
