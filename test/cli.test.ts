@@ -321,7 +321,19 @@ describe('switchboard load (out/main/cli.js)', () => {
     const load = run(['load', '--port', String(port), '--clients', '2', '--messages', '1', '--size', '24'])
     expect(await load.exited).toBe(1)
     expect(load.output().stdout).toMatch(/INCOMPLETE: .*no client could connect/)
-    expect(load.output().stdout).toMatch(/connect: ECONNREFUSED x2/)
+    expect(load.output().stdout).toMatch(new RegExp(`connect: 127\\.0\\.0\\.1:${port}: ECONNREFUSED x2`))
+  })
+
+  it('says what the lowest rate gave when a rate search keeps none', async () => {
+    const server = run(['serve', '--listen', 'line:0', '--status-ms', '0'])
+    await waitFor('the server', () => /listening on 127\.0\.0\.1:(\d+)/.test(server.output().stdout))
+    const port = /listening on 127\.0\.0\.1:(\d+)/.exec(server.output().stdout)![1]
+    // No p99 is ever under a nanosecond: the first, lowest rate misses.
+    const search = run(['load', '--port', port, '--clients', '2', '--search-p99', '0.000001', '--trial', '0.5', '--size', '24'])
+    expect(await search.exited).toBe(1)
+    expect(search.output().stdout).toMatch(/no rate kept p99 under 0\.000001ms: the lowest, 1 msg\/s per client, gave p99 [\d.]+ms \(complete\)/)
+    server.child.kill('SIGINT')
+    expect(await server.exited).toBe(0)
   })
 
   it('exits 2 with the load usage on a bad flag', async () => {

@@ -170,6 +170,16 @@ describe('runLoad against the real server', () => {
     expect(report.targets[0].connected).toBe(6)
   })
 
+  it.each([
+    ['asio', 'line', /127\.0\.0\.1:\d+ speaks the line protocol, not asio \(it sent "WELCOME /],
+    ['line', 'asio', /127\.0\.0\.1:\d+ did not answer as a line server: is it an asio listener\?/]
+  ] as const)('says so when the run speaks %s to a %s listener', async (codec, listenerCodec, note) => {
+    const port = await fixture.start({ listeners: [{ codec: listenerCodec, host: '127.0.0.1', port: 0 }] })
+    const report = await load({ targets: at(port), codec, clients: 2, messages: 1, size: 24, timeoutMs: 5000 })
+    expect(report.complete).toBe(false)
+    expect(report.note).toMatch(note)
+  })
+
   it('sees when members of a room were told its messages in different orders', async () => {
     const peer = await relay(1, (_, k) => k % 2 === 1)
     try {
@@ -203,11 +213,11 @@ describe('runLoad against the real server', () => {
     }
   })
 
-  it('reports a refused connection as a connect error', async () => {
+  it('reports a refused connection as a connect error, naming the address that refused', async () => {
     const port = await freePort()
     const report = await load({ targets: at(port), clients: 3, messages: 1, size: 24, timeoutMs: 5000 })
-    expect(report).toMatchObject({ complete: false, connectErrors: 3, errors: { 'connect: ECONNREFUSED': 3 } })
-    expect(report.note).toMatch(/no client could connect/)
+    expect(report).toMatchObject({ complete: false, connectErrors: 3, errors: { [`connect: 127.0.0.1:${port}: ECONNREFUSED`]: 3 } })
+    expect(report.note).toBe(`no client could connect (127.0.0.1:${port}: ECONNREFUSED)`)
   })
 })
 

@@ -54,6 +54,24 @@ async function startBuiltInServer(h: Harness): Promise<number> {
 const runColumns = () => within(screen.getByRole('table', { name: 'earlier runs' })).getAllByRole('columnheader').filter((th) => th.hasAttribute('data-run'))
 
 describe('TrafficLab against the real host', () => {
+  it('runs for the whole duration given: a duration typed over an untouched message count means no count', async () => {
+    harness = renderWithHost(<TrafficLab />)
+    await startBuiltInServer(harness)
+    expect(field('messages per client').value).toBe(String(LOAD_DEFAULTS.messages))
+    setField('mode', 'open')
+    setField('duration (s)', '0.5')
+    expect(field('messages per client').value).toBe('0')
+    setField('clients', '2')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(screen.getByTestId('load-outcome').textContent).toBe('complete'), RUN_TIMEOUT)
+    expect(harness.store.getState().loadRuns[0].config).toMatchObject({ mode: 'open', messages: 0, durationMs: 500 })
+
+    // A count the user typed stays: then it is "whichever comes first", as asked.
+    setField('messages per client', '7')
+    setField('duration (s)', '3')
+    expect(field('messages per client').value).toBe('7')
+  })
+
   it('runs a small load on the built-in server, reports it, compares runs and exports the report', async () => {
     harness = renderWithHost(<TrafficLab />)
     const port = await startBuiltInServer(harness)

@@ -83,7 +83,11 @@ export async function load(args: LoadArgs, agentFile: string): Promise<number> {
     )
     if (args.json) await writeJson(args.json, result)
     if (!result.best) {
-      console.log(`no rate kept p99 under ${search.targetP99Ms}ms, not even ${search.minRate} msg/s per client`)
+      const lowest = result.trials[0].report
+      const outcome = lowest.complete ? 'complete' : `incomplete: ${lowest.note ?? 'errors'}`
+      console.log(
+        `no rate kept p99 under ${search.targetP99Ms}ms: the lowest, ${count.format(search.minRate)} msg/s per client, gave p99 ${lowest.latencyMs.p99}ms (${outcome})`
+      )
       return 1
     }
     console.log(`best: ${count.format(result.best.rate)} msg/s per client (${compact.format(result.best.report.messagesPerSec)} msg/s in all)`)

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import type { LoadConfig } from '../../../shared/load'
+import { formatTarget, type LoadConfig } from '../../../shared/load'
 import { now } from './clock'
 import { roomOf, targetIndexOf } from './config'
 import { createScanner, type DeliveryScanner, type DeliverySink } from './scanner'
@@ -73,6 +73,8 @@ export class Connection implements DeliverySink, Sender {
   private finishedSending = false
   private retired = false
   private errorReason: string | null = null
+  /** The first bytes the server sent: what a codec mismatch is recognised by. */
+  private firstBytes = ''
   private readonly sentAt = new SendTimes()
   private readonly socket: Socket
   private readonly scanner: DeliveryScanner
@@ -110,8 +112,13 @@ export class Connection implements DeliverySink, Sender {
     this.events.connected(connectMs)
   }
 
+  /** Where this client connects, as reasons name it: with several targets, which one failed matters. */
+  private get address(): string {
+    return formatTarget(this.setup.config.targets[this.target])
+  }
+
   private onSocketError(error: NodeJS.ErrnoException): void {
-    this.errorReason ??= error.code ?? error.message
+    this.errorReason ??= `${this.address}: ${error.code ?? error.message}`
   }
 
   private onClose(): void {
@@ -121,13 +128,22 @@ export class Connection implements DeliverySink, Sender {
     if (!this.connected) {
       this.settle()
       this.finishSending()
-      this.events.connectFailed(this.errorReason ?? 'closed')
+      this.events.connectFailed(this.errorReason ?? `${this.address}: closed`)
       return
     }
     this.lost = true
-    this.events.disconnected(this.errorReason ?? 'closed by server')
+    this.events.disconnected(this.errorReason ?? this.unexplainedClose())
     this.settle()
     this.finishSending()
+  }
+
+  /**
+   * A line server answers the PING that follows the connect; one that closes first without a word (no ERR,
+   * no BYE) is most likely an asio listener, which takes "PING..." for a bad header.
+   */
+  private unexplainedClose(): string {
+    if (this.setup.config.codec === 'line' && !this.inRoom) return `${this.address} did not answer as a line server: is it an asio listener?`
+    return `${this.address}: closed by server`
   }
 
   private settle(): void {
@@ -148,6 +164,7 @@ export class Connection implements DeliverySink, Sender {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.firstBytes.length < 60) this.firstBytes += chunk.toString('latin1', 0, 60 - this.firstBytes.length)
     this.chunkTime = 0
     this.events.read(chunk.length)
     const echoed = this.nextEcho
@@ -190,7 +207,9 @@ export class Connection implements DeliverySink, Sender {
 
   onError(detail: string): void {
     this.events.protocolError()
-    this.errorReason = detail
+    // Asio's framing read from a line server's greeting: say what it is, not which header it made.
+    const greeting = /^[A-Z]+ [^\r\n]*/.exec(this.firstBytes)
+    this.errorReason = greeting ? `${this.address} speaks the line protocol, not asio (it sent "${greeting[0]}")` : `${this.address}: ${detail}`
     this.socket.destroy()
   }
 

@@ -60,6 +60,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private lastMovedAt = performance.now()
   private notes: string[] = []
   private finishing = false
+  private noClientInRoom = false
   private resolve!: (report: LoadReport) => void
 
   constructor(
@@ -145,7 +146,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private go(): void {
     const members = new Array<number>(roomCount(this.config)).fill(0)
     for (const agent of this.agents) agent.ready!.forEach((n, room) => (members[room] += n))
-    if (members.every((n) => n === 0)) return this.abort('no client could connect')
+    if (members.every((n) => n === 0)) {
+      // Said in the report, with the reasons the agents hand in with their final figures.
+      this.noClientInRoom = true
+      return this.finish()
+    }
     this.setPhase('sending', 0, 'sending')
     this.lastMovedAt = performance.now()
     this.broadcast({ type: 'go', members })
@@ -263,6 +268,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const connectErrors = total((c) => c.connectErrors)
     const disconnects = total((c) => c.disconnects)
     const protocolErrors = total((c) => c.protocolErrors)
+    if (this.noClientInRoom) {
+      const reasons = Object.keys(errors).map((reason) => reason.replace(/^connect: /, ''))
+      const what = connectErrors === this.config.clients ? 'no client could connect' : 'no client got into its room'
+      this.notes.unshift(reasons.length > 0 ? `${what} (${reasons.slice(0, 3).join('; ')})` : what)
+    }
     const lostClients = total((c) => c.lostWhileSending)
     const lost = lostClients > 0 ? `: ${lostClients} client${lostClients > 1 ? 's were' : ' was'} disconnected during the run` : ''
     if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived${lost}`)

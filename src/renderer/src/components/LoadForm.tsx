@@ -1,4 +1,4 @@
-import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react'
 import type { BoundListener } from '../../../shared/contract'
 import { formatTarget, LOAD_DEFAULTS, parseTarget, reachableHost, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
@@ -140,7 +140,14 @@ export function LoadForm() {
   const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
   const codec = listener?.codec ?? draft.codec
 
-  const edit = (change: Partial<LoadDraft>) => setDraft((current) => ({ ...(current ?? untouched), ...change }))
+  const messagesTyped = useRef(false)
+  const edit = (change: Partial<LoadDraft>) => {
+    if (change.messages !== undefined) messagesTyped.current = true
+    // A duration over a message count nobody typed here means "for that long", as on the CLI: the count
+    // shown would otherwise end the run first, unsaid. The field shows the 0, so nothing is hidden.
+    else if (change.durationSec !== undefined && Number(change.durationSec) > 0 && !messagesTyped.current) change = { ...change, messages: '0' }
+    setDraft((current) => ({ ...(current ?? untouched), ...change }))
+  }
   const numberInput = (field: NumberField, props: { min?: number; step?: number | 'any'; disabled?: boolean } = {}) => (id: string) => (
     <input
       id={id}
