@@ -78,6 +78,8 @@ describe('the control room in a browser', () => {
     await bobRow.getByRole('button', { name: 'Kick' }).click()
     await bob.getByTestId('client-status').filter({ hasText: 'closed' }).waitFor()
     await expect.poll(async () => (await bob.getByRole('list', { name: 'messages' }).textContent()) ?? '').toContain('BYE kicked by the control panel')
+    // Said where the window says why it is closed, not only in the scrollback.
+    expect(await bob.getByTestId('client-reason').textContent()).toBe('closed by the server: kicked by the control panel')
     await expect.poll(() => rows.count()).toBe(1)
     await expect.poll(() => chats(alice).then(() => alice.getByRole('list', { name: 'messages' }).textContent())).toContain('LEFT lobby bob')
     await expect.poll(() => panel.getByRole('region', { name: 'event log' }).textContent()).toContain('kicked: by the control panel')

@@ -39,12 +39,17 @@ export class WindowClient {
       return this.state
     }
     this.client = client
-    client.on('line', (text) => this.receive(text))
+    // The server's last word (`BYE kicked by the control panel`) is why it closed: the socket only knows that it did.
+    let farewell: string | null = null
+    client.on('line', (text) => {
+      if (client.codec.name === 'line' && text.startsWith('BYE ')) farewell = text.slice('BYE '.length)
+      this.receive(text)
+    })
     client.on('close', (reason) => {
       if (this.client !== client) return
       this.client = null
       this.flush()
-      this.setState({ status: 'closed', config, reason })
+      this.setState({ status: 'closed', config, reason: farewell === null ? reason : `closed by the server: ${farewell}` })
     })
     this.setState({ status: 'connected', config, reason: null })
     return this.state
