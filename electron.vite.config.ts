@@ -23,6 +23,8 @@ export default defineConfig({
     }
   },
   renderer: {
-    plugins: [react()]
+    plugins: [react()],
+    // Served over HTTP in browser mode too: minified, and the charts and the sessions table split off (ControlPanel).
+    build: { minify: true }
   }
 })

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
+import { get, type IncomingHttpHeaders } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -63,6 +66,17 @@ function openSocket(base: string, headers: Record<string, string>): Promise<View
   })
 }
 
+/** A GET whose body stays as sent (fetch would decode it) and whose Accept-Encoding is ours to set. */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolvePromise, reject) => {
+    get(url, { headers }, (response) => {
+      const parts: Buffer[] = []
+      response.on('data', (part: Buffer) => parts.push(part))
+      response.on('end', () => resolvePromise({ headers: response.headers, body: Buffer.concat(parts) }))
+    }).on('error', reject)
+  })
+}
+
 const UPGRADE_HEADERS = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
 
 /** Sends a request as raw bytes (for targets fetch would never send) and resolves with the response's status line. */
@@ -107,6 +121,24 @@ describe('browser mode: the web host', () => {
     expect(asset.headers.get('content-type')).toMatch(/javascript/)
     const escape = await fetch(`${base}/..%2f..%2fpackage.json`, { headers: { cookie: `${cookie()}=${TOKEN}` } })
     expect(escape.status).toBe(404)
+  })
+
+  it('serves text compressed when the browser takes it (brotli, else gzip), and as it is otherwise', async () => {
+    const base = await setup()
+    const html = readFileSync(resolve('out/renderer/index.html'))
+    const script = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html.toString())![1]
+    const original = readFileSync(resolve('out/renderer', script))
+    for (const [accept, encoding, decode] of [
+      ['gzip, deflate, br', 'br', brotliDecompressSync],
+      ['gzip', 'gzip', gunzipSync],
+      ['identity', null, (body: Buffer) => body]
+    ] as const) {
+      const response = await rawGet(`${base}/${script}`, { cookie: `${cookie()}=${TOKEN}`, 'accept-encoding': accept })
+      expect(response.headers['content-encoding'] ?? null, accept).toBe(encoding)
+      expect(response.headers.vary).toBe('Accept-Encoding')
+      expect(decode(response.body).equals(original), accept).toBe(true)
+      if (encoding) expect(response.body.length).toBeLessThan(original.length / 2)
+    }
   })
 
   it('answers a malformed percent-escape in the path with 400, and goes on serving', async () => {

@@ -50,9 +50,21 @@ describe('the control room in a browser', () => {
     const panel = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
     const errors: string[] = []
     panel.on('pageerror', (error) => errors.push(error.message))
+    // Every request the page makes is answered (no favicon 404), and its text comes compressed.
+    const failed: string[] = []
+    const encodings = new Map<string, string | undefined>()
+    panel.on('response', (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`)
+      if (response.url().endsWith('.js')) encodings.set(response.url(), response.headers()['content-encoding'])
+    })
     await panel.goto(url)
     const status = panel.getByTestId('server-status')
     await status.filter({ hasText: 'running' }).waitFor()
+    // The charts and the sessions table arrive as chunks of their own, after the page.
+    await panel.getByRole('table', { name: 'live sessions' }).waitFor()
+    await panel.getByRole('figure', { name: 'Messages per second' }).locator('canvas').waitFor()
+    expect(encodings.size).toBeGreaterThan(1)
+    for (const [script, encoding] of encodings) expect(['br', 'gzip'], script).toContain(encoding)
 
     // Restart it from the UI, with the logic inline this time.
     await panel.getByRole('button', { name: 'Stop' }).click()
@@ -88,6 +100,7 @@ describe('the control room in a browser', () => {
     await status.filter({ hasText: 'stopped' }).waitFor()
     await alice.getByTestId('client-status').filter({ hasText: 'closed' }).waitFor()
     expect(errors).toEqual([])
+    expect(failed).toEqual([])
   }, 60_000)
 
   it('runs a small load from the traffic lab against the built-in server, with live charts and a summary', async () => {
@@ -104,6 +117,10 @@ describe('the control room in a browser', () => {
 
     const lab = panel.getByRole('region', { name: 'traffic lab', exact: true })
     await expect.poll(() => lab.getByLabel('target', { exact: true }).inputValue()).toBe('listener:0')
+    // A duration typed over the untouched message count runs for the duration: the count shows 0.
+    await lab.getByLabel('duration (s)', { exact: true }).fill('2')
+    expect(await lab.getByLabel('messages per client', { exact: true }).inputValue()).toBe('0')
+    await lab.getByLabel('duration (s)', { exact: true }).fill('0')
     await lab.getByLabel('clients', { exact: true }).fill('5')
     await lab.getByLabel('messages per client', { exact: true }).fill('20')
     await lab.getByRole('button', { name: 'Run load', exact: true }).click()
@@ -120,6 +137,21 @@ describe('the control room in a browser', () => {
       expect((await canvas.boundingBox())?.width).toBeGreaterThan(100)
     }
     await expect.poll(() => lab.getByRole('table', { name: 'earlier runs', exact: true }).locator('thead th[data-run]').count()).toBeGreaterThanOrEqual(1)
+
+    // A session kicked from the table mid-run fails alone, and the run says so once its deliveries stop.
+    await lab.getByLabel('mode', { exact: true }).selectOption('open')
+    await lab.getByLabel('msgs/s per client', { exact: true }).fill('50')
+    await lab.getByLabel('messages per client', { exact: true }).fill('0')
+    await lab.getByLabel('duration (s)', { exact: true }).fill('3')
+    await lab.getByRole('button', { name: 'Run load', exact: true }).click()
+    await lab.getByTestId('load-progress').filter({ hasText: 'sending' }).waitFor()
+    const rows = panel.getByRole('table', { name: 'live sessions' }).getByRole('row')
+    await expect.poll(() => rows.count()).toBe(5)
+    await rows.first().getByRole('button', { name: 'Kick' }).click()
+    await lab.getByTestId('load-outcome').filter({ hasText: 'incomplete' }).waitFor({ timeout: 20_000 })
+    await lab.getByText(/deliveries never arrived: 1 client was disconnected during the run/).waitFor()
+    expect(await lab.getByRole('list', { name: 'errors by reason' }).textContent()).toContain('BYE kicked')
+    expect(await lab.getByTestId('load-order').textContent()).not.toMatch(/different orders/)
     expect(errors).toEqual([])
   }, 60_000)
 
