@@ -6,6 +6,7 @@ import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
 import { ChatServer } from '../../src/main/core/server/server'
 import { SwitchboardHost } from '../../src/main/host/host'
+import { OWN_SERVER_ONLY, type Reach } from '../../src/main/host/reach'
 import type { ServerConfig } from '../../src/shared/contract'
 import { joinLine, LOAD_AGENT_FILE, TestClient, WORKER_FILE } from '../helpers'
 import { RedisServer } from '../../scripts/redis-server'
@@ -38,15 +39,18 @@ afterEach(async () => {
 
 const nodeConfig = (nodeId: string): ServerConfig => ({ ...TEST_CONFIG, workers: 0, cluster: { redis: redis.url, nodeId } })
 
+/** As `switchboard serve --cluster URL` starts a node: its pages may join the cluster through that Redis only. */
+const clusterReach = (): Reach => ({ ...OWN_SERVER_ONLY, redis: redis.url })
+
 async function nodeB(): Promise<number> {
-  other = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: nodeConfig('node-b'), serverDefaults: { metricsIntervalMs: 50 } })
+  other = new SwitchboardHost({ workerFile: WORKER_FILE, loadAgentFile: LOAD_AGENT_FILE, config: nodeConfig('node-b'), serverDefaults: { metricsIntervalMs: 50 }, reach: clusterReach() })
   const state = await other.startServer(other.serverState.config)
   expect(state.error).toBeNull()
   return state.bound[0].port
 }
 
 async function nodeA(ui: ReactElement): Promise<number> {
-  harness = renderWithHost(ui, nodeConfig('node-a'))
+  harness = renderWithHost(ui, nodeConfig('node-a'), {}, undefined, clusterReach())
   const state = await act(() => harness!.host.startServer(harness!.host.serverState.config))
   expect(state.error).toBeNull()
   return state.bound[0].port

@@ -27,6 +27,7 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --allow-remote              allow listeners and a cluster's Redis beyond loopback, from the flags or the control room
+                              (the control room may join a cluster only through the --cluster given here)
   --allow-target H:P          a server the control room's client windows and load runs may connect to besides this
                               one's own listeners (repeatable, or separated by commas)
   --settings FILE             with --web: keep the control room's server config and last traffic-lab run in FILE
@@ -151,7 +152,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
-    reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []) },
+    reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: values.cluster ?? null },
     verbose: values.verbose
   }
 }

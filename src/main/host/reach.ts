@@ -1,6 +1,7 @@
 import type { BoundListener, ServerConfig } from '../../shared/contract'
 import { formatTarget, type LoadConfig, type LoadTarget } from '../../shared/load'
-import { canonicalHost, isLoopback, isWildcard } from '../core/net/address'
+import { isIP } from 'node:net'
+import { canonicalHost, isLoopback } from '../core/net/address'
 
 /**
  * What the pages may reach through the host beyond this server. Decided by whoever starts the process
@@ -15,13 +16,19 @@ export interface Reach {
    * desktop app, whose only pages are its own, run by the person at the machine.
    */
   targets: LoadTarget[] | 'any'
+  /**
+   * The Redis a page may start a cluster node on: the operator's `serve --cluster` URL, or none. A Redis URL
+   * of the page's choosing would have the host dial any port with commands and keys of the page's making.
+   * Unchecked where `targets` is 'any'.
+   */
+  redis: string | null
 }
 
 /** Browser mode unless the operator widens it: loopback listeners, and connections to this server alone. */
-export const OWN_SERVER_ONLY: Reach = { allowRemote: false, targets: [] }
+export const OWN_SERVER_ONLY: Reach = { allowRemote: false, targets: [], redis: null }
 
 /** The desktop app: its window is the operator's own console. */
-export const OPERATOR_REACH: Reach = { allowRemote: true, targets: 'any' }
+export const OPERATOR_REACH: Reach = { allowRemote: true, targets: 'any', redis: null }
 
 export class ReachError extends Error {}
 
@@ -31,19 +38,28 @@ const ALLOW_REMOTE = 'only the process may allow that (switchboard serve --allow
 const redisHost = (url: string): string => new URL(url).hostname
 
 export function checkServerReach(config: ServerConfig, reach: Reach): void {
+  const redis = config.cluster?.redis
+  if (redis !== undefined && reach.targets !== 'any' && redis !== reach.redis) {
+    throw new ReachError(`Redis at ${redis} is not the one this process was started with: only the process names it (switchboard serve --cluster URL)`)
+  }
   if (reach.allowRemote) return
   const remote = config.listeners.find((listener) => !isLoopback(listener.host))
   if (remote) throw new ReachError(`a listener on ${formatTarget(remote)} is beyond loopback: ${ALLOW_REMOTE}`)
-  if (config.cluster && !isLoopback(redisHost(config.cluster.redis))) {
-    throw new ReachError(`Redis at ${config.cluster.redis} is beyond loopback: ${ALLOW_REMOTE}`)
-  }
+  if (redis !== undefined && !isLoopback(redisHost(redis))) throw new ReachError(`Redis at ${redis} is beyond loopback: ${ALLOW_REMOTE}`)
 }
 
-/** A listener answers a target of its port on its own address, or, bound to every interface, on loopback. */
+/**
+ * A listener answers a target of its port spelt as it was bound, or, bound to every interface, a loopback
+ * address of its family (`::` takes IPv4 too). A name is matched only by the same name: `localhost` may not
+ * resolve to the address the listener took, and a target must not reach some other service on the other one.
+ */
 function answers(listener: BoundListener, target: LoadTarget): boolean {
   if (listener.port !== target.port) return false
   const host = canonicalHost(target.host)
-  return host === canonicalHost(listener.host) || (isWildcard(listener.host) && isLoopback(host))
+  const bound = canonicalHost(listener.host)
+  if (host === bound) return true
+  const ipv4Loopback = isIP(host) === 4 && isLoopback(host)
+  return (bound === '0.0.0.0' && ipv4Loopback) || (bound === '::' && (ipv4Loopback || host === '::1'))
 }
 
 const sameTarget = (a: LoadTarget, b: LoadTarget) => a.port === b.port && canonicalHost(a.host) === canonicalHost(b.host)
