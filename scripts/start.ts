@@ -11,7 +11,8 @@ import { BUILT_CLI, ensureBuilt } from './built'
 
 /** Where the electron package is; settable so a test can stand in a package without a binary or a network. */
 const electronDir = process.env.SWITCHBOARD_ELECTRON_DIR ?? dirname(createRequire(import.meta.url).resolve('electron/package.json'))
-const BROWSER_MODE = ['--listen', 'line:7000', '--listen', 'asio:7001', '--web', '7080']
+/** The desktop app's listeners; its figures are on the page, so no status lines in the terminal. */
+const BROWSER_MODE = ['--listen', 'line:7000', '--listen', 'asio:7001', '--web', '7080', '--status-ms', '0']
 
 function electronBinary(): string | null {
   const pathFile = join(electronDir, 'path.txt')
@@ -27,8 +28,8 @@ function fetchElectron(): string | null {
   console.log("switchboard: fetching Electron's binary (first start)")
   const run = spawnSync(process.execPath, [installer], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 300_000 })
   if (run.status === 0 && electronBinary()) return null
-  if (run.error) return run.error.message
-  return run.stderr.split('\n').find((line) => line.trim() !== '')?.trim() ?? `its installer exited ${run.status}`
+  const said = run.error?.message ?? run.stderr.split('\n').find((line) => line.trim() !== '')?.trim() ?? `exit code ${run.status}`
+  return `Electron's installer could not fetch it: ${said}`
 }
 
 if (!ensureBuilt()) process.exit(1)

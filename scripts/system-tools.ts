@@ -2,9 +2,9 @@
 // Each is checked; what is missing is installed with apt-get where we are root on Debian/Ubuntu (as CI is),
 // otherwise the run stops at once with the one command that installs it. No test is ever skipped for want of one.
 import { execFileSync } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { ASIO_EXAMPLE_DIR } from './asio-reference'
 
 export interface SystemTool {
@@ -86,4 +86,5 @@ function main(): number {
   return 1
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exit(main())
+// Run as a script (the pretest), not when a test imports the plan; through a symlinked checkout too.
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) process.exit(main())

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -47,10 +47,12 @@ describe('switchboard serve arguments', () => {
   })
 
   it('lets the control room reach beyond this server only as far as the flags say', () => {
-    expect(parseServeArgs([]).reach).toEqual({ allowRemote: false, targets: [] })
+    expect(parseServeArgs([]).reach).toEqual({ allowRemote: false, targets: [], redis: null })
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379']).reach.redis).toBe('redis://127.0.0.1:6379')
     const wide = parseServeArgs(['--allow-remote', '--allow-target', '127.0.0.1:7100,[::1]:7200', '--allow-target', 'localhost:7300'])
     expect(wide.reach).toEqual({
       allowRemote: true,
+      redis: null,
       targets: [
         { host: '127.0.0.1', port: 7100 },
         { host: '::1', port: 7200 },
@@ -126,14 +128,22 @@ describe('the headless CLI (out/main/cli.js)', () => {
     expect(stderr).not.toMatch(/\n\s+at |out\/main|node:internal/)
   })
 
-  it('runs the built CLI without building again (npm run serve -- --help)', async () => {
+  it('answers npm run serve -- --help without building, even when the build is out of date', async () => {
     const built = statSync(CLI).mtimeMs
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'serve', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    const [code] = await once(child, 'exit')
-    expect(code).toBe(0)
-    expect(stdout).toMatch(/^usage: switchboard serve/)
+    // A source newer than the build: anything but a request for help would build first.
+    const source = 'src/main/cli/args.ts'
+    const { atime, mtime } = statSync(source)
+    utimesSync(source, atime, new Date(Date.now() + 3_600_000))
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'serve', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+      const [code] = await once(child, 'exit')
+      expect(code).toBe(0)
+      expect(stdout).toMatch(/^usage: switchboard serve/)
+    } finally {
+      utimesSync(source, atime, mtime)
+    }
     expect(statSync(CLI).mtimeMs).toBe(built)
     expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.serve).toBe('tsx scripts/cli.ts serve')
   })

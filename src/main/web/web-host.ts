@@ -53,7 +53,7 @@ function acceptedEncoding(request: IncomingMessage): Encoding | null {
       .split(',')
       .map((token) => token.trim().split(';'))
       .filter(([, q]) => q === undefined || !/^\s*q=0(\.0*)?\s*$/.test(q))
-      .map(([name]) => name.toLowerCase())
+      .map(([name]) => name.trim().toLowerCase())
   )
   return accepted.has('br') ? 'br' : accepted.has('gzip') ? 'gzip' : null
 }

@@ -208,7 +208,7 @@ export class Connection implements DeliverySink, Sender {
   onError(detail: string): void {
     this.events.protocolError()
     // Asio's framing read from a line server's greeting: say what it is, not which header it made.
-    const greeting = /^[A-Z]+ [^\r\n]*/.exec(this.firstBytes)
+    const greeting = this.setup.config.codec === 'asio' ? /^[A-Z]+ [^\r\n]*/.exec(this.firstBytes) : null
     this.errorReason = greeting ? `${this.address} speaks the line protocol, not asio (it sent "${greeting[0]}")` : `${this.address}: ${detail}`
     this.socket.destroy()
   }

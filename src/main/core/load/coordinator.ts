@@ -165,6 +165,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private drain(): void {
     if (this.phase === 'draining') return
     this.setPhase('draining', this.config.timeoutMs, 'waiting for the last deliveries')
+    // The quiet that ends a drain with a lost client is counted from here, not from the last send.
+    this.lastMovedAt = performance.now()
   }
 
   /** Whenever figures come in: has every agent finished sending, and has every delivery arrived? */
