@@ -15,8 +15,6 @@ export interface WebHostOptions {
   bindHost?: string
   /** Fixed for tests; random otherwise. */
   token?: string
-  /** Control-room WebSockets open at once; more are refused (default 32). */
-  maxViewers?: number
   /** A viewer with this much unsent is closed: it stopped reading, and the host must not hold its backlog (default 8 MiB). */
   maxViewerBacklogBytes?: number
 }
@@ -36,7 +34,7 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.json': 'application/json'
 }
-/** Each viewer holds a host peer, a chat client and its share of every broadcast: a bound, not a budget. */
+/** Control-room WebSockets at once: each holds a host peer, a chat client and its share of every broadcast. */
 const MAX_VIEWERS = 32
 const MAX_VIEWER_BACKLOG_BYTES = 8 << 20
 /** 1013, Try Again Later (RFC 6455 registry): the refusal is about load, not about the viewer. */
@@ -104,7 +102,6 @@ function cookieToken(request: IncomingMessage, port: number): string | undefined
 export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const token = options.token ?? randomBytes(18).toString('base64url')
   const bindHost = options.bindHost ?? '127.0.0.1'
-  const maxViewers = options.maxViewers ?? MAX_VIEWERS
   const maxBacklog = options.maxViewerBacklogBytes ?? MAX_VIEWER_BACKLOG_BYTES
   const sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
   /** The bound port (options.port may be 0); set once listening, before any request is served. */
@@ -190,7 +187,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     }
     sockets.handleUpgrade(request, socket, head, (ws) => {
       // Counted once accepted, so the refusal travels as a close frame the page can show.
-      if (sockets.clients.size > maxViewers) ws.close(CLOSE_TRY_AGAIN_LATER, `too many control-room connections: at most ${maxViewers} at once`)
+      if (sockets.clients.size > MAX_VIEWERS) ws.close(CLOSE_TRY_AGAIN_LATER, `too many control-room connections: at most ${MAX_VIEWERS} at once`)
       else attach(ws)
     })
   })
