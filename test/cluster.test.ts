@@ -147,6 +147,39 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     expect(report.targets.map((t) => t.connected)).toEqual([6, 6])
   }, 30_000)
 
+  it('lets members go by every path: the rooms it reads and their member hashes come back to empty', async () => {
+    const { server, port } = await node('a')
+    let rooms: string[] | null = null
+    server.on('metrics', (snapshot) => (rooms = snapshot.cluster!.rooms.map((room) => `${room.room}:${room.localMembers}`)))
+    const admin = new Redis(redis.url)
+    try {
+      for (let i = 0; i < 20; i++) {
+        const c = await TestClient.connect({ port })
+        clients.push(c)
+        const [, id] = (await c.expect(/^WELCOME /)).split(' ')
+        await c.expect(/^JOINED lobby /)
+        const path = i % 4
+        if (path === 0) await c.close()
+        if (path === 1) c.send('QUIT bye')
+        if (path === 2) server.kick(Number(id), 'by the test')
+        if (path === 3) {
+          c.send(`JOIN elsewhere-${i}`)
+          await c.expect(/^JOINED elsewhere-/)
+          await c.close()
+        }
+        await c.closed()
+      }
+      // Redis drops a hash with its last field: no members hash is left once every LEFT is in.
+      let hashes: string[] = []
+      await waitFor('no room read or held here, no member left in Redis', () => {
+        void admin.keys('sb:*:members').then((held) => (hashes = held))
+        return rooms?.length === 0 && hashes.length === 0
+      })
+    } finally {
+      admin.disconnect()
+    }
+  })
+
   it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
     const [a, b] = await twoNodes()
     const alice = await member(a.port, 'alice')

@@ -236,6 +236,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     member.quitting = true
     void this.submit(member, false, () => {
       const { room, nick } = member
+      // Gone from here on: its LEFT, read back after bySubject lets go of it below, could not name it any more.
+      if (room !== null) this.stopHearing(room, session)
       const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
       if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
       this.registry.forget(session.id)
@@ -340,7 +342,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
     const from = member.room!
     // Refused by Redis, the LEFT will never come back to deliver: the session stops hearing the old room now.
-    this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del').catch(() => this.rooms.get(from)?.active.delete(session))
+    this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del').catch(() => this.stopHearing(from, session))
     // The old room's LEFT reaches the session before anything of the new room.
     return this.ownDelivered(member)!.then(() => this.enter(member, room))
   }
@@ -447,10 +449,25 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
       if (compareIds(waiter.id, last) <= 0) waiter.resolve()
       else state.waiters.push(waiter)
     }
-    if (state.active.size === 0 && state.joining === 0 && state.waiters.length === 0) {
-      this.rooms.delete(room)
-      this.reader.unwatch(key)
-    }
+    this.releaseIfIdle(room, state)
+  }
+
+  /** The session gets nothing more of the room; the room is let go once nothing here needs it. */
+  private stopHearing(room: string, session: Session): void {
+    const state = this.rooms.get(room)
+    if (!state) return
+    state.active.delete(session)
+    this.releaseIfIdle(room, state)
+  }
+
+  /**
+   * Stops reading a room no local session hears, joins or waits on: the blocking read names only rooms with
+   * members here. Entries of its still in flight are dropped (onEntries finds no state).
+   */
+  private releaseIfIdle(room: string, state: Room): void {
+    if (state.active.size > 0 || state.joining > 0 || state.waiters.length > 0) return
+    this.rooms.delete(room)
+    this.reader.unwatch(keys.roomLog(room))
   }
 
   private deliver(room: string, state: Room, entry: RoomEntry): void {
