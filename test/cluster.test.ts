@@ -180,6 +180,42 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     }
   })
 
+  it('answers what Redis refuses with ERR unavailable: the session goes on, and one it cannot admit is refused and closed', async () => {
+    const [a, b] = await twoNodes()
+    const alice = await member(a.port, 'alice')
+    const bob = await member(b.port, 'bob')
+    await alice.expect('JOINED r bob')
+    const admin = new Redis(redis.url)
+    try {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction')
+      await admin.config('SET', 'maxmemory', '1')
+      alice.send('CHAT refused')
+      await alice.expect(/^ERR unavailable the cluster's Redis refused it: OOM /)
+      // Refused as a whole: she stays in r, and nobody hears her leave it.
+      alice.send('JOIN elsewhere')
+      await alice.expect(/^ERR unavailable the cluster's Redis refused it: OOM /)
+      alice.send('PING still here')
+      await alice.expect('PONG still here')
+      // Not admitted cluster-wide, so not admitted at all: no session that no other node can see.
+      const late = await TestClient.connect({ port: b.port })
+      clients.push(late)
+      await late.expect(/^ERR unavailable the cluster's Redis refused it: OOM /)
+      await late.closed()
+      expect(late.lines.some((line) => line.startsWith('WELCOME'))).toBe(false)
+
+      await admin.config('SET', 'maxmemory', '0')
+      alice.send('CHAT back')
+      // All bob heard: not the refused message, not a LEFT for the refused JOIN.
+      await bob.until('alice back', (lines) => lines.includes('MSG r alice back'))
+      expect(bob.lines).toEqual(['MSG r alice back'])
+      alice.send('WHO')
+      await alice.expect('USERS r alice bob')
+    } finally {
+      await admin.config('SET', 'maxmemory', '0')
+      admin.disconnect()
+    }
+  })
+
   it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
     const [a, b] = await twoNodes()
     const alice = await member(a.port, 'alice')

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
 import { lineCodec } from '../codec/line'
-import type { Command } from '../protocol/commands'
+import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { ChatProtocol } from '../server/chat-protocol'
 import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
@@ -12,12 +12,13 @@ import { announce, whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { keys, memberOf } from './keys'
 import { NICK_TTL_S, NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { appendPresence, connectRedis, deleteIf, unawaited } from './redis'
+import { appendPresence, connectRedis, deleteIf, refusalOf, unawaited, type Presence } from './redis'
 import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
 import { SeqGuard } from './seq-guard'
 import { compareIds, idBefore, idTime } from './stream-id'
 import { StreamReader, type StreamEntry } from './stream-reader'
 import { within } from '../within'
+import { EverySecond } from './every-second'
 
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
@@ -111,6 +112,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   private duplicatesDropped = 0
   private entriesLost = 0
   private whenEmpty: (() => void) | null = null
+  /** Redis's refusals come one per command while they last: logged once a second, with a count. */
+  private readonly refusals = new EverySecond((text, count) => this.options.log(`Redis refused ${count} command${count > 1 ? 's' : ''}: ${text}`, true))
 
   constructor(private readonly options: ClusterChatOptions) {
     super()
@@ -223,11 +226,21 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, queue: [], busy: false, quitting: false, lastAppend: null }
     this.members.set(session, member)
     this.bySubject.set(member.subject, member)
-    void this.submit(member, true, async () => {
-      member.nick = `guest-${await this.registry.guestNumber()}`
-      this.tell(session, reply.welcome(session.id, member.nick))
-      return this.enter(member, DEFAULT_ROOM)
-    })
+    // Admitted cluster-wide (a guest number, in the lobby's stream and member hash) or not at all: a session
+    // no other node can see would be a ghost, so one Redis refuses is told why and closed.
+    void this.submit(member, true, () => this.admit(member).catch((error: Error) => this.turnAway(member, error)))
+  }
+
+  /** Tells a session the cluster cannot have it (in no room, it would be seen by nobody) and closes it. */
+  private turnAway(member: Member, error: Error): void {
+    this.refuse(member.session, ...this.refusal(member.session, error))
+    member.session.end(`not in a room: ${error.message}`)
+  }
+
+  private async admit(member: Member): Promise<unknown> {
+    member.nick = `guest-${await this.registry.guestNumber()}`
+    this.tell(member.session, reply.welcome(member.session.id, member.nick))
+    return this.enter(member, DEFAULT_ROOM)
   }
 
   leave(session: Session): void {
@@ -238,7 +251,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
       const { room, nick } = member
       // Gone from here on: its LEFT, read back after bySubject lets go of it below, could not name it any more.
       if (room !== null) this.stopHearing(room, session)
-      const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+      const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'farewell')
       if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
       this.registry.forget(session.id)
       this.members.delete(session)
@@ -301,15 +314,26 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
       result = Promise.reject(error)
     }
     if (!result) return
-    const done = result.catch((error: Error) => {
-      this.options.log(`session ${member.session.id}: a command failed in the cluster, sender told: ${error.message}`, true)
-      this.refuse(member.session, 'internal', 'the cluster could not apply that')
-    })
+    const done = result.catch((error: Error) => this.refuse(member.session, ...this.refusal(member.session, error)))
     if (step.blocks) {
       member.busy = true
       void done.then(() => this.drain(member))
     }
     return done
+  }
+
+  /**
+   * What a session is told of a command that failed in the cluster: Redis refusing (out of memory, a failed
+   * save, a read-only replica) is a passing state the client may retry after; anything else is our fault, logged.
+   */
+  private refusal(session: Session, error: Error): [ErrorCode, string] {
+    const refused = refusalOf(error)
+    if (refused) {
+      this.refusals.note(refused)
+      return ['unavailable', `the cluster's Redis refused it: ${refused}`]
+    }
+    this.options.log(`session ${session.id}: a command failed in the cluster, sender told: ${error.message}`, true)
+    return ['internal', 'the cluster could not apply that']
   }
 
   private drain(member: Member): void {
@@ -341,10 +365,12 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     const { session, nick } = member
     if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
     const from = member.room!
-    // Refused by Redis, the LEFT will never come back to deliver: the session stops hearing the old room now.
-    this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del').catch(() => this.stopHearing(from, session))
-    // The old room's LEFT reaches the session before anything of the new room.
-    return this.ownDelivered(member)!.then(() => this.enter(member, room))
+    // A LEFT Redis refuses refuses the JOIN: the session stays where it was (the step's ERR says why). Once
+    // out, it must get in: in no room it would be seen by nobody, so a JOINED refused then turns it away.
+    return this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+      // The old room's LEFT reaches the session before anything of the new room.
+      .then(() => this.ownDelivered(member))
+      .then(() => this.enter(member, room).catch((error: Error) => this.turnAway(member, error)))
   }
 
   private async rename(member: Member, name: string): Promise<void> {
@@ -372,16 +398,20 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
 
   // Appending and delivering.
 
-  /** Appends one of the member's entries; a presence entry also updates the room's member hash. */
-  private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del'): Promise<{ room: string; id: string }> {
-    const appended = this.appendEntry(room, draft, presence && { op: presence, field: this.owner(member), nick: member.nick! }).then((id) => ({ room, id }))
+  /**
+   * Appends one of the member's entries; a presence entry also updates the room's member hash ('farewell':
+   * the member is gone, and its LEFT goes through even while Redis refuses writes for want of memory).
+   */
+  private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del' | 'farewell'): Promise<{ room: string; id: string }> {
+    const change = presence && { op: presence === 'set' ? 'set' : 'del', farewell: presence === 'farewell', field: this.owner(member), nick: member.nick! } as const
+    const appended = this.appendEntry(room, draft, change).then((id) => ({ room, id }))
     member.lastAppend = appended
     // Seen, so never unhandled: whoever depends on the entry (the command's step, a reply) handles a refusal.
     appended.catch(() => {})
     return appended
   }
 
-  private appendEntry(room: string, draft: Draft, presence?: { op: 'set' | 'del'; field: string; nick: string }): Promise<string> {
+  private appendEntry(room: string, draft: Draft, presence?: Presence): Promise<string> {
     const state = this.rooms.get(room)
     // A room this node does not read (a dead node's session leaving it): a one-off origin of its own.
     const origin = state?.origin ?? this.newOrigin()
@@ -389,7 +419,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
     const log = keys.roomLog(room)
     this.appended++
-    if (presence) return appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence.op, presence.field, presence.nick, fields)
+    if (presence) return appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence, fields)
     return this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>
   }
 
@@ -505,7 +535,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     await Promise.all(
       orphans.map(({ node, id, record: { room, nick, subject } }) => {
         const field = memberOf(node, id)
-        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field, nick })
+        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field, nick, farewell: true })
       })
     )
   }

@@ -33,14 +33,7 @@ export const memberOf = (node: string, sessionId: number): string => `${node}/${
 /** An empty room's stream is kept this long (seconds) for late readers, then expires: unused rooms do not pile up. */
 export const EMPTY_ROOM_TTL_S = 3600
 
-/**
- * Appends one presence entry and updates the room's member hash in one step, so the hash and the stream
- * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
- * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
- * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
- * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's pairs ('k', kind, ...).
- */
-export const APPEND_PRESENCE = `
+const PRESENCE = `
 if ARGV[2] == 'set' then
   redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
   redis.call('PERSIST', KEYS[1])
@@ -52,6 +45,24 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', count, 
 if count == 0 then redis.call('EXPIRE', KEYS[1], ${EMPTY_ROOM_TTL_S}) end
 return id
 `
+
+/**
+ * Appends one presence entry and updates the room's member hash in one step, so the hash and the stream
+ * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
+ * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
+ * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
+ * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's pairs ('k', kind, ...).
+ * The shebang makes Redis refuse the whole script while it is out of memory (without one, a script that
+ * begins with HDEL, which Redis allows then, may go on to XADD): a JOIN's LEFT must not go through when
+ * its JOINED could not.
+ */
+export const APPEND_PRESENCE = `#!lua${PRESENCE}`
+
+/**
+ * The same, for a session that is gone (closed, or reaped with its node): its LEFT goes through even while
+ * Redis is out of memory, so it does not stay in the room's members for every WHO.
+ */
+export const APPEND_FAREWELL = `#!lua flags=allow-oom${PRESENCE}`
 
 /** Raises a counter to at least a value (never lowers it). KEYS: counter. ARGV: value. */
 export const RAISE_TO = `

@@ -1,13 +1,22 @@
-import { Redis, type RedisOptions } from 'ioredis'
-import { APPEND_PRESENCE, DELETE_IF, RAISE_TO } from './keys'
+import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { APPEND_FAREWELL, APPEND_PRESENCE, DELETE_IF, RAISE_TO } from './keys'
 
 // EVAL, not EVALSHA: a script missing from Redis's cache (after a restart, or SCRIPT FLUSH) is sent again by
 // ioredis a round trip later, behind the room's next entries, out of its origin's order; readers would drop
 // it as a duplicate. The scripts are short and presence is rare next to messages.
 
+/** A change of a room's members, as APPEND_PRESENCE takes it; a farewell (APPEND_FAREWELL) goes through even out of memory. */
+export interface Presence {
+  op: 'set' | 'del'
+  field: string
+  nick: string
+  farewell?: boolean
+}
+
 /** See APPEND_PRESENCE: resolves with the new entry's ID. */
-export function appendPresence(redis: Redis, log: string, members: string, maxLen: number, op: 'set' | 'del', field: string, nick: string, fields: string[]): Promise<string> {
-  return redis.eval(APPEND_PRESENCE, 2, log, members, maxLen, op, field, nick, ...fields) as Promise<string>
+export function appendPresence(redis: Redis, log: string, members: string, maxLen: number, presence: Presence, fields: string[]): Promise<string> {
+  const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
+  return redis.eval(script, 2, log, members, maxLen, presence.op, presence.field, presence.nick, ...fields) as Promise<string>
 }
 
 export function deleteIf(redis: Redis, key: string, value: string): Promise<number> {
@@ -16,6 +25,16 @@ export function deleteIf(redis: Redis, key: string, value: string): Promise<numb
 
 export function raiseTo(redis: Redis, key: string, value: number): Promise<unknown> {
   return redis.eval(RAISE_TO, 1, key, value)
+}
+
+/** Redis's own refusals, as opposed to a fault of ours (a script error, a wrong type): a state of Redis that passes. */
+const REFUSAL = /^(OOM|MISCONF|READONLY|LOADING|BUSY|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/
+
+/** Why Redis refused a command, in its own words (first sentence), when it was Redis refusing; else null. */
+export function refusalOf(error: unknown): string | null {
+  if (!(error instanceof ReplyError)) return null
+  const message = (error as Error).message
+  return REFUSAL.test(message) ? message.split(/(?<=\.)\s|\n/)[0].slice(0, 160) : null
 }
 
 /** A command whose answer nobody waits for: a refusal is reported, never left as an unhandled rejection. */

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'idle-timeout'
   | 'partial-timeout'
   | 'rate-limited'
+  | 'unavailable'
   | 'internal'
 
 export type Command =
