@@ -185,6 +185,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const alice = await member(a.port, 'alice')
     const bob = await member(b.port, 'bob')
     await alice.expect('JOINED r bob')
+    const logged: string[] = []
+    for (const { server } of [a, b]) server.on('log', (event) => logged.push(event.text))
     const admin = new Redis(redis.url)
     try {
       await admin.config('SET', 'maxmemory-policy', 'noeviction')
@@ -208,6 +210,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
       // All bob heard: not the refused message, not a LEFT for the refused JOIN.
       await bob.until('alice back', (lines) => lines.includes('MSG r alice back'))
       expect(bob.lines).toEqual(['MSG r alice back'])
+      // A refused append took no place in its origin's sequence: nobody reads a gap into it.
+      expect(logged.filter((text) => text.includes('were trimmed'))).toEqual([])
       alice.send('WHO')
       await alice.expect('USERS r alice bob')
     } finally {

@@ -55,6 +55,8 @@ interface Room {
    */
   origin: string
   appended: number
+  /** Every origin this node's entries in the room have had while it read it: a refusal starts a new one. */
+  origins: Set<string>
   /** Local sessions that get the room's entries: from their own JOINED entry to their own LEFT entry. */
   active: Set<Session>
   /** Local JOINED entries appended and not yet read back: the room stays read until they are. */
@@ -418,9 +420,25 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
     const seq = state ? ++state.appended : 1
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
     const log = keys.roomLog(room)
-    this.appended++
-    if (presence) return appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence, fields)
-    return this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>
+    const appended = presence
+      ? appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence, fields)
+      : (this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>)
+    return appended.then(
+      (id) => {
+        this.appended++
+        return id
+      },
+      (error: Error) => {
+        // The refused entry's number was never used: readers would take the gap for entries trimmed or lost.
+        // What follows starts an origin of its own (new numbers from 1), which readers take as just that.
+        if (state && state.origin === origin) {
+          state.origin = this.newOrigin()
+          state.origins.add(state.origin)
+          state.appended = 0
+        }
+        throw error
+      }
+    )
   }
 
   private newOrigin(): string {
@@ -510,7 +528,7 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
         return
       }
       case 'joined':
-        if (entry.origin === state.origin) state.joining--
+        if (state.origins.has(entry.origin)) state.joining--
         if (mine) state.active.add(mine.session)
         return announce(state.active, entry.count, mine?.session ?? null, reply.joined(room, entry.nick), this.options.presenceLimit)
       case 'left':
@@ -564,7 +582,8 @@ export class ClusterChat extends LineReplies implements ChatProtocol {
   private room(name: string): Room {
     let state = this.rooms.get(name)
     if (!state) {
-      state = { origin: this.newOrigin(), appended: 0, active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }
+      const origin = this.newOrigin()
+      state = { origin, appended: 0, origins: new Set([origin]), active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }
       this.rooms.set(name, state)
     }
     return state
