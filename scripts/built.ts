@@ -1,5 +1,5 @@
 // The CLI and the app run from the build (out/): the worker and the load agent are files loaded by path.
-// Build when it is missing or older than its sources, and only then, so `npm run serve -- --help` answers at once.
+// Build when it is missing or older than its sources, and only then: a second `npm run serve` starts at once.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
