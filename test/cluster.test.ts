@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
+import { clusterBackend } from '../src/main/core/cluster/cluster-chat'
 import { ChatServer } from '../src/main/core/server/server'
 import type { ServerOptions } from '../src/main/core/server/options'
 import { LOAD_AGENT_FILE, TestClient, WORKER_FILE, waitFor } from './helpers'
@@ -33,7 +34,7 @@ async function node(nodeId: string, options: Partial<ServerOptions> = {}): Promi
     workerFile: WORKER_FILE,
     workers: 1,
     shutdownDeadlineMs: 2000,
-    cluster: { redis: redis.url, nodeId },
+    lineBackend: clusterBackend({ redis: redis.url, nodeId }),
     ...options
   })
   servers.push(server)
@@ -129,10 +130,10 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
 
   it('refuses to start a node without Redis, or with the id of a live node', async () => {
     await node('taken')
-    const twin = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, cluster: { redis: redis.url, nodeId: 'taken' } })
+    const twin = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: redis.url, nodeId: 'taken' }) })
     await expect(twin.start()).rejects.toThrow(/node id taken is in use/)
     const port = await freePort()
-    const lonely = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, cluster: { redis: `redis://127.0.0.1:${port}`, nodeId: 'x' } })
+    const lonely = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: `redis://127.0.0.1:${port}`, nodeId: 'x' }) })
     await expect(lonely.start()).rejects.toThrow(/cannot reach Redis at redis:\/\/127.0.0.1:\d+: .*ECONNREFUSED/)
   })
 

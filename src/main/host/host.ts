@@ -12,6 +12,7 @@ import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
 import type { LoadConfig, LoadReport, LoadTarget } from '../../shared/load'
 import type { LogEvent } from '../../shared/telemetry'
 import type { AgentLauncher } from '../core/load/agent-process'
+import { clusterBackend } from '../core/cluster/cluster-chat'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
@@ -113,7 +114,7 @@ export class SwitchboardHost {
   async kickSession(sessionId: number, node?: string): Promise<boolean> {
     const server = this.server
     if (!server) return false
-    if (node === undefined || node === server.options.cluster?.nodeId) return server.kick(sessionId, 'by the control panel')
+    if (node === undefined || node === server.nodeId) return server.kick(sessionId, 'by the control panel')
     return server.kickRemote(node, sessionId, 'by the control panel')
   }
 
@@ -208,8 +209,9 @@ export class SwitchboardHost {
     this.keep({ server: config })
     this.setState({ status: 'starting', config, error: null })
     const { limits, cluster, ...rest } = config
-    // The contract says null for no cluster (JSON has no undefined); the core's option is just absent.
-    const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, cluster: cluster ?? undefined, workerFile: this.options.workerFile })
+    // The composition root of the app and the CLI: the line backend is chosen here, not in the server.
+    const lineBackend = cluster === null ? undefined : clusterBackend(cluster)
+    const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, lineBackend, workerFile: this.options.workerFile })
     server.on('log', (event) => this.log(event))
     server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))
     try {

@@ -5,7 +5,7 @@ import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
 import { lineCodec } from '../codec/line'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
-import type { ChatProtocol } from '../server/chat-protocol'
+import type { LineBackend, LineBackendContext, LineBackendFactory } from '../server/line-backend'
 import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
 import { announce, whoPages } from '../server/room-lines'
@@ -68,16 +68,15 @@ interface Room {
   waiters: { id: string; resolve: () => void }[]
 }
 
-export interface ClusterChatOptions {
+export interface ClusterChatOptions extends LineBackendContext {
   config: ClusterConfig
-  presenceLimit: number
-  maxLineBytes: number
-  /** This node's figures for its heartbeat. */
-  beat(): { sessions: number; msgsInPerSec: number; msgsOutPerSec: number; listeners: string[] }
-  /** Kicks a local session (asked by another node). */
-  kick(sessionId: number, reason: string): void
-  log(text: string, error?: boolean): void
 }
+
+/** The line backend of a node of the cluster `config` names: what the composition root hands the server. */
+export const clusterBackend =
+  (config: ClusterConfig): LineBackendFactory =>
+  (context) =>
+    new ClusterChat({ ...context, config })
 
 /** Runs `then` now if there is nothing to wait for, else after it: the fast path stays synchronous. */
 function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unknown> | void {
@@ -92,7 +91,7 @@ function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unkn
  * A session's commands run in its order: a command that needs Redis's answer (NICK, JOIN, WHO) holds the
  * ones after it, and a reply (PONG, ERR) waits until the session's own entries before it were delivered.
  */
-export class ClusterChat extends LineReplies implements ChatProtocol {
+export class ClusterChat extends LineReplies implements LineBackend {
   readonly nodeId: string
   /** This run of the node: entries it appends say so, and a restarted node is a new origin. */
   private readonly run: string

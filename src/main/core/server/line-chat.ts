@@ -1,7 +1,7 @@
 import { lineCodec } from '../codec/line'
 import type { Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
-import type { ChatProtocol } from './chat-protocol'
+import type { LineBackend } from './line-backend'
 import { LineReplies } from './line-replies'
 import { announce, whoPages } from './room-lines'
 import type { Session } from './session'
@@ -27,7 +27,8 @@ export interface LineChatLimits {
  * only, and is changed only by commits, which arrive in the logic pipeline's order. It alone holds a
  * session's nick and room.
  */
-export class LineChat extends LineReplies implements ChatProtocol {
+export class LineChat extends LineReplies implements LineBackend {
+  readonly nodeId = null
   private readonly rooms = new Map<string, Set<Session>>()
   private readonly members = new Map<Session, Member>()
   /** Keyed by lower-cased nick: nicks differing only in case would be confusing in a room. */
@@ -37,6 +38,27 @@ export class LineChat extends LineReplies implements ChatProtocol {
 
   constructor(private readonly limits: LineChatLimits) {
     super()
+  }
+
+  // This process alone: nothing to open or close, no other node to ask.
+  open(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  allLeft(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  kickRemote(): Promise<boolean> {
+    return Promise.resolve(false)
+  }
+
+  metrics(): null {
+    return null
   }
 
   join(session: Session): void {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
-import { DEFAULT_LIMITS, type ClusterConfig, type ListenerConfig, type ServerLimits } from '../../../shared/contract'
+import { DEFAULT_LIMITS, type ListenerConfig, type ServerLimits } from '../../../shared/contract'
 import { CODEC_NAMES, isCodecName } from '../codec'
+import type { LineBackendFactory } from './line-backend'
 
 /** The limits (sessions, sizes, rates, timeouts) are the contract's ServerLimits, declared there once. */
 export interface ServerOptions extends ServerLimits {
@@ -21,8 +22,11 @@ export interface ServerOptions extends ServerLimits {
   metricsIntervalMs: number
   /** The built piscina worker (out/main/logic-worker.js); needed when workers > 0. */
   workerFile?: string
-  /** Line rooms and nicks shared with other nodes through Redis; absent: this process alone. */
-  cluster?: ClusterConfig
+  /**
+   * The line listeners' rooms and nicks, as the composition root chooses: absent, this process's own
+   * (LineChat); `clusterBackend(config)` shares them with a cluster's other nodes through Redis.
+   */
+  lineBackend?: LineBackendFactory
 }
 
 export const DEFAULT_HOST = '127.0.0.1'

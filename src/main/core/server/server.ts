@@ -10,11 +10,11 @@ import { MetricsSampler } from '../metrics/sampler'
 import { within } from '../within'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
-import { ClusterChat } from '../cluster/cluster-chat'
 import { AsioRelay } from './asio-relay'
 import type { ChatProtocol } from './chat-protocol'
 import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
+import type { LineBackend } from './line-backend'
 import { checkOptions, DEFAULTS, type ServerOptions } from './options'
 import { ReadGate } from './read-gate'
 import { Session, type FlushWhen, type SessionHost, type SessionLimits } from './session'
@@ -25,7 +25,7 @@ interface Listener {
   spec: BoundListener
   codec: Codec
   server: Server
-  /** The line listeners share the server's LineChat; each asio listener is a room of its own. */
+  /** The line listeners share the server's line backend; each asio listener is a room of its own. */
   protocol: ChatProtocol
 }
 
@@ -91,8 +91,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly endpoints = new Map<string, Listener>()
   private readonly sessions = new Map<number, Session>()
   /** The line listeners' rooms and nicks: this process's own, or shared with a cluster's other nodes. */
-  private readonly chat: LineChat | ClusterChat
-  private readonly cluster: ClusterChat | null
+  private readonly chat: LineBackend
   /** The last snapshot's totals, for the cluster heartbeat. */
   private lastTotals: MetricsSnapshot['totals'] | null = null
   private readonly executor: LogicExecutor
@@ -122,23 +121,19 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
     this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
-    const { presenceLimit, maxLineBytes, cluster } = this.options
-    this.cluster = cluster
-      ? new ClusterChat({
-          config: cluster,
-          presenceLimit,
-          maxLineBytes,
-          beat: () => ({
-            sessions: this.sessions.size,
-            msgsInPerSec: this.lastTotals?.msgsInPerSec ?? 0,
-            msgsOutPerSec: this.lastTotals?.msgsOutPerSec ?? 0,
-            listeners: this.addresses.map(({ codec, host, port }) => `${codec}:${host}:${port}`)
-          }),
-          kick: (sessionId, reason) => this.kick(sessionId, reason),
-          log: (text, error) => this.log(error ? 'error' : 'cluster', text)
-        })
-      : null
-    this.chat = this.cluster ?? new LineChat({ presenceLimit, maxLineBytes })
+    const { presenceLimit, maxLineBytes, lineBackend } = this.options
+    this.chat = (lineBackend ?? ((limits) => new LineChat(limits)))({
+      presenceLimit,
+      maxLineBytes,
+      beat: () => ({
+        sessions: this.sessions.size,
+        msgsInPerSec: this.lastTotals?.msgsInPerSec ?? 0,
+        msgsOutPerSec: this.lastTotals?.msgsOutPerSec ?? 0,
+        listeners: this.addresses.map(({ codec, host, port }) => `${codec}:${host}:${port}`)
+      }),
+      kick: (sessionId, reason) => this.kick(sessionId, reason),
+      log: (text, error) => this.log(error ? 'error' : 'cluster', text)
+    })
     this.limits = {
       maxPayload: this.options.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
@@ -183,7 +178,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   async start(): Promise<BoundListener[]> {
     try {
       // Into the cluster first: a node that cannot reach Redis must not take connections it cannot serve.
-      await this.cluster?.open()
+      await this.chat.open()
       for (const spec of this.options.listeners) await this.listen(spec)
     } catch (error) {
       await this.stop()
@@ -196,6 +191,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       this.sweepTimer.unref()
     }
     return this.addresses
+  }
+
+  /** This node's name in its cluster; null for a process on its own. */
+  get nodeId(): string | null {
+    return this.chat.nodeId
   }
 
   get addresses(): BoundListener[] {
@@ -221,7 +221,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       logicBusyMs: this.pipeline.busyMs,
       batchesRedone: this.pipeline.batchesRedone,
       batchTimeouts: this.pipeline.batchTimeouts
-    }, this.cluster?.metrics() ?? null)
+    }, this.chat.metrics())
     this.lastTotals = snapshot.totals
     return snapshot
   }
@@ -237,7 +237,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   /** Asks another node of the cluster to kick one of its sessions; false if not clustered or that node is not alive. */
   kickRemote(node: string, sessionId: number, reason: string): Promise<boolean> {
-    return this.cluster?.kickRemote(node, sessionId, reason) ?? Promise.resolve(false)
+    return this.chat.kickRemote(node, sessionId, reason)
   }
 
   /**
@@ -268,11 +268,9 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     for (const session of this.sessions.values()) session.destroy('shutdown deadline passed')
     // Nobody is left to answer: what is still in the logic stage gets the last tenth, then the pool goes.
     await within(this.pipeline.whenIdle(), deadline * 0.1)
-    if (this.cluster) {
-      // Their LEFT entries, so other nodes' members hear of it now rather than when this node's heartbeat expires.
-      await within(this.cluster.allLeft(), deadline * 0.1)
-      await this.cluster.close(deadline * 0.1)
-    }
+    // A cluster's LEFT entries, so other nodes' members hear of it now rather than when this node's heartbeat expires.
+    await within(this.chat.allLeft(), deadline * 0.1)
+    await this.chat.close(deadline * 0.1)
     await Promise.all(unbound)
     this.pipeline.close()
     await this.executor.close()
