@@ -98,6 +98,11 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly pipeline: LogicPipeline<Entry>
   private readonly gate: ReadGate
   private readonly sampler = new MetricsSampler()
+  /**
+   * Per session, what its commits still being applied (in a cluster: waiting on Redis) settle with. A marker
+   * that ends the session waits for it, so the answers to what it sent before come first, as on one node.
+   */
+  private readonly applying = new WeakMap<Session, Promise<unknown>>()
   private readonly dirty = new Set<Session>()
   private readonly limits: SessionLimits
   private flushScheduled = false
@@ -424,11 +429,23 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     // A session the server is ending (QUIT, kicked, a limit, dropped as slow) had its say: what it sent after is not committed.
     const applying = session.heard ? listener.protocol.commit(session, entry.frame!, command) : undefined
     // A command still being applied (in a cluster: waiting on Redis) keeps its place in the session's share of the queue.
-    if (applying) void applying.then(() => this.gate.release(session))
-    else this.gate.release(session)
+    if (!applying) return this.gate.release(session)
+    const before = this.applying.get(session)
+    const all = before ? Promise.all([before, applying]) : applying
+    this.applying.set(session, all)
+    void applying.then(() => this.gate.release(session))
+    void all.then(() => {
+      if (this.applying.get(session) === all) this.applying.delete(session)
+    })
   }
 
-  private commitMarker(session: Session, listener: Listener, marker: Marker): void {
+  private commitMarker(session: Session, listener: Listener, marker: Marker, waited = false): void {
+    const pending = waited ? undefined : this.applying.get(session)
+    if (pending && (marker.kind === 'broken' || marker.kind === 'finished')) {
+      // Not for ever: a Redis that does not answer must not keep a broken stream open.
+      void within(pending, this.options.shutdownDeadlineMs).then(() => this.commitMarker(session, listener, marker, true))
+      return
+    }
     switch (marker.kind) {
       case 'refuse':
         return listener.protocol.refuse(session, marker.code, marker.detail)
