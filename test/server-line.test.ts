@@ -1,16 +1,18 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { serverFixture, waitFor } from './helpers'
+import { waitFor } from './helpers'
+import { LINE_BACKENDS, lineFixture } from './line-backends'
 
-const fixture = serverFixture()
-const setup = fixture.start
-const join = fixture.join
+describe.each(LINE_BACKENDS)('line protocol over loopback, on $name', (backend) => {
+  const fixture = lineFixture(backend)
+  const setup = fixture.start
+  const join = fixture.join
 
-describe('line protocol over loopback', () => {
   it('welcomes a session as a guest in the lobby and tells the lobby', async () => {
     const port = await setup()
     const a = await join(port)
-    expect(a.nick).toBe(`guest-${a.id}`)
+    expect(a.nick).toMatch(/^guest-\d+$/)
+    if (backend.guestIsSessionId) expect(a.nick).toBe(`guest-${a.id}`)
     const b = await join(port)
     await a.c.expect(`JOINED lobby ${b.nick}`)
   })
@@ -183,8 +185,8 @@ describe('line protocol over loopback', () => {
 
   it('refuses sessions past the limit with ERR server-full', async () => {
     const port = await setup({ maxSessions: 2 })
-    await join(port)
-    await join(port)
+    // Two on every node: the limit is each node's.
+    for (let i = 0; i < 2 * fixture.nodes; i++) await join(port)
     const third = await fixture.connect({ port })
     await third.expect(/^ERR server-full /)
     await third.closed()
