@@ -9,14 +9,14 @@ import { describe, expect, it } from 'vitest'
 import { getCodec } from '../src/main/core/codec'
 import { parseCommand } from '../src/main/core/protocol/commands'
 import { reply } from '../src/main/core/protocol/replies'
-import { serverFixture, waitFor, type TestClient } from './helpers'
+import { waitFor, type TestClient } from './helpers'
+import { LINE_BACKENDS, lineFixture } from './line-backends'
 
 const MAX_LINE = 256
 /** Low, so that reading pauses and resumes (decoders stopped mid-chunk) under the groups' traffic. */
 const HIGH_WATER = 8
 const line = getCodec('line')
 
-const fixture = serverFixture()
 
 /** What a random session does: bytes cut into writes, then how it leaves. */
 interface SessionPlan {
@@ -249,7 +249,9 @@ class Probe {
   }
 }
 
-describe('server under random sessions', () => {
+describe.each(LINE_BACKENDS)('server under random sessions, on $name', (backend) => {
+  const fixture = lineFixture(backend)
+
   it('stays up and answers a well-behaved client exactly, whatever other sessions send', async () => {
     const port = await fixture.start({ maxLineBytes: MAX_LINE, logicHighWater: HIGH_WATER })
     const { c, nick } = await fixture.join(port)
@@ -270,7 +272,9 @@ describe('server under random sessions', () => {
           else await probe.resync()
           probeInStep = false
           let groupDone = false
-          const group = Promise.all(plans.map((plan) => runSession(port, plan, sockets))).finally(() => (groupDone = true))
+          // Spread over the nodes: in a cluster, what one node's sessions do reaches the others through Redis.
+          const ports = fixture.ports
+          const group = Promise.all(plans.map((plan, i) => runSession(ports[i % ports.length], plan, sockets))).finally(() => (groupDone = true))
           // The probe keeps talking while the group runs: a few bursts, so it sends a few hundred lines in all.
           const talk = (async () => {
             for (let bursts = 0; bursts === 0 || (!groupDone && bursts < 3); bursts++) await probe.burst(3)
@@ -290,7 +294,7 @@ describe('server under random sessions', () => {
     expect(probe.stray(), 'lines the probe did not ask for').toEqual([])
     await probe.burst(3)
     // Every random session is gone from the server, and a newcomer is welcomed.
-    await waitFor('the random sessions to be gone', () => fixture.server.snapshot().sessions.length === 1)
+    await waitFor('the random sessions to be gone', () => fixture.servers.reduce((n, server) => n + server.snapshot().sessions.length, 0) === 1)
     const newcomer = await fixture.join(port)
     expect(newcomer.nick).toMatch(/^guest-/)
     await probe.burst(3)

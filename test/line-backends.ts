@@ -62,6 +62,14 @@ export function lineFixture(backend: LineBackendUnderTest) {
       if (nodes.length === 0) throw new Error('no server started')
       return nodes[0].server
     },
+    /** Every node, in order. */
+    get servers(): ChatServer[] {
+      return nodes.map(({ server }) => server)
+    },
+    /** Every node's port, in order. */
+    get ports(): number[] {
+      return nodes.map(({ port }) => port)
+    },
     async start(options: Partial<ServerOptions> = {}): Promise<number> {
       for (let i = 0; i < backend.nodes; i++) nodes.push(await startServer({ ...options, ...nodeOptions(i) }))
       return nodes[0].port
