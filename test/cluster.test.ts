@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
 import { clusterBackend } from '../src/main/core/cluster/cluster-chat'
+import { keys } from '../src/main/core/cluster/keys'
 import { ChatServer } from '../src/main/core/server/server'
 import type { ServerOptions } from '../src/main/core/server/options'
 import { LOAD_AGENT_FILE, TestClient, WORKER_FILE, waitFor } from './helpers'
@@ -59,6 +60,15 @@ async function member(port: number, nick: string, room = 'r'): Promise<TestClien
 }
 
 const msgs = (c: TestClient) => c.lines.filter((line) => line.startsWith('MSG '))
+
+/** Polls an asynchronous condition (a Redis query) until it holds. */
+async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
 
 describe('a cluster of nodes sharing rooms through Redis', () => {
   it('gives every member on every node one order, and keeps each sender’s', async () => {
@@ -170,12 +180,9 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
         }
         await c.closed()
       }
+      await waitFor('no room read or held here', () => rooms?.length === 0)
       // Redis drops a hash with its last field: no members hash is left once every LEFT is in.
-      let hashes: string[] = []
-      await waitFor('no room read or held here, no member left in Redis', () => {
-        void admin.keys('sb:*:members').then((held) => (hashes = held))
-        return rooms?.length === 0 && hashes.length === 0
-      })
+      await waitForAsync('no member left in Redis', async () => (await admin.keys('sb:*:members')).length === 0)
     } finally {
       admin.disconnect()
     }
@@ -217,6 +224,29 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
       await alice.expect('USERS r alice bob')
     } finally {
       await admin.config('SET', 'maxmemory', '0')
+      admin.disconnect()
+    }
+  })
+
+  it("lets an emptied room's stream expire after the room TTL: a minute by default, --room-ttl to change it", async () => {
+    const admin = new Redis(redis.url)
+    try {
+      const { port } = await node('a')
+      const brief = await member(port, 'brief', 'brief')
+      brief.send('CHAT soon gone')
+      await brief.expect('MSG brief brief soon gone')
+      await brief.close()
+      await waitForAsync('the room emptied', async () => (await admin.ttl(keys.roomLog('brief'))) > 0)
+      expect(await admin.ttl(keys.roomLog('brief'))).toBeLessThanOrEqual(60)
+      expect(await admin.exists(keys.roomMembers('brief'))).toBe(0)
+
+      const tuned = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: redis.url, nodeId: 'tuned' }, { emptyRoomTtlS: 1 }) })
+      servers.push(tuned)
+      const [bound] = await tuned.start()
+      const fleeting = await member(bound.port, 'fleeting', 'fleeting')
+      await fleeting.close()
+      await waitForAsync('the emptied stream gone', async () => (await admin.exists(keys.roomLog('fleeting'))) === 0)
+    } finally {
       admin.disconnect()
     }
   })

@@ -29,7 +29,7 @@ describe('room keys on a 3-master Redis Cluster', () => {
     const masters = new Set<number>()
     for (const room of rooms) {
       masters.add(await masterOf(keys.roomLog(room)))
-      const id = await client.eval(APPEND_PRESENCE, 2, keys.roomLog(room), keys.roomMembers(room), 100, 'set', 'n1/1', 'ada', 'k', 'joined', 'o', 'n1.x.1', 'q', '1', 's', 'n1.x/1', 'n', 'ada')
+      const id = await client.eval(APPEND_PRESENCE, 2, keys.roomLog(room), keys.roomMembers(room), 100, 60, 'set', 'n1/1', 'ada', 'k', 'joined', 'o', 'n1.x.1', 'q', '1', 's', 'n1.x/1', 'n', 'ada')
       expect(id).toMatch(/^\d+-\d+$/)
       expect(await client.hget(keys.roomMembers(room), 'n1/1')).toBe('ada')
     }

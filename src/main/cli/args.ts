@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../../shared/contract'
+import { CLUSTER_TUNING, type ClusterTuning } from '../core/cluster/cluster-chat'
 import { defaultNodeId } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
 import { checkServerConfig, ValidationError } from '../host/validate'
@@ -24,6 +25,7 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice a full batch's work; default ${DEFAULTS.batchTimeoutMs})
   --cluster redis://H:P       join a cluster: line rooms and nicks shared with other nodes through Redis (docs/CLUSTER.md)
   --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
+  --room-ttl S                how long an emptied room's stream is kept in Redis, in seconds (default ${CLUSTER_TUNING.emptyRoomTtlS})
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --allow-remote              allow listeners and a cluster's Redis beyond loopback, from the flags or the control room
@@ -82,6 +84,8 @@ export interface ServeArgs {
   settingsFile: string | null
   /** What the control room may reach beyond this server: the operator's flags, never the page's say. */
   reach: Reach
+  /** How a cluster node uses Redis. */
+  clusterTuning: ClusterTuning
   verbose: boolean
 }
 
@@ -101,6 +105,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'batch-timeout': { type: 'string' },
     cluster: { type: 'string' },
     'node-id': { type: 'string' },
+    'room-ttl': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     settings: { type: 'string' },
@@ -115,6 +120,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     throw new UsageError((error as Error).message)
   }
   if (values['node-id'] !== undefined && values.cluster === undefined) throw new UsageError('--node-id names a node of a cluster: give --cluster too')
+  if (values['room-ttl'] !== undefined && values.cluster === undefined) throw new UsageError('--room-ttl is how a cluster node keeps rooms: give --cluster too')
   const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
   // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
   if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
@@ -153,6 +159,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
     reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: values.cluster ?? null },
+    clusterTuning: { emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS },
     verbose: values.verbose
   }
 }

@@ -27,7 +27,8 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     serverDefaults: args.serverDefaults,
     config,
     settings,
-    reach: args.reach
+    reach: args.reach,
+    clusterTuning: args.clusterTuning
   })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)

@@ -12,7 +12,7 @@ import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
 import type { LoadConfig, LoadReport, LoadTarget } from '../../shared/load'
 import type { LogEvent } from '../../shared/telemetry'
 import type { AgentLauncher } from '../core/load/agent-process'
-import { clusterBackend } from '../core/cluster/cluster-chat'
+import { clusterBackend, type ClusterTuning } from '../core/cluster/cluster-chat'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer } from '../core/server/server'
@@ -42,6 +42,8 @@ export interface HostOptions {
   settings?: SettingsStore
   /** What pages may reach beyond this server's loopback listeners; this server alone unless given. */
   reach?: Reach
+  /** How a cluster node uses Redis (serve's --room-ttl); the defaults unless given. */
+  clusterTuning?: ClusterTuning
 }
 
 const LOG_FLUSH_MS = 250
@@ -210,7 +212,7 @@ export class SwitchboardHost {
     this.setState({ status: 'starting', config, error: null })
     const { limits, cluster, ...rest } = config
     // The composition root of the app and the CLI: the line backend is chosen here, not in the server.
-    const lineBackend = cluster === null ? undefined : clusterBackend(cluster)
+    const lineBackend = cluster === null ? undefined : clusterBackend(cluster, this.options.clusterTuning)
     const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, lineBackend, workerFile: this.options.workerFile })
     server.on('log', (event) => this.log(event))
     server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))

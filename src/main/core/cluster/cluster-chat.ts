@@ -10,7 +10,7 @@ import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
 import { announce, whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
-import { keys, memberOf } from './keys'
+import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { NICK_TTL_S, NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
 import { appendPresence, connectRedis, deleteIf, refusalOf, unawaited, type Presence } from './redis'
 import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
@@ -68,15 +68,24 @@ interface Room {
   waiters: { id: string; resolve: () => void }[]
 }
 
+/** What an operator may tune of a node's use of Redis (the CLI's flags); the defaults suit most. */
+export interface ClusterTuning {
+  /** How long an emptied room's stream is kept, in seconds. */
+  emptyRoomTtlS: number
+}
+
+export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S }
+
 export interface ClusterChatOptions extends LineBackendContext {
   config: ClusterConfig
+  tuning: ClusterTuning
 }
 
 /** The line backend of a node of the cluster `config` names: what the composition root hands the server. */
 export const clusterBackend =
-  (config: ClusterConfig): LineBackendFactory =>
+  (config: ClusterConfig, tuning: ClusterTuning = CLUSTER_TUNING): LineBackendFactory =>
   (context) =>
-    new ClusterChat({ ...context, config })
+    new ClusterChat({ ...context, config, tuning })
 
 /** Runs `then` now if there is nothing to wait for, else after it: the fast path stays synchronous. */
 function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unknown> | void {
@@ -420,7 +429,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
     const log = keys.roomLog(room)
     const appended = presence
-      ? appendPresence(this.commands, log, keys.roomMembers(room), STREAM_KEEP, presence, fields)
+      ? appendPresence(this.commands, log, keys.roomMembers(room), { maxLen: STREAM_KEEP, emptyTtlS: this.options.tuning.emptyRoomTtlS }, presence, fields)
       : (this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>)
     return appended.then(
       (id) => {

@@ -30,19 +30,23 @@ export const keys = {
 /** The member field of a session in a room's member hash and a nick key's value. */
 export const memberOf = (node: string, sessionId: number): string => `${node}/${sessionId}`
 
-/** An empty room's stream is kept this long (seconds) for late readers, then expires: unused rooms do not pile up. */
-export const EMPTY_ROOM_TTL_S = 3600
+/**
+ * An empty room's stream is kept this long (seconds) by default, then expires: long enough for a reader that
+ * fell behind, or a member coming back, short enough that rooms nobody uses do not pile up (`--room-ttl`).
+ */
+export const EMPTY_ROOM_TTL_S = 60
 
 const PRESENCE = `
-if ARGV[2] == 'set' then
-  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+local maxlen, ttl, op, field, nick = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if op == 'set' then
+  redis.call('HSET', KEYS[2], field, nick)
   redis.call('PERSIST', KEYS[1])
-elseif redis.call('HDEL', KEYS[2], ARGV[3]) == 0 then
-  ARGV[6] = 'void'
+elseif redis.call('HDEL', KEYS[2], field) == 0 then
+  ARGV[7] = 'void'
 end
 local count = redis.call('HLEN', KEYS[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', count, unpack(ARGV, 5))
-if count == 0 then redis.call('EXPIRE', KEYS[1], ${EMPTY_ROOM_TTL_S}) end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'c', count, unpack(ARGV, 6))
+if count == 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return id
 `
 
@@ -51,7 +55,8 @@ return id
  * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
  * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
  * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
- * KEYS: log, members. ARGV: maxlen, 'set'|'del', member field, nick, then the entry's pairs ('k', kind, ...).
+ * KEYS: log, members. ARGV: maxlen, the empty room's TTL (s), 'set'|'del', member field, nick, then the
+ * entry's pairs ('k', kind, ...). An emptied room's stream expires after the TTL; a join keeps it.
  * The shebang makes Redis refuse the whole script while it is out of memory (without one, a script that
  * begins with HDEL, which Redis allows then, may go on to XADD): a JOIN's LEFT must not go through when
  * its JOINED could not.

@@ -13,10 +13,10 @@ export interface Presence {
   farewell?: boolean
 }
 
-/** See APPEND_PRESENCE: resolves with the new entry's ID. */
-export function appendPresence(redis: Redis, log: string, members: string, maxLen: number, presence: Presence, fields: string[]): Promise<string> {
+/** See APPEND_PRESENCE: resolves with the new entry's ID. `limits`: the stream's length, an emptied room's TTL. */
+export function appendPresence(redis: Redis, log: string, members: string, limits: { maxLen: number; emptyTtlS: number }, presence: Presence, fields: string[]): Promise<string> {
   const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
-  return redis.eval(script, 2, log, members, maxLen, presence.op, presence.field, presence.nick, ...fields) as Promise<string>
+  return redis.eval(script, 2, log, members, limits.maxLen, limits.emptyTtlS, presence.op, presence.field, presence.nick, ...fields) as Promise<string>
 }
 
 export function deleteIf(redis: Redis, key: string, value: string): Promise<number> {
