@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { afterEach } from 'vitest'
 import { ChatClient, type ClientOptions } from '../src/main/core/client/client'
 import { ChatServer } from '../src/main/core/server/server'
 import type { ServerOptions } from '../src/main/core/server/options'
@@ -107,42 +106,5 @@ export async function waitFor(what: string, predicate: () => boolean, timeoutMs 
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/**
- * A server and clients for one test file: whatever a test starts is closed after it.
- * `start()` starts a server (line listener on a free port unless told otherwise) and returns its port.
- */
-export function serverFixture() {
-  let current: ChatServer | undefined
-  const clients: TestClient[] = []
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()))
-    await current?.stop()
-    current = undefined
-  })
-  return {
-    get server(): ChatServer {
-      if (!current) throw new Error('no server started')
-      return current
-    },
-    async start(options: Partial<ServerOptions> = {}): Promise<number> {
-      const started = await startServer(options)
-      current = started.server
-      return started.port
-    },
-    /** A line client that has read its WELCOME. */
-    async join(port: number) {
-      const joined = await joinLine(port)
-      clients.push(joined.c)
-      return joined
-    },
-    /** Any client, closed after the test. */
-    async connect(options: ClientOptions): Promise<TestClient> {
-      const client = await TestClient.connect(options)
-      clients.push(client)
-      return client
-    }
   }
 }

@@ -74,10 +74,13 @@ export function lineFixture(backend: LineBackendUnderTest) {
       for (let i = 0; i < backend.nodes; i++) nodes.push(await startServer({ ...options, ...nodeOptions(i) }))
       return nodes[0].port
     },
-    /** A line client that has read its WELCOME, on the next node in turn (`port` is the first node's). */
+    /**
+     * A line client that has read its WELCOME. The first node's port (what `start()` returned) means the next
+     * node in turn; any other port (another listener, another server) is taken as given.
+     */
     async join(port: number) {
-      const node = nodes[joins++ % nodes.length]
-      const joined = await joinLine(node?.port ?? port)
+      const target = nodes.length > 0 && port === nodes[0].port ? nodes[joins++ % nodes.length].port : port
+      const joined = await joinLine(target)
       clients.push(joined.c)
       return joined
     },
@@ -89,3 +92,6 @@ export function lineFixture(backend: LineBackendUnderTest) {
     }
   }
 }
+
+/** One node for a test file that needs nothing of a cluster (the asio relay, the logic stage, the load engine). */
+export const serverFixture = () => lineFixture(LINE_BACKENDS[0])

@@ -7,7 +7,8 @@ import { freePort } from '../scripts/asio-reference'
 import { createScanner, type DeliverySink } from '../src/main/core/load/scanner'
 import { FrameWriter, TagLayout } from '../src/main/core/load/wire'
 import type { ChatServer } from '../src/main/core/server/server'
-import { LOAD_AGENT_FILE, serverFixture, startServer } from './helpers'
+import { LOAD_AGENT_FILE, startServer } from './helpers'
+import { serverFixture } from './line-backends'
 
 function collect() {
   const seen: string[] = []

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeAsio } from '../src/main/core/codec/asio'
 import { buildAsioProgram, freePort } from '../scripts/asio-reference'
-import { serverFixture, waitFor, type TestClient } from './helpers'
+import { waitFor, type TestClient } from './helpers'
+import { serverFixture } from './line-backends'
 
 const fixture = serverFixture()
 const processes: ChildProcess[] = []

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import type { LogEvent } from '../src/shared/telemetry'
-import { serverFixture, waitFor, type TestClient } from './helpers'
+import { waitFor, type TestClient } from './helpers'
+import { serverFixture } from './line-backends'
 
 const fixture = serverFixture()
 const setup = fixture.start

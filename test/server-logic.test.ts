@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { LogEvent, MetricsSnapshot } from '../src/shared/telemetry'
-import { serverFixture, waitFor } from './helpers'
+import { waitFor } from './helpers'
+import { serverFixture } from './line-backends'
 
 const fixture = serverFixture()
 const setup = fixture.start

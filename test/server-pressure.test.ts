@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { serverFixture, waitFor } from './helpers'
+import { waitFor } from './helpers'
+import { serverFixture } from './line-backends'
 
 const fixture = serverFixture()
 const setup = fixture.start

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { LogEvent } from '../src/shared/telemetry'
-import { serverFixture, waitFor } from './helpers'
+import { waitFor } from './helpers'
+import { serverFixture } from './line-backends'
 
 /** The real worker with faults injected by the frames it is handed (see the file). */
 const FAULTY_WORKER = resolve('test/fixtures/faulty-worker.mjs')
