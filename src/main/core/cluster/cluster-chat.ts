@@ -2,20 +2,20 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
-import { lineCodec } from '../codec/line'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend, LineBackendContext, LineBackendFactory } from '../server/line-backend'
 import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
-import { announce, whoPages } from '../server/room-lines'
+import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { NICK_TTL_S, NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
 import { appendPresence, connectRedis, deleteIf, refusalOf, unawaited, type Presence } from './redis'
-import { entryFields, parseEntry, type NewEntry, type RoomEntry } from './room-entry'
-import { SeqGuard } from './seq-guard'
-import { compareIds, idBefore, idTime } from './stream-id'
+import { entryFields, type NewEntry } from './room-entry'
+import { RoomFeed } from './room-feed'
+import { after, StepQueue } from './step-queue'
+import { idBefore } from './stream-id'
 import { StreamReader, type StreamEntry } from './stream-reader'
 import { within } from '../within'
 import { EverySecond } from './every-second'
@@ -23,14 +23,6 @@ import { EverySecond } from './every-second'
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
 const INBOX_KEEP = 1000
-
-/** One of a session's commands, run after the ones before it. */
-interface Step {
-  run(): Promise<unknown> | void
-  /** Whether later commands wait for it to finish (it decides something they depend on), or only follow it. */
-  blocks: boolean
-  settled?: () => void
-}
 
 interface Member {
   session: Session
@@ -40,32 +32,22 @@ interface Member {
   nick: string | null
   /** The room its next entries go to. */
   room: string | null
-  queue: Step[]
-  busy: boolean
+  steps: StepQueue
   /** It sent QUIT: what it sent after is not acted on. */
   quitting: boolean
   /** Its last entry not yet seen delivered: its replies wait for it, so they keep their place after it. */
   lastAppend: Promise<{ room: string; id: string }> | null
 }
 
+/** A room this node reads: what it delivers here, and the numbering of what it appends there. */
 interface Room {
+  feed: RoomFeed
   /**
    * This node's entries in the room while it reads it: an origin of their own (new each time the room is
    * read again, so the map of origins a reader keeps ends with the room) and their count so far.
    */
   origin: string
   appended: number
-  /** Every origin this node's entries in the room have had while it read it: a refusal starts a new one. */
-  origins: Set<string>
-  /** Local sessions that get the room's entries: from their own JOINED entry to their own LEFT entry. */
-  active: Set<Session>
-  /** Local JOINED entries appended and not yet read back: the room stays read until they are. */
-  joining: number
-  guard: SeqGuard
-  delivered: string | null
-  lagMs: number | null
-  /** Members' replies waiting for an entry of theirs to be delivered. */
-  waiters: { id: string; resolve: () => void }[]
 }
 
 /** What an operator may tune of a node's use of Redis (the CLI's flags); the defaults suit most. */
@@ -87,12 +69,6 @@ export const clusterBackend =
   (context) =>
     new ClusterChat({ ...context, config, tuning })
 
-/** Runs `then` now if there is nothing to wait for, else after it: the fast path stays synchronous. */
-function after(wait: Promise<unknown> | void, then: () => unknown): Promise<unknown> | void {
-  if (!wait) return void then()
-  return wait.then(then)
-}
-
 /**
  * The line protocol's rooms and nicks shared by the nodes of a cluster through Redis (docs/CLUSTER.md).
  * Every change to a room is an entry in the room's stream; each node reads the streams of its members' rooms
@@ -109,7 +85,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private readonly reader: StreamReader
   private readonly registry: NodeRegistry
   private readonly members = new Map<Session, Member>()
-  private readonly bySubject = new Map<string, Member>()
   private readonly rooms = new Map<string, Room>()
   /** Origins handed out: a room read again, or a one-off entry for a room this node does not read. */
   private origins = 0
@@ -213,7 +188,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   }
 
   metrics(): ClusterMetrics {
-    const rooms: ClusterRoom[] = [...this.rooms].map(([room, state]) => ({ room, localMembers: state.active.size, lagMs: state.lagMs }))
+    const rooms: ClusterRoom[] = [...this.rooms].map(([room, { feed }]) => ({ room, localMembers: feed.members, lagMs: feed.lagMs }))
     return {
       nodeId: this.nodeId,
       redis: this.options.config.redis,
@@ -233,12 +208,12 @@ export class ClusterChat extends LineReplies implements LineBackend {
   // ends a session, when waiting would be too late)
 
   join(session: Session): void {
-    const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, queue: [], busy: false, quitting: false, lastAppend: null }
+    const steps = new StepQueue((error) => this.refuse(session, ...this.refusal(session, error)))
+    const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, steps, quitting: false, lastAppend: null }
     this.members.set(session, member)
-    this.bySubject.set(member.subject, member)
     // Admitted cluster-wide (a guest number, in the lobby's stream and member hash) or not at all: a session
     // no other node can see would be a ghost, so one Redis refuses is told why and closed.
-    void this.submit(member, true, () => this.admit(member).catch((error: Error) => this.turnAway(member, error)))
+    void steps.submit(true, () => this.admit(member).catch((error: Error) => this.turnAway(member, error)))
   }
 
   /** Tells a session the cluster cannot have it (in no room, it would be seen by nobody) and closes it. */
@@ -257,15 +232,14 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const member = this.members.get(session)
     if (!member) return
     member.quitting = true
-    void this.submit(member, false, () => {
+    void member.steps.submit(false, () => {
       const { room, nick } = member
-      // Gone from here on: its LEFT, read back after bySubject lets go of it below, could not name it any more.
-      if (room !== null) this.stopHearing(room, session)
+      // Gone from here on: it hears nothing more of the room, its own LEFT included.
+      if (room !== null) this.stopHearing(room, member.subject)
       const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'farewell')
       if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
       this.registry.forget(session.id)
       this.members.delete(session)
-      this.bySubject.delete(member.subject)
       if (this.members.size === 0) this.whenEmpty?.()
       return left
     })
@@ -277,26 +251,26 @@ export class ClusterChat extends LineReplies implements LineBackend {
     switch (command.verb) {
       case 'CHAT':
         // Only follows: Redis keeps the appends of one connection in the order they were sent.
-        return this.submit(member, false, () => {
+        return member.steps.submit(false, () => {
           if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text: command.text })
         })
       case 'NICK':
-        return this.submit(member, true, () => this.rename(member, command.name))
+        return member.steps.submit(true, () => this.rename(member, command.name))
       case 'JOIN':
-        return this.submit(member, true, () => this.move(member, command.room))
+        return member.steps.submit(true, () => this.move(member, command.room))
       case 'WHO':
-        return this.submit(member, true, () => this.who(member))
+        return member.steps.submit(true, () => this.who(member))
       case 'PING':
-        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
+        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
       case 'HELP':
-        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.help(session)))
+        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.help(session)))
       case 'QUIT':
         member.quitting = true
-        return this.submit(member, true, () =>
+        return member.steps.submit(true, () =>
           after(this.ownDelivered(member), () => this.quit(session, command.reason))
         )
       case 'ERR':
-        return this.submit(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
+        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
       case 'NOOP':
         return
     }
@@ -308,29 +282,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
   }
 
   // A session's commands, in order.
-
-  /** Runs a step now if none is ahead of it, else queues it; the promise settles when it has done its part. */
-  private submit(member: Member, blocks: boolean, run: Step['run']): Promise<unknown> | void {
-    const step: Step = { run, blocks }
-    if (!member.busy) return this.start(member, step)
-    return new Promise<void>((resolve) => member.queue.push({ ...step, settled: resolve }))
-  }
-
-  private start(member: Member, step: Step): Promise<unknown> | void {
-    let result: Promise<unknown> | void
-    try {
-      result = step.run()
-    } catch (error) {
-      result = Promise.reject(error)
-    }
-    if (!result) return
-    const done = result.catch((error: Error) => this.refuse(member.session, ...this.refusal(member.session, error)))
-    if (step.blocks) {
-      member.busy = true
-      void done.then(() => this.drain(member))
-    }
-    return done
-  }
 
   /**
    * What a session is told of a command that failed in the cluster: Redis refusing (out of memory, a failed
@@ -346,26 +297,16 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return ['internal', 'the cluster could not apply that']
   }
 
-  private drain(member: Member): void {
-    member.busy = false
-    while (!member.busy && member.queue.length > 0) {
-      const step = member.queue.shift()!
-      const done = this.start(member, step)
-      if (done) void done.then(step.settled)
-      else step.settled!()
-    }
-  }
-
   private enter(member: Member, room: string): Promise<unknown> {
     member.room = room
-    const state = this.room(room)
-    state.joining++
+    const { feed } = this.room(room)
+    feed.expect(member.subject, member.session)
     this.registry.record(member.session.id, this.record(member))
     return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick! }, 'set').then(
       // A room new to this node is read from its joiner's own entry on: nothing from before it joined.
       ({ id }) => this.reader.watch(keys.roomLog(room), idBefore(id)),
       (error: Error) => {
-        state.joining--
+        this.stopHearing(room, member.subject)
         throw error
       }
     )
@@ -441,7 +382,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
         // What follows starts an origin of its own (new numbers from 1), which readers take as just that.
         if (state && state.origin === origin) {
           state.origin = this.newOrigin()
-          state.origins.add(state.origin)
           state.appended = 0
         }
         throw error
@@ -459,11 +399,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     if (!last) return
     return last
       .then(
-        ({ room, id }) => {
-          const state = this.rooms.get(room)
-          if (!state || (state.delivered !== null && compareIds(state.delivered, id) >= 0)) return
-          return new Promise<void>((resolve) => state.waiters.push({ id, resolve }))
-        },
+        ({ room, id }) => this.rooms.get(room)?.feed.afterDelivered(id),
         // An entry Redis refused will not come back: nothing to wait for (its command was answered ERR).
         () => undefined
       )
@@ -477,42 +413,21 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const room = keys.roomOfLog(key)
     const state = this.rooms.get(room)
     if (!state) return
-    let missed = 0
-    let fresh = 0
-    for (const [, fields] of entries) {
-      const entry = parseEntry(fields)
-      if (entry === null) continue
-      const verdict = state.guard.check(entry.origin, entry.seq)
-      if (!verdict.fresh) {
-        this.duplicatesDropped++
-        continue
-      }
-      missed += verdict.missed
-      fresh++
-      this.deliver(room, state, entry)
-    }
-    const last = entries[entries.length - 1][0]
-    state.delivered = last
-    state.lagMs = Math.max(0, Date.now() - idTime(last))
+    const { fresh, duplicates, missed } = state.feed.feed(entries)
     this.delivered += fresh
+    this.duplicatesDropped += duplicates
     if (missed > 0) {
       this.entriesLost += missed
       this.options.log(`room ${room}: ${missed} entries were trimmed from its stream before this node read them; its members here missed them`, true)
-    }
-    const waiting = state.waiters
-    state.waiters = []
-    for (const waiter of waiting) {
-      if (compareIds(waiter.id, last) <= 0) waiter.resolve()
-      else state.waiters.push(waiter)
     }
     this.releaseIfIdle(room, state)
   }
 
   /** The session gets nothing more of the room; the room is let go once nothing here needs it. */
-  private stopHearing(room: string, session: Session): void {
+  private stopHearing(room: string, subject: string): void {
     const state = this.rooms.get(room)
     if (!state) return
-    state.active.delete(session)
+    state.feed.forget(subject)
     this.releaseIfIdle(room, state)
   }
 
@@ -521,33 +436,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
    * members here. Entries of its still in flight are dropped (onEntries finds no state).
    */
   private releaseIfIdle(room: string, state: Room): void {
-    if (state.active.size > 0 || state.joining > 0 || state.waiters.length > 0) return
+    if (!state.feed.idle) return
     this.rooms.delete(room)
     this.reader.unwatch(keys.roomLog(room))
-  }
-
-  private deliver(room: string, state: Room, entry: RoomEntry): void {
-    const mine = this.bySubject.get(entry.subject)
-    const subject = mine && state.active.has(mine.session) ? mine.session : null
-    switch (entry.kind) {
-      case 'msg': {
-        const frame = lineCodec.encode(reply.msg(room, entry.nick, entry.text))
-        for (const member of state.active) member.send(frame)
-        return
-      }
-      case 'joined':
-        if (state.origins.has(entry.origin)) state.joining--
-        if (mine) state.active.add(mine.session)
-        return announce(state.active, entry.count, mine?.session ?? null, reply.joined(room, entry.nick), this.options.presenceLimit)
-      case 'left':
-        announce(state.active, entry.count, subject, reply.left(room, entry.nick), this.options.presenceLimit)
-        if (subject) state.active.delete(subject)
-        return
-      case 'nick':
-        return announce(state.active, entry.count, subject, reply.nick(entry.previous, entry.nick), this.options.presenceLimit)
-      case 'void':
-        return
-    }
   }
 
   private onInbox(entries: StreamEntry[]): void {
@@ -590,8 +481,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private room(name: string): Room {
     let state = this.rooms.get(name)
     if (!state) {
-      const origin = this.newOrigin()
-      state = { origin, appended: 0, origins: new Set([origin]), active: new Set(), joining: 0, guard: new SeqGuard(), delivered: null, lagMs: null, waiters: [] }
+      state = { feed: new RoomFeed(name, this.options.presenceLimit), origin: this.newOrigin(), appended: 0 }
       this.rooms.set(name, state)
     }
     return state

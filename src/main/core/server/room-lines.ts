@@ -8,6 +8,9 @@ import type { Session } from './session'
  */
 const LAZY_PRESENCE = 256
 
+/** What room lines are written to: a session, or in a test anything that takes frames. */
+export type Listener = Pick<Session, 'send' | 'sendLazily'>
+
 /**
  * Presence (JOINED, LEFT, NICK) goes to the whole room while it is small; in a large room it would be
  * N² lines as a crowd comes and goes, so there (past `presenceLimit` members) it goes only to the session
@@ -16,7 +19,7 @@ const LAZY_PRESENCE = 256
  * Node accepts one connection per turn); gathered for a few ms it is one write per socket for many arrivals.
  * `size` is the room's size (in a cluster, on every node); `subject` is null when it is not one of `members`.
  */
-export function announce(members: Iterable<Session>, size: number, subject: Session | null, line: string, presenceLimit: number): void {
+export function announce(members: Iterable<Listener>, size: number, subject: Listener | null, line: string, presenceLimit: number): void {
   const frame = lineCodec.encode(line)
   if (size > presenceLimit) {
     subject?.send(frame)

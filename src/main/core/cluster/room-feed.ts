@@ -1,0 +1,131 @@
+import { lineCodec } from '../codec/line'
+import { reply } from '../protocol/replies'
+import { announce, type Listener } from '../server/room-lines'
+import { parseEntry, type RoomEntry } from './room-entry'
+import { SeqGuard } from './seq-guard'
+import { compareIds, idTime } from './stream-id'
+import type { StreamEntry } from './stream-reader'
+
+/** What one batch of a room's entries came to. */
+export interface FeedCounts {
+  /** Entries acted on (delivered, or presence applied). */
+  fresh: number
+  /** Second copies of entries already read (a command resent after a reconnect), dropped. */
+  duplicates: number
+  /** Entries missing from an origin's sequence: trimmed away, or lost by Redis, before this node read them. */
+  missed: number
+}
+
+/**
+ * One room as a node reads it: fed the room's stream entries in order, it decides who of the node's own
+ * sessions hears what. A local session joins when its own JOINED entry is read (so it hears nothing from
+ * before it) and stops hearing the room after its own LEFT (which it hears too). It knows nothing of Redis:
+ * tested, like the codecs, by feeding it entries.
+ */
+export class RoomFeed {
+  private readonly guard = new SeqGuard()
+  /** Local sessions whose JOINED entry was appended and not yet read back, by subject. */
+  private readonly joining = new Map<string, Listener>()
+  /** Local sessions that hear the room, by subject. */
+  private readonly active = new Map<string, Listener>()
+  /** Replies waiting for an entry to have been delivered here. */
+  private waiters: { id: string; resolve: () => void }[] = []
+  /** The ID of the last entry read. */
+  delivered: string | null = null
+  /** How far behind the stream this node reads it (this node's clock minus the last entry's). */
+  lagMs: number | null = null
+
+  constructor(
+    readonly room: string,
+    private readonly presenceLimit: number
+  ) {}
+
+  get members(): number {
+    return this.active.size
+  }
+
+  /** Whether nothing here needs the room any more: nobody hears it, joins it or waits on it. */
+  get idle(): boolean {
+    return this.active.size === 0 && this.joining.size === 0 && this.waiters.length === 0
+  }
+
+  /** A local session's JOINED entry is on its way: it hears the room from that entry on. */
+  expect(subject: string, listener: Listener): void {
+    this.joining.set(subject, listener)
+  }
+
+  /** Its JOINED entry was refused: it will not come. */
+  cancel(subject: string): void {
+    this.joining.delete(subject)
+  }
+
+  /** The session is gone: it hears nothing more, whatever of its entries is still to come. */
+  forget(subject: string): void {
+    this.joining.delete(subject)
+    this.active.delete(subject)
+  }
+
+  /** Settles once the entry `id` has been delivered here; nothing if it already has been. */
+  afterDelivered(id: string): Promise<void> | void {
+    if (this.delivered !== null && compareIds(this.delivered, id) >= 0) return
+    return new Promise<void>((resolve) => this.waiters.push({ id, resolve }))
+  }
+
+  /** Takes the next entries of the room's stream, in stream order. */
+  feed(entries: StreamEntry[], now = Date.now()): FeedCounts {
+    const counts: FeedCounts = { fresh: 0, duplicates: 0, missed: 0 }
+    if (entries.length === 0) return counts
+    for (const [, fields] of entries) {
+      const entry = parseEntry(fields)
+      if (entry === null) continue
+      const verdict = this.guard.check(entry.origin, entry.seq)
+      if (!verdict.fresh) {
+        counts.duplicates++
+        continue
+      }
+      counts.missed += verdict.missed
+      counts.fresh++
+      this.apply(entry)
+    }
+    const last = entries[entries.length - 1][0]
+    this.delivered = last
+    this.lagMs = Math.max(0, now - idTime(last))
+    const waiting = this.waiters
+    this.waiters = []
+    for (const waiter of waiting) {
+      if (compareIds(waiter.id, last) <= 0) waiter.resolve()
+      else this.waiters.push(waiter)
+    }
+    return counts
+  }
+
+  private apply(entry: RoomEntry): void {
+    const { room } = this
+    switch (entry.kind) {
+      case 'msg': {
+        // Framed once, for every member here.
+        const frame = lineCodec.encode(reply.msg(room, entry.nick, entry.text))
+        for (const member of this.active.values()) member.send(frame)
+        return
+      }
+      case 'joined': {
+        const joiner = this.joining.get(entry.subject) ?? null
+        if (joiner) {
+          this.joining.delete(entry.subject)
+          this.active.set(entry.subject, joiner)
+        }
+        return announce(this.active.values(), entry.count, joiner, reply.joined(room, entry.nick), this.presenceLimit)
+      }
+      case 'left': {
+        const leaver = this.active.get(entry.subject) ?? null
+        announce(this.active.values(), entry.count, leaver, reply.left(room, entry.nick), this.presenceLimit)
+        this.active.delete(entry.subject)
+        return
+      }
+      case 'nick':
+        return announce(this.active.values(), entry.count, this.active.get(entry.subject) ?? null, reply.nick(entry.previous, entry.nick), this.presenceLimit)
+      case 'void':
+        return
+    }
+  }
+}

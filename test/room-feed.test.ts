@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest'
+import { RoomFeed } from '../src/main/core/cluster/room-feed'
+import { entryFields, type NewEntry } from '../src/main/core/cluster/room-entry'
+import type { StreamEntry } from '../src/main/core/cluster/stream-reader'
+
+/** A local session as the feed sees it: what it was sent, as lines. */
+function listener() {
+  const lines: string[] = []
+  const take = (frame: Buffer) => lines.push(...frame.toString().split('\n').filter(Boolean))
+  return { lines, send: take, sendLazily: take }
+}
+
+/** A stream entry as the append script writes it: presence entries carry the room's size after the change. */
+let clock = 1_000
+function entry(fields: NewEntry & { count?: number }): StreamEntry {
+  const { count, ...draft } = fields
+  const pairs = entryFields(draft as NewEntry)
+  if (count !== undefined) pairs.push('c', String(count))
+  return [`${clock++}-0`, pairs]
+}
+
+const ALICE = 'run-a/1'
+const BOB = 'run-b/7'
+
+/** The room's stream in a scenario: bob is in, alice (local) joins, they talk, bob renames, alice leaves. */
+function scenario(): StreamEntry[] {
+  return [
+    entry({ kind: 'msg', origin: 'b', seq: 1, subject: BOB, nick: 'bob', text: 'before alice' }),
+    entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 2 }),
+    entry({ kind: 'msg', origin: 'b', seq: 2, subject: BOB, nick: 'bob', text: 'hi alice' }),
+    entry({ kind: 'nick', origin: 'b', seq: 3, subject: BOB, nick: 'robert', previous: 'bob', count: 2 }),
+    entry({ kind: 'msg', origin: 'a', seq: 2, subject: ALICE, nick: 'alice', text: 'bye' }),
+    entry({ kind: 'left', origin: 'a', seq: 3, subject: ALICE, nick: 'alice', count: 1 }),
+    entry({ kind: 'msg', origin: 'b', seq: 4, subject: BOB, nick: 'robert', text: 'after alice' })
+  ]
+}
+
+const HEARD = ['JOINED r alice', 'MSG r bob hi alice', 'NICK bob robert', 'MSG r alice bye', 'LEFT r alice']
+
+describe('RoomFeed', () => {
+  it('gives a local joiner the room from its own JOINED to its own LEFT, fed whole', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    expect(feed.idle).toBe(false)
+    expect(feed.feed(scenario())).toEqual({ fresh: 7, duplicates: 0, missed: 0 })
+    expect(alice.lines).toEqual(HEARD)
+    expect(feed.members).toBe(0)
+    expect(feed.idle).toBe(true)
+  })
+
+  it('delivers the same fed entry by entry', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    for (const one of scenario()) feed.feed([one])
+    expect(alice.lines).toEqual(HEARD)
+  })
+
+  it('drops a second copy of an entry and counts the entries an origin skipped', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    const [joined, msg] = [entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }), entry({ kind: 'msg', origin: 'b', seq: 1, subject: BOB, nick: 'bob', text: 'one' })]
+    const again: StreamEntry = [`${clock++}-0`, msg[1]]
+    const jump = entry({ kind: 'msg', origin: 'b', seq: 5, subject: BOB, nick: 'bob', text: 'five' })
+    expect(feed.feed([joined, msg, again, jump])).toEqual({ fresh: 3, duplicates: 1, missed: 3 })
+    expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob one', 'MSG r bob five'])
+  })
+
+  it('tells presence only to the session concerned above the presence limit', () => {
+    const feed = new RoomFeed('r', 1)
+    const [alice, bob] = [listener(), listener()]
+    feed.expect(ALICE, alice)
+    feed.expect(BOB, bob)
+    feed.feed([
+      entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }),
+      entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 2 }),
+      entry({ kind: 'msg', origin: 'b', seq: 2, subject: BOB, nick: 'bob', text: 'hello' })
+    ])
+    expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob hello'])
+    expect(bob.lines).toEqual(['JOINED r bob', 'MSG r bob hello'])
+  })
+
+  it('lets a reply wait for an entry to be delivered, and holds the room until it is', async () => {
+    const feed = new RoomFeed('r', 100)
+    const joined = entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 1 })
+    const waited = feed.afterDelivered(joined[0])
+    expect(waited).toBeInstanceOf(Promise)
+    expect(feed.idle).toBe(false)
+    feed.feed([joined])
+    await waited
+    expect(feed.idle).toBe(true)
+    expect(feed.afterDelivered(joined[0])).toBeUndefined()
+  })
+
+  it('forgets a session that is gone, and one whose JOINED was refused, so the room can be let go', () => {
+    const feed = new RoomFeed('r', 100)
+    const [alice, bob] = [listener(), listener()]
+    feed.expect(ALICE, alice)
+    feed.feed([entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 })])
+    feed.expect(BOB, bob)
+    feed.cancel(BOB)
+    feed.forget(ALICE)
+    expect(feed.idle).toBe(true)
+    feed.feed([entry({ kind: 'msg', origin: 'a', seq: 2, subject: ALICE, nick: 'alice', text: 'late' })])
+    expect([...alice.lines, ...bob.lines]).toEqual(['JOINED r alice'])
+  })
+
+  it('skips an entry it cannot read, without losing its place', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    feed.feed([entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }), [`${clock++}-0`, ['k', 'future-kind']]])
+    expect(feed.delivered).toBe(`${clock - 1}-0`)
+    expect(alice.lines).toEqual(['JOINED r alice'])
+  })
+})
