@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './asio-reference'
@@ -51,10 +51,36 @@ export class RedisServer {
     await this.spawn()
   }
 
+  /** Freezes it (SIGSTOP): connections stay open and nothing is answered, as in a long stall. */
+  pause(): void {
+    this.process?.kill('SIGSTOP')
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT')
+  }
+
+  /** Kills it and starts an empty one on the same port, as a Redis without persistence restarts. */
+  async restartEmpty(downMs = 0): Promise<void> {
+    const child = this.process
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }
+    this.process = null
+    rmSync(this.dir, { recursive: true, force: true })
+    mkdirSync(this.dir)
+    await new Promise((resolve) => setTimeout(resolve, downMs))
+    await this.spawn()
+  }
+
   private async stopProcess(): Promise<void> {
     const child = this.process
     if (!child || child.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
+    // A paused one would keep SIGTERM pending for ever.
+    child.kill('SIGCONT')
     child.kill('SIGTERM')
     await exited
     this.process = null

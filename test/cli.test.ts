@@ -73,14 +73,17 @@ describe('switchboard serve arguments', () => {
     expect(named.config.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'east-1' })
     const unnamed = parseServeArgs(['--listen', 'line:7100', '--cluster', 'redis://127.0.0.1:6379/2'])
     expect(unnamed.config.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]+-7100$/)
-    expect(unnamed.clusterTuning).toEqual({ emptyRoomTtlS: 60 })
-    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '5']).clusterTuning).toEqual({ emptyRoomTtlS: 5 })
+    expect(unnamed.clusterTuning).toEqual({ emptyRoomTtlS: 60, leaseMs: 5000 })
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '5']).clusterTuning).toEqual({ emptyRoomTtlS: 5, leaseMs: 5000 })
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--lease-ms', '1500']).clusterTuning).toEqual({ emptyRoomTtlS: 60, leaseMs: 1500 })
   })
 
   it.each([
     [['--node-id', 'a'], /--node-id names a node of a cluster: give --cluster too/],
-    [['--room-ttl', '5'], /--room-ttl is how a cluster node keeps rooms: give --cluster too/],
+    [['--room-ttl', '5'], /--room-ttl tunes a node of a cluster: give --cluster too/],
     [['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '0'], /--room-ttl takes a whole number >= 1/],
+    [['--lease-ms', '5000'], /--lease-ms tunes a node of a cluster: give --cluster too/],
+    [['--cluster', 'redis://127.0.0.1:6379', '--lease-ms', '100'], /--lease-ms takes a whole number >= 500/],
     [['--cluster', 'http://127.0.0.1:6379'], /expected redis:\/\/host:port/],
     [['--cluster', 'redis://user:secret@127.0.0.1:6379'], /expected redis:\/\/host:port/],
     [['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'a/b'], /cluster.nodeId: expected 1 to 32 of A-Z a-z 0-9 _ -, got "a\/b"/],

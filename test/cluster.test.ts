@@ -1,74 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
 import { clusterBackend } from '../src/main/core/cluster/cluster-chat'
 import { keys } from '../src/main/core/cluster/keys'
 import { ChatServer } from '../src/main/core/server/server'
-import type { ServerOptions } from '../src/main/core/server/options'
-import { LOAD_AGENT_FILE, TestClient, WORKER_FILE, waitFor } from './helpers'
+import { LOAD_AGENT_FILE, TestClient, waitFor } from './helpers'
 import { freePort } from '../scripts/asio-reference'
-import { RedisServer } from '../scripts/redis-server'
+import { clusterFixture, msgs, waitForAsync } from './cluster-nodes'
 
-let redis: RedisServer
-beforeAll(async () => {
-  redis = await RedisServer.start()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
-
-const servers: ChatServer[] = []
-const clients: TestClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-  // Every test starts from an empty Redis: no rooms, nicks or nodes of the one before.
-  const admin = new Redis(redis.url)
-  await admin.flushall()
-  admin.disconnect()
-})
-
-async function node(nodeId: string, options: Partial<ServerOptions> = {}): Promise<{ server: ChatServer; port: number }> {
-  const server = new ChatServer({
-    listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }],
-    workerFile: WORKER_FILE,
-    workers: 1,
-    shutdownDeadlineMs: 2000,
-    lineBackend: clusterBackend({ redis: redis.url, nodeId }),
-    ...options
-  })
-  servers.push(server)
-  const [bound] = await server.start()
-  return { server, port: bound.port }
-}
-
-const twoNodes = (options: Partial<ServerOptions> = {}) => Promise.all([node('a', options), node('b', options)])
-
-/** A client in `room` on the node at `port`, named `nick`, once its PONG says it is in. */
-async function member(port: number, nick: string, room = 'r'): Promise<TestClient> {
-  const c = await TestClient.connect({ port })
-  clients.push(c)
-  await c.expect(/^WELCOME /)
-  c.send(`NICK ${nick}`)
-  c.send(`JOIN ${room}`)
-  c.send('PING in')
-  await c.expect(`JOINED ${room} ${nick}`)
-  await c.expect('PONG in')
-  c.lines.length = 0
-  return c
-}
-
-const msgs = (c: TestClient) => c.lines.filter((line) => line.startsWith('MSG '))
-
-/** Polls an asynchronous condition (a Redis query) until it holds. */
-async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const cluster = clusterFixture()
+const { node, member, twoNodes, clients } = cluster
 
 describe('a cluster of nodes sharing rooms through Redis', () => {
   it('gives every member on every node one order, and keeps each sender’s', async () => {
@@ -140,7 +82,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
 
   it('refuses to start a node without Redis, or with the id of a live node', async () => {
     await node('taken')
-    const twin = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: redis.url, nodeId: 'taken' }) })
+    const twin = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: cluster.redis.url, nodeId: 'taken' }) })
     await expect(twin.start()).rejects.toThrow(/node id taken is in use/)
     const port = await freePort()
     const lonely = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: `redis://127.0.0.1:${port}`, nodeId: 'x' }) })
@@ -162,7 +104,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const { server, port } = await node('a')
     let rooms: string[] | null = null
     server.on('metrics', (snapshot) => (rooms = snapshot.cluster!.rooms.map((room) => `${room.room}:${room.localMembers}`)))
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     try {
       for (let i = 0; i < 20; i++) {
         const c = await TestClient.connect({ port })
@@ -195,7 +137,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await alice.expect('JOINED r bob')
     const logged: string[] = []
     for (const { server } of [a, b]) server.on('log', (event) => logged.push(event.text))
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     try {
       await admin.config('SET', 'maxmemory-policy', 'noeviction')
       await admin.config('SET', 'maxmemory', '1')
@@ -229,7 +171,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   })
 
   it("lets an emptied room's stream expire after the room TTL: a minute by default, --room-ttl to change it", async () => {
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     try {
       const { port } = await node('a')
       const brief = await member(port, 'brief', 'brief')
@@ -240,10 +182,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
       expect(await admin.ttl(keys.roomLog('brief'))).toBeLessThanOrEqual(60)
       expect(await admin.exists(keys.roomMembers('brief'))).toBe(0)
 
-      const tuned = new ChatServer({ listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, lineBackend: clusterBackend({ redis: redis.url, nodeId: 'tuned' }, { emptyRoomTtlS: 1 }) })
-      servers.push(tuned)
-      const [bound] = await tuned.start()
-      const fleeting = await member(bound.port, 'fleeting', 'fleeting')
+      const tuned = await node('tuned', { tuning: { emptyRoomTtlS: 1 } })
+      const fleeting = await member(tuned.port, 'fleeting', 'fleeting')
       await fleeting.close()
       await waitForAsync('the emptied stream gone', async () => (await admin.exists(keys.roomLog('fleeting'))) === 0)
     } finally {
@@ -278,7 +218,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
       if (++sent === perSender) clearInterval(sender)
     }, 2)
     await waitFor('traffic under way', () => sent > 50)
-    await redis.restart(300)
+    await cluster.redis.restart(300)
     await waitFor('everything sent', () => sent === perSender, 20_000)
     // Last, a marker from each: in stream order after every entry before it, a resent copy included.
     for (const [s, c] of members.entries()) c.send(`CHAT end-${s}`)
@@ -300,51 +240,11 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     expect(await a.server.kickRemote('nobody', id, 'by a test')).toBe(false)
   })
 
-  it('closes its sessions when the others reaped it while it was cut off, and serves on', async () => {
-    const { port } = await node('a')
-    const cutOff = await member(port, 'cut-off')
-    const admin = new Redis(redis.url)
-    // What a survivor's reaper leaves behind after this node's heartbeat expired: no longer listed, marked reaped.
-    await admin.multi().srem('sb:nodes', 'a').set('sb:node:a:reaped', 'b').exec()
-    admin.disconnect()
-    await cutOff.expect('BYE kicked this node lost touch with the cluster', 5000)
-    expect(cutOff.lines.filter((line) => line.startsWith('LEFT '))).toEqual([])
-    const back = await member(port, 'back')
-    back.send('CHAT served')
-    await back.expect('MSG r back served')
-  })
-
-  it('registers its sessions again when Redis lost its data, so nicks and WHO hold, and nobody is kicked', async () => {
-    const [a, b] = await twoNodes()
-    const alice = await member(a.port, 'alice')
-    const bob = await member(b.port, 'bob')
-    const admin = new Redis(redis.url)
-    await admin.flushall()
-    let registered = 0
-    for (const deadline = Date.now() + 8000; registered < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      registered = await admin.scard('sb:nodes')
-    }
-    admin.disconnect()
-    expect(registered).toBe(2)
-    bob.send('NICK alice')
-    await bob.expect('ERR nick-taken nick alice is taken')
-    bob.send('WHO')
-    await bob.expect('USERS-END r 2')
-    alice.send('CHAT still in')
-    await bob.expect('MSG r alice still in')
-    expect([...alice.lines, ...bob.lines].filter((line) => line.startsWith('BYE'))).toEqual([])
-    // Guest numbers handed out before the loss (blocks 1-1000 and 1001-2000) are not handed out again.
-    const newcomer = await TestClient.connect({ port: (await node('c')).port })
-    clients.push(newcomer)
-    const [, , guest] = (await newcomer.expect(/^WELCOME /)).split(' ')
-    expect(Number(guest.slice('guest-'.length))).toBeGreaterThan(2000)
-  }, 15_000)
-
   it('keeps presence in order when Redis forgot its scripts', async () => {
     const [a, b] = await twoNodes()
     const watcher = await member(b.port, 'watcher')
     const renamer = await member(a.port, 'renamer')
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     await admin.script('FLUSH')
     admin.disconnect()
     renamer.send('NICK renamed')
@@ -356,7 +256,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   it('lets an empty room’s stream expire, and keeps it while anyone is in', async () => {
     const { port } = await node('a')
     const only = await member(port, 'only', 'brief')
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     expect(await admin.ttl('sb:{brief}:log')).toBe(-1)
     await only.close()
     let ttl = -1
@@ -368,8 +268,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   it('stops within its deadline while Redis is down', async () => {
     const { server, port } = await node('a')
     await member(port, 'stranded')
-    const down = redis.restart(4000)
-    await waitFor('Redis gone', () => server.snapshot().cluster?.connected === false)
+    const down = cluster.redis.restart(4000)
+    await waitFor('Redis gone', () => server.snapshot().cluster?.redisReachable === false)
     const startedAt = Date.now()
     await server.stop()
     expect(Date.now() - startedAt).toBeLessThan(server.options.shutdownDeadlineMs + 500)
@@ -379,7 +279,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   it('tells a reader that fell behind the stream’s trimming what it missed', async () => {
     const { server, port } = await node('a')
     await member(port, 'reader')
-    const admin = new Redis(redis.url)
+    const admin = new Redis(cluster.redis.url)
     // Entries of another node's run, numbered 1 then 5: 2-4 were trimmed before this node read them.
     for (const seq of ['1', '5']) await admin.xadd('sb:{r}:log', '*', 'k', 'msg', 'o', 'gone.0', 'q', seq, 's', 'gone.0/1', 'n', 'x', 't', seq)
     admin.disconnect()
@@ -397,7 +297,7 @@ describe('a node killed with SIGKILL', () => {
     const survivor = await node('survivor')
     const watcher = await member(survivor.port, 'watcher')
     const port = await freePort()
-    child = spawn(process.execPath, ['out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', redis.url, '--node-id', 'doomed'], {
+    child = spawn(process.execPath, ['out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', cluster.redis.url, '--node-id', 'doomed'], {
       stdio: 'ignore'
     })
     let doomed: TestClient | undefined

@@ -94,8 +94,10 @@ export interface ClusterMetrics {
   nodeId: string
   /** The Redis address (`redis://host:port[/db]`: no credentials are accepted in it). */
   redis: string
-  /** Whether both Redis connections are up now. */
-  connected: boolean
+  /** Whether Redis answers this node now: both connections up, and its lease renewed lately. */
+  redisReachable: boolean
+  /** Why this node stopped serving (its lease may have lapsed: it closed its sessions, and rejoins once Redis answers); null while it serves. */
+  fenced: string | null
   nodes: ClusterNode[]
   rooms: ClusterRoom[]
   /** Sessions of the other nodes (a bounded sample per node; the count per node is in `nodes`). */

@@ -51,7 +51,8 @@ function session(id: number, nick: string): SessionMetrics {
 const CLUSTER: ClusterMetrics = {
   nodeId: 'node-a',
   redis: 'redis://10.0.0.5:6379/2',
-  connected: true,
+  redisReachable: true,
+  fenced: null,
   nodes: [
     { id: 'node-a', self: true, sessions: 2, msgsInPerSec: 120, msgsOutPerSec: 480, listeners: ['line:127.0.0.1:7000'], seenAgoMs: 200 },
     { id: 'node-b', self: false, sessions: 5, msgsInPerSec: 30, msgsOutPerSec: 90, listeners: ['line:127.0.0.1:7100'], seenAgoMs: 1500 }
@@ -143,9 +144,10 @@ describe('ServerCard of a cluster node', () => {
     const { store } = renderWithStore(<ServerCard />)
     act(() => {
       store.getState().setServer(RUNNING)
-      store.getState().pushMetrics(snapshot({ ...CLUSTER, connected: false }))
+      store.getState().pushMetrics(snapshot({ ...CLUSTER, redisReachable: false, fenced: 'no answer from Redis for 5000 ms' }))
     })
-    expect(screen.getByTestId('cluster-redis').textContent).toBe('disconnected')
+    expect(screen.getByTestId('cluster-redis').textContent).toBe('unreachable')
+    expect(screen.getByTestId('cluster-fenced').textContent).toContain('no answer from Redis for 5000 ms')
     act(() => store.getState().pushMetrics(snapshot(null)))
     expect(screen.queryByRole('region', { name: 'cluster' })).toBeNull()
   })

@@ -26,6 +26,8 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --cluster redis://H:P       join a cluster: line rooms and nicks shared with other nodes through Redis (docs/CLUSTER.md)
   --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
   --room-ttl S                how long an emptied room's stream is kept in Redis, in seconds (default ${CLUSTER_TUNING.emptyRoomTtlS})
+  --lease-ms MS               a node cut off from Redis this long stops serving and rejoins when Redis answers; the
+                              others reap it after 1.5 times as long (default ${CLUSTER_TUNING.leaseMs}; docs/CLUSTER.md)
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --allow-remote              allow listeners and a cluster's Redis beyond loopback, from the flags or the control room
@@ -106,6 +108,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     cluster: { type: 'string' },
     'node-id': { type: 'string' },
     'room-ttl': { type: 'string' },
+    'lease-ms': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     settings: { type: 'string' },
@@ -120,7 +123,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     throw new UsageError((error as Error).message)
   }
   if (values['node-id'] !== undefined && values.cluster === undefined) throw new UsageError('--node-id names a node of a cluster: give --cluster too')
-  if (values['room-ttl'] !== undefined && values.cluster === undefined) throw new UsageError('--room-ttl is how a cluster node keeps rooms: give --cluster too')
+  for (const flag of ['room-ttl', 'lease-ms'] as const) {
+    if (values[flag] !== undefined && values.cluster === undefined) throw new UsageError(`--${flag} tunes a node of a cluster: give --cluster too`)
+  }
   const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
   // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
   if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
@@ -159,7 +164,11 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
     reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: values.cluster ?? null },
-    clusterTuning: { emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS },
+    clusterTuning: {
+      emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS,
+      // Below a few hundred ms a busy event loop alone would fence a node.
+      leaseMs: wholeFlag('lease-ms', values['lease-ms'], 500) ?? CLUSTER_TUNING.leaseMs
+    },
     verbose: values.verbose
   }
 }

@@ -5,7 +5,7 @@ import { compact, ms } from './format'
 function formatCluster(c: ClusterMetrics): string {
   const lag = Math.max(0, ...c.rooms.map((room) => room.lagMs ?? 0))
   return [
-    `cluster ${c.nodeId}: ${c.nodes.length} nodes${c.connected ? '' : ' REDIS DOWN'} stream lag ${ms(lag)}`,
+    `cluster ${c.nodeId}: ${c.nodes.length} nodes${c.redisReachable ? '' : ' redis unreachable'}${c.fenced === null ? '' : ' FENCED'} stream lag ${ms(lag)}`,
     ...(c.entriesLost > 0 ? [`entries lost ${c.entriesLost}`] : []),
     ...(c.nodesReaped > 0 ? [`nodes reaped ${c.nodesReaped}`] : [])
   ].join(' ')

@@ -10,13 +10,14 @@ import { LineReplies } from '../server/line-replies'
 import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
-import { NICK_TTL_S, NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { appendPresence, connectRedis, deleteIf, refusalOf, unawaited, type Presence } from './redis'
+import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
+import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
+import { appendMessage, appendPresence, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
 import { entryFields, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { after, StepQueue } from './step-queue'
 import { idBefore } from './stream-id'
-import { StreamReader, type StreamEntry } from './stream-reader'
+import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
 import { within } from '../within'
 import { EverySecond } from './every-second'
 
@@ -54,9 +55,11 @@ interface Room {
 export interface ClusterTuning {
   /** How long an emptied room's stream is kept, in seconds. */
   emptyRoomTtlS: number
+  /** The node's lease (ms): every other time of its use of Redis is derived from it (see LeaseTiming). */
+  leaseMs: number
 }
 
-export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S }
+export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S, leaseMs: DEFAULT_LEASE_MS }
 
 export interface ClusterChatOptions extends LineBackendContext {
   config: ClusterConfig
@@ -84,6 +87,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private readonly readerConnection: Redis
   private readonly reader: StreamReader
   private readonly registry: NodeRegistry
+  private readonly timing: LeaseTiming
   private readonly members = new Map<Session, Member>()
   private readonly rooms = new Map<string, Room>()
   /** Origins handed out: a room read again, or a one-off entry for a room this node does not read. */
@@ -105,8 +109,10 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.nodeId = options.config.nodeId
     this.run = `${this.nodeId}.${randomBytes(4).toString('hex')}`
     this.inbox = keys.nodeInbox(this.nodeId)
-    this.commands = connectRedis(options.config.redis, 'commands')
-    this.readerConnection = connectRedis(options.config.redis, 'reader')
+    this.timing = leaseTiming(options.tuning.leaseMs)
+    this.commands = connectRedis(options.config.redis, 'commands', this.timing.leaseMs)
+    // A blocked read is answered when its block ends: only past that is it unanswered.
+    this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs)
     for (const connection of [this.commands, this.readerConnection]) {
       connection.on('error', (error: Error) => {
         if (!this.lastError && this.opened) options.log(`Redis: ${error.message}; reconnecting`, true)
@@ -121,13 +127,13 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.reader = new StreamReader(this.readerConnection, this.commands, (key, entries) => this.onEntries(key, entries), (error) =>
       options.log(`reading streams: ${error.message}`, true)
     )
-    this.registry = new NodeRegistry(this.commands, this.nodeId, this.run, {
+    this.registry = new NodeRegistry(this.commands, this.nodeId, this.run, this.timing, {
       beat: () => options.beat(),
       heldNicks: () => this.heldNicks(),
       reap: (orphans) => this.reap(orphans),
-      evicted: () => this.evicted(),
+      fenced: (reason) => this.fenced(reason),
       restore: () => this.restore(),
-      log: (text) => options.log(text)
+      log: (text, error) => options.log(text, error)
     })
   }
 
@@ -182,7 +188,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /** Asks another node to kick one of its sessions; false if that node is not alive. */
   async kickRemote(node: string, sessionId: number, reason: string): Promise<boolean> {
-    if ((await this.commands.exists(keys.nodeBeat(node))) === 0) return false
+    if ((await this.commands.exists(keys.nodeLease(node))) === 0) return false
     await this.commands.xadd(keys.nodeInbox(node), 'MAXLEN', '~', INBOX_KEEP, '*', 'kick', String(sessionId), 'reason', reason)
     return true
   }
@@ -192,7 +198,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return {
       nodeId: this.nodeId,
       redis: this.options.config.redis,
-      connected: this.commands.status === 'ready' && this.readerConnection.status === 'ready',
+      redisReachable: this.commands.status === 'ready' && this.readerConnection.status === 'ready' && this.registry.lease.reachable,
+      fenced: this.registry.fenced,
       nodes: this.registry.nodes,
       rooms: rooms.sort((a, b) => a.room.localeCompare(b.room)),
       remoteSessions: this.registry.remoteSessions,
@@ -208,18 +215,23 @@ export class ClusterChat extends LineReplies implements LineBackend {
   // ends a session, when waiting would be too late)
 
   join(session: Session): void {
+    if (this.registry.fenced !== null) return this.turnAway(session, this.unavailable(this.registry.fenced))
     const steps = new StepQueue((error) => this.refuse(session, ...this.refusal(session, error)))
     const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, steps, quitting: false, lastAppend: null }
     this.members.set(session, member)
     // Admitted cluster-wide (a guest number, in the lobby's stream and member hash) or not at all: a session
     // no other node can see would be a ghost, so one Redis refuses is told why and closed.
-    void steps.submit(true, () => this.admit(member).catch((error: Error) => this.turnAway(member, error)))
+    void steps.submit(true, () => this.admit(member).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
   }
 
   /** Tells a session the cluster cannot have it (in no room, it would be seen by nobody) and closes it. */
-  private turnAway(member: Member, error: Error): void {
-    this.refuse(member.session, ...this.refusal(member.session, error))
-    member.session.end(`not in a room: ${error.message}`)
+  private turnAway(session: Session, [code, text]: [ErrorCode, string]): void {
+    this.refuse(session, code, text)
+    session.end(`not in a room: ${text}`)
+  }
+
+  private unavailable(why: string): [ErrorCode, string] {
+    return ['unavailable', `this node is cut off from the cluster's Redis (${why}); try again shortly`]
   }
 
   private async admit(member: Member): Promise<unknown> {
@@ -321,7 +333,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
       // The old room's LEFT reaches the session before anything of the new room.
       .then(() => this.ownDelivered(member))
-      .then(() => this.enter(member, room).catch((error: Error) => this.turnAway(member, error)))
+      .then(() => this.enter(member, room).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
   }
 
   private async rename(member: Member, name: string): Promise<void> {
@@ -329,9 +341,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const old = member.nick!
     if (name === old) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.nick(old, name))))
     const owner = this.owner(member)
-    const free =
-      !GUEST_NICK.test(name) &&
-      ((await this.commands.set(keys.nick(name), owner, 'EX', NICK_TTL_S, 'NX')) !== null || (await this.commands.get(keys.nick(name))) === owner)
+    const free = !GUEST_NICK.test(name) && (await claimNick(this.commands, name, owner, this.timing.nickTtlS, this.registry.lease.writer))
     if (!free) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.err('nick-taken', `nick ${name} is taken`))))
     if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) unawaited(deleteIf(this.commands, keys.nick(old), owner), this.report)
     member.nick = name
@@ -368,10 +378,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const origin = state?.origin ?? this.newOrigin()
     const seq = state ? ++state.appended : 1
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
-    const log = keys.roomLog(room)
-    const appended = presence
-      ? appendPresence(this.commands, log, keys.roomMembers(room), { maxLen: STREAM_KEEP, emptyTtlS: this.options.tuning.emptyRoomTtlS }, presence, fields)
-      : (this.commands.xadd(log, 'MAXLEN', '~', STREAM_KEEP, '*', ...fields) as Promise<string>)
+    const limits = { maxLen: STREAM_KEEP, emptyTtlS: this.options.tuning.emptyRoomTtlS }
+    const writer = this.registry.lease.writer
+    const appended = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : appendMessage(this.commands, room, writer, limits, fields)
     return appended.then(
       (id) => {
         this.appended++
@@ -459,23 +468,33 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /**
    * Redis lost this node's registration with its data (a restart without persistence, a FLUSHALL): nobody
-   * reaped it, its sessions are still in their rooms here. Register them again: records, member hashes, nicks.
+   * reaped it, its sessions are still in their rooms here. Register them again: records, member hashes and
+   * nicks, before anyone may claim a nick (the settling window). A nick another session got meanwhile
+   * (Redis came back after the window) is not shared: this node's holder is told and closed.
    */
-  private restore(): void {
-    this.options.log(`Redis no longer knew this node (its data was lost?): ${this.members.size} sessions registered again`, true)
-    for (const member of this.members.values()) {
-      const { nick, room, session } = member
-      if (nick === null) continue
-      this.registry.record(session.id, this.record(member))
-      if (room !== null) unawaited(this.commands.hset(keys.roomMembers(room), this.owner(member), nick), this.report)
-      if (!GUEST_NICK.test(nick)) unawaited(this.commands.set(keys.nick(nick), this.owner(member), 'EX', NICK_TTL_S, 'NX'), this.report)
-    }
+  private async restore(): Promise<void> {
+    const { nickTtlS } = this.timing
+    await Promise.all(
+      [...this.members.values()].map(async (member) => {
+        const { nick, room, session } = member
+        if (nick === null) return
+        this.registry.record(session.id, this.record(member))
+        if (room !== null) unawaited(this.commands.hset(keys.roomMembers(room), this.owner(member), nick), this.report)
+        if (GUEST_NICK.test(nick) || (await reassertNick(this.commands, nick, this.owner(member), nickTtlS))) return
+        this.refuse(session, 'unavailable', `your nick ${nick} went to another session while the cluster's Redis was away; reconnect`)
+        session.end(`nick ${nick} lost with Redis's data`)
+      })
+    )
+    this.options.log(`${this.members.size} sessions registered again`)
   }
 
-  private evicted(): void {
-    this.options.log(`the cluster took this node's ${this.members.size} sessions out of their rooms (it was cut off from Redis too long): closing them so they reconnect`, true)
-    // Their leaves are void where the reaper's LEFT came first, and real for sessions it did not know of.
-    for (const member of this.members.values()) this.options.kick(member.session.id, 'this node lost touch with the cluster')
+  /** The lease may have lapsed: every session is told and closed now, before any other node may reap them. */
+  private fenced(why: string): void {
+    const [code, text] = this.unavailable(why)
+    for (const { session } of this.members.values()) {
+      this.refuse(session, code, text)
+      session.end(`its node is cut off from the cluster: ${why}`)
+    }
   }
 
   private room(name: string): Room {

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis'
 import type { ClusterNode, RemoteSession } from '../../../shared/telemetry'
-import { keys, memberOf } from './keys'
-import { deleteIf, raiseTo, unawaited } from './redis'
+import { FORGET_NODE, keys, memberOf } from './keys'
+import { Lease, type LeaseTiming } from './lease'
+import { deleteIf, raiseTo } from './redis'
+import { every } from './ticker'
 
 /** What a node says about itself in its heartbeat. */
 export interface NodeBeat {
@@ -37,35 +39,59 @@ export interface RegistryHooks {
   heldNicks(): Iterable<string>
   /** Takes a dead node's sessions out of their rooms (appends LEFT for each); resolves when appended. */
   reap(orphans: OrphanSession[]): Promise<void>
-  /** Survivors reaped this node while it was cut off from Redis: its sessions are no longer in any room. */
-  evicted(): void
-  /** Redis lost this node's registration with its data: nobody reaped it, its sessions are to be registered again. */
-  restore(): void
-  log(text: string): void
+  /** The lease may have run out: stop serving now, before any other node may reap this one. */
+  fenced(reason: string): void
+  /** Redis lost the node's registration with its data: nobody reaped it, what it holds is to be registered again. */
+  restore(): Promise<void>
+  log(text: string, error?: boolean): void
 }
 
-const BEAT_MS = 1000
-/** A node silent this long is dead. With CHECK_MS, survivors notice within BEAT_TTL_MS + CHECK_MS (7 s). */
-const BEAT_TTL_MS = 5000
-const CHECK_MS = 2000
-/** Nicks outlive their node by this much at most; renewed every beat. */
-export const NICK_TTL_S = 30
 /** Sessions of another node listed in the control room: a sample, not a census of a 10,000-session node. */
 const REMOTE_SESSIONS_SHOWN = 500
 /** Guest numbers taken from Redis at a time: one round trip per this many connects. */
 const GUEST_BLOCK = 1000
 
+const isString = (value: unknown): value is string => typeof value === 'string'
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
+
+/** A heartbeat as read back from Redis; null if it is not one (written by hand, or by another version). */
+export function parseBeat(json: string): NodeBeat | null {
+  try {
+    const beat = JSON.parse(json) as Partial<NodeBeat> | null
+    if (!beat || !isString(beat.run) || !isCount(beat.sessions) || !isCount(beat.msgsInPerSec) || !isCount(beat.msgsOutPerSec) || !isCount(beat.at)) return null
+    if (!Array.isArray(beat.listeners) || !beat.listeners.every(isString)) return null
+    return beat as NodeBeat
+  } catch {
+    return null
+  }
+}
+
+/** A session record as read back from Redis; null if it is not one. */
+export function parseSessionRecord(json: string): SessionRecord | null {
+  try {
+    const record = JSON.parse(json) as Partial<SessionRecord> | null
+    if (!record || !isString(record.subject) || !isString(record.nick) || !isString(record.remote) || !isString(record.listener)) return null
+    if (!(record.room === null || isString(record.room)) || !isCount(record.connectedAt)) return null
+    return record as SessionRecord
+  } catch {
+    return null
+  }
+}
+
 /**
- * The node's presence in the cluster: its heartbeat key (with a TTL, so a killed node's expires), its
- * session records, the renewal of its nicks, the survivors' watch for dead nodes, and the cluster view.
+ * The node's presence in the cluster: its lease (renewed with the heartbeat; lapsed, the node fences itself
+ * and rejoins under a new epoch once Redis answers), its session records, the renewal of its nicks, the
+ * survivors' watch for nodes whose lease ran out, and the cluster view. Its ticks are single-flight.
  */
 export class NodeRegistry {
-  private beatTimer: NodeJS.Timeout | null = null
-  private checkTimer: NodeJS.Timeout | null = null
+  readonly lease: Lease
+  private stops: (() => void)[] = []
   private guests: { next: number; end: number } = { next: 0, end: 0 }
   private guestBlock: Promise<void> | null = null
-  /** No node is reaped before this: after Redis comes back, every node gets a heartbeat's time to beat again. */
+  /** No node is reaped before this: after Redis comes back, every node gets the time to renew its lease. */
   private graceUntil = 0
+  /** Why this node stopped serving; null while it serves. */
+  fenced: string | null = null
   nodes: ClusterNode[] = []
   remoteSessions: RemoteSession[] = []
   nodesReaped = 0
@@ -74,44 +100,42 @@ export class NodeRegistry {
     private readonly redis: Redis,
     readonly nodeId: string,
     private readonly run: string,
+    private readonly timing: LeaseTiming,
     private readonly hooks: RegistryHooks
-  ) {}
+  ) {
+    this.lease = new Lease(redis, nodeId, run, timing)
+  }
 
-  /** Claims the node id (refused while another live node holds it), and reaps what a killed run of this id left. */
+  /** Takes the node id's lease (refused while another live run holds it), and reaps what an earlier run of the id left. */
   async join(): Promise<void> {
-    const claimed = await this.redis.set(keys.nodeBeat(this.nodeId), this.beatJson(), 'PX', BEAT_TTL_MS, 'NX')
-    if (claimed === null) throw new Error(`node id ${this.nodeId} is in use by a live node (or one killed under ${BEAT_TTL_MS / 1000} s ago)`)
-    await this.reapNode(this.nodeId, 'a previous run of this node')
-    // A mark a reaper left for a previous run of this id is not about this one.
-    await this.redis.multi().sadd(keys.nodes, this.nodeId).del(keys.reaped(this.nodeId)).exec()
-    this.beatTimer = setInterval(() => void this.beat(), BEAT_MS)
-    this.checkTimer = setInterval(() => void this.check(), CHECK_MS)
+    await this.lease.acquire()
+    if (!(await this.reapNode(this.nodeId, 'an earlier run of this node'))) throw new Error(`node ${this.nodeId} is being reaped; try again`)
+    const { renewMs } = this.timing
+    this.stops = [every(renewMs, () => this.renewal()), every(renewMs, () => this.check())]
+    // Apart from the renewal: a renewal waiting on a Redis that does not answer must not delay the fence.
+    const watchdog = setInterval(() => this.fenced === null && this.lease.lapsed && this.fence(`no answer from Redis for ${this.timing.leaseMs} ms`), Math.min(250, renewMs))
+    this.stops.push(() => clearInterval(watchdog))
     await this.check()
   }
 
-  /** Stops the heartbeat; `clean` (its sessions have all left their rooms): and leaves the cluster now, unreaped. */
+  /** Stops the ticks; `clean` (its sessions have all left their rooms): and leaves the cluster now, unreaped. */
   async leave(clean: boolean): Promise<void> {
-    if (this.beatTimer) clearInterval(this.beatTimer)
-    if (this.checkTimer) clearInterval(this.checkTimer)
-    if (!clean) return
-    await this.redis.multi().del(keys.nodeSessions(this.nodeId), keys.nodeBeat(this.nodeId)).srem(keys.nodes, this.nodeId).exec()
+    for (const stop of this.stops.splice(0)) stop()
+    if (!clean || this.fenced !== null) return
+    await this.redis.multi().del(keys.nodeSessions(this.nodeId), keys.nodeBeat(this.nodeId), keys.nodeLease(this.nodeId)).srem(keys.nodes, this.nodeId).exec()
   }
 
-  /**
-   * The connection to Redis is back. Heartbeats may have expired meanwhile (Redis down longer than their
-   * TTL, or this node cut off): beat now, and reap nobody until the others have had the time to beat too.
-   */
+  /** The connection to Redis is back: leases may have expired meanwhile, so nobody is reaped until all could renew. */
   reconnected(): void {
-    this.graceUntil = Date.now() + BEAT_TTL_MS
-    void this.beat()
+    this.graceUntil = Date.now() + this.timing.keyTtlMs
   }
 
   record(sessionId: number, record: SessionRecord): void {
-    unawaited(this.redis.hset(keys.nodeSessions(this.nodeId), String(sessionId), JSON.stringify(record)), this.report)
+    this.redis.hset(keys.nodeSessions(this.nodeId), String(sessionId), JSON.stringify(record)).catch(this.report)
   }
 
   forget(sessionId: number): void {
-    unawaited(this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId)), this.report)
+    this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId)).catch(this.report)
   }
 
   private readonly report = (error: Error): void => this.hooks.log(`registering a session failed: ${error.message}`)
@@ -135,45 +159,61 @@ export class NodeRegistry {
     return this.guests.next++
   }
 
-  private beatJson(): string {
+  private fence(reason: string): void {
+    this.fenced = reason
+    this.hooks.log(`stopped serving: ${reason}; its sessions are closed, and it rejoins once Redis answers`, true)
+    this.hooks.fenced(reason)
+  }
+
+  /** Renews the lease, or, fenced, tries to rejoin; finds out if Redis lost the node's registration. */
+  private async renewal(): Promise<void> {
+    if (this.fenced !== null) return this.rejoin()
+    const epoch = this.lease.epoch
     const beat: NodeBeat = { run: this.run, at: Date.now(), ...this.hooks.beat() }
-    return JSON.stringify(beat)
+    const renewal = await this.lease.renew(JSON.stringify(beat))
+    if (renewal === 'renewed') {
+      const batch = this.redis.pipeline()
+      for (const nick of this.hooks.heldNicks()) batch.expire(keys.nick(nick), this.timing.nickTtlS)
+      await batch.exec().catch(() => {})
+    }
+    // Gone from Redis while this node cannot have let it lapse: Redis lost it, with its data.
+    if (renewal === 'lost' && this.fenced === null && epoch === this.lease.epoch && !this.lease.lapsed) await this.restore()
   }
 
-  private async beat(): Promise<void> {
-    const batch = this.redis.pipeline().set(keys.nodeBeat(this.nodeId), this.beatJson(), 'PX', BEAT_TTL_MS)
-    for (const nick of this.hooks.heldNicks()) batch.expire(keys.nick(nick), NICK_TTL_S)
-    await batch.exec().catch(() => {})
+  private async restore(): Promise<void> {
+    if (!(await this.lease.restore())) return this.fence(`another run of node id ${this.nodeId} holds its lease`)
+    this.hooks.log('Redis no longer knew this node (its data was lost?): registering what it holds again', true)
+    await this.hooks.restore()
+    // The guest counter went with the data: numbers this node handed out must not be handed out again.
+    await raiseTo(this.redis, keys.guestSeq, this.guests.end)
   }
 
-  /** Reads every node's heartbeat (the cluster view) and reaps the nodes whose heartbeat has expired. */
+  /** Takes a new lease once Redis answers, after reaping what this node's fenced sessions left behind. */
+  private async rejoin(): Promise<void> {
+    await this.lease.acquire()
+    if (!(await this.reapNode(this.nodeId, 'its lease lapsed'))) return
+    this.fenced = null
+    this.hooks.log(`rejoined the cluster (lease ${this.lease.epoch})`)
+  }
+
+  /** Reads every node's heartbeat (the cluster view) and reaps the nodes whose lease ran out. */
   private async check(): Promise<void> {
+    if (this.fenced !== null) return
     try {
       const ids = (await this.redis.smembers(keys.nodes)).sort()
-      if (!ids.includes(this.nodeId) && this.checkTimer !== null) {
-        // Reaped while alive (cut off from Redis longer than a heartbeat): the cluster has taken its sessions
-        // out of their rooms, so they must go, and reconnect; the node itself serves on. Not reaped, just
-        // forgotten (Redis lost its data): its sessions are registered again.
-        if ((await this.redis.exists(keys.reaped(this.nodeId))) === 1) this.hooks.evicted()
-        else {
-          this.hooks.restore()
-          // The guest counter went with the data: numbers this node handed out must not be handed out again.
-          await raiseTo(this.redis, keys.guestSeq, this.guests.end)
-        }
-        await this.redis.multi().sadd(keys.nodes, this.nodeId).del(keys.reaped(this.nodeId)).exec()
-      }
+      const [leases, beats] = ids.length > 0 ? await Promise.all([this.redis.mget(...ids.map(keys.nodeLease)), this.redis.mget(...ids.map(keys.nodeBeat))]) : [[], []]
       const mayReap = Date.now() >= this.graceUntil
-      const beats = ids.length > 0 ? await this.redis.mget(...ids.map(keys.nodeBeat)) : []
       const now = Date.now()
       const nodes: ClusterNode[] = []
       const remote: RemoteSession[] = []
       for (const [i, id] of ids.entries()) {
-        const beat = beats[i]
-        if (beat === null) {
-          if (id !== this.nodeId && mayReap) await this.reapNode(id, 'its heartbeat stopped')
+        if (leases[i] === null) {
+          if (id !== this.nodeId && mayReap) await this.reapNode(id, 'its lease ran out')
           continue
         }
-        const { sessions, msgsInPerSec, msgsOutPerSec, listeners, at } = JSON.parse(beat) as NodeBeat
+        const beat = beats[i] === null ? null : parseBeat(beats[i]!)
+        if (beat === null) continue
+        const { sessions, msgsInPerSec, msgsOutPerSec, listeners, at } = beat
         nodes.push({ id, self: id === this.nodeId, sessions, msgsInPerSec, msgsOutPerSec, listeners, seenAgoMs: Math.max(0, now - at) })
         if (id !== this.nodeId) remote.push(...(await this.sessionsOf(id)))
       }
@@ -189,28 +229,40 @@ export class NodeRegistry {
     const [, flat] = await this.redis.hscan(keys.nodeSessions(node), 0, 'COUNT', REMOTE_SESSIONS_SHOWN)
     const sessions: RemoteSession[] = []
     for (let i = 0; i + 1 < flat.length && sessions.length < REMOTE_SESSIONS_SHOWN; i += 2) {
-      sessions.push({ node, id: Number(flat[i]), ...(JSON.parse(flat[i + 1]) as SessionRecord) })
+      const record = parseSessionRecord(flat[i + 1])
+      if (record) sessions.push({ node, id: Number(flat[i]), ...record })
     }
     return sessions
   }
 
-  /** One survivor (whoever takes the lock) takes a dead node's sessions out of their rooms and frees its nicks. */
-  private async reapNode(node: string, why: string): Promise<void> {
-    const lock = await this.redis.set(keys.reapLock(node), this.run, 'PX', 30_000, 'NX')
-    if (lock === null) return
-    // Another survivor may have reaped it between our check and our lock.
-    if (node !== this.nodeId && !(await this.redis.sismember(keys.nodes, node))) return void (await this.redis.del(keys.reapLock(node)))
+  /**
+   * One survivor (whoever takes the lock) takes a node's sessions out of their rooms and frees its nicks,
+   * once its lease ran out (Redis refuses whatever it sends after); a node does the same for an earlier run
+   * of itself. False if someone else is reaping it now.
+   */
+  private async reapNode(node: string, why: string): Promise<boolean> {
+    const self = node === this.nodeId
+    const lock = await this.redis.set(keys.reapLock(node), this.run, 'PX', 4 * this.timing.keyTtlMs, 'NX')
+    if (lock === null) return false
+    // Another survivor may have reaped it between our check and our lock, or it may have come back.
+    if (!self && (!(await this.redis.sismember(keys.nodes, node)) || (await this.redis.exists(keys.nodeLease(node))) === 1)) {
+      await this.redis.del(keys.reapLock(node))
+      return true
+    }
     const records = await this.redis.hgetall(keys.nodeSessions(node))
-    const orphans = Object.entries(records).map(([id, json]) => ({ node, id: Number(id), record: JSON.parse(json) as SessionRecord }))
+    const orphans: OrphanSession[] = []
+    for (const [id, json] of Object.entries(records)) {
+      const record = parseSessionRecord(json)
+      if (record) orphans.push({ node, id: Number(id), record })
+      else this.hooks.log(`node ${node}: session record ${id} unreadable, skipped`, true)
+    }
     // Nicks first: whoever hears a LEFT may take the leaver's nick at once.
     await Promise.all(orphans.map(({ id, record }) => deleteIf(this.redis, keys.nick(record.nick), memberOf(node, id))))
     await this.hooks.reap(orphans)
-    const cleanup = this.redis.multi().del(keys.nodeSessions(node), keys.reapLock(node))
-    // Should it be alive after all (cut off, not dead), it finds this and closes its sessions.
-    if (node !== this.nodeId) cleanup.srem(keys.nodes, node).set(keys.reaped(node), this.run, 'EX', 3600)
-    await cleanup.exec()
-    if (node === this.nodeId && orphans.length === 0) return
+    await this.redis.eval(FORGET_NODE, 4, keys.nodeSessions(node), keys.reapLock(node), keys.nodes, keys.nodeLease(node), node)
+    if (self && orphans.length === 0) return true
     this.nodesReaped++
     this.hooks.log(`node ${node} reaped (${why}): ${orphans.length} sessions left their rooms`)
+    return true
   }
 }

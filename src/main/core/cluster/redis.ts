@@ -1,5 +1,5 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
-import { APPEND_FAREWELL, APPEND_PRESENCE, DELETE_IF, RAISE_TO } from './keys'
+import { APPEND_FAREWELL, APPEND_MESSAGE, APPEND_PRESENCE, CLAIM_NICK, DELETE_IF, keys, RAISE_TO, REASSERT_NICK } from './keys'
 
 // EVAL, not EVALSHA: a script missing from Redis's cache (after a restart, or SCRIPT FLUSH) is sent again by
 // ioredis a round trip later, behind the room's next entries, out of its origin's order; readers would drop
@@ -13,10 +13,38 @@ export interface Presence {
   farewell?: boolean
 }
 
-/** See APPEND_PRESENCE: resolves with the new entry's ID. `limits`: the stream's length, an emptied room's TTL. */
-export function appendPresence(redis: Redis, log: string, members: string, limits: { maxLen: number; emptyTtlS: number }, presence: Presence, fields: string[]): Promise<string> {
+/** Who writes: a node, and the epoch of its lease that Redis checks the write against. */
+export interface Writer {
+  node: string
+  epoch: string
+}
+
+/** A room's stream limits: its length, and how long it outlives its last member (s). */
+export interface StreamLimits {
+  maxLen: number
+  emptyTtlS: number
+}
+
+/** See APPEND_PRESENCE: resolves with the new entry's ID. */
+export function appendPresence(redis: Redis, room: string, writer: Writer, limits: StreamLimits, presence: Presence, fields: string[]): Promise<string> {
   const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
-  return redis.eval(script, 2, log, members, limits.maxLen, limits.emptyTtlS, presence.op, presence.field, presence.nick, ...fields) as Promise<string>
+  const { op, field, nick } = presence
+  return redis.eval(script, 3, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields) as Promise<string>
+}
+
+/** See APPEND_MESSAGE: resolves with the new entry's ID. */
+export function appendMessage(redis: Redis, room: string, writer: Writer, limits: StreamLimits, fields: string[]): Promise<string> {
+  return redis.eval(APPEND_MESSAGE, 2, keys.roomLog(room), keys.nodeLease(writer.node), limits.maxLen, writer.epoch, ...fields) as Promise<string>
+}
+
+/** See CLAIM_NICK: whether the nick is now the owner's. */
+export async function claimNick(redis: Redis, nick: string, owner: string, ttlS: number, writer: Writer): Promise<boolean> {
+  return (await redis.eval(CLAIM_NICK, 3, keys.nick(nick), keys.nodeLease(writer.node), keys.settling, owner, ttlS, writer.epoch)) === 1
+}
+
+/** See REASSERT_NICK: whether the nick is (again) the owner's. */
+export async function reassertNick(redis: Redis, nick: string, owner: string, ttlS: number): Promise<boolean> {
+  return (await redis.eval(REASSERT_NICK, 1, keys.nick(nick), owner, ttlS)) === 1
 }
 
 export function deleteIf(redis: Redis, key: string, value: string): Promise<number> {
@@ -27,11 +55,21 @@ export function raiseTo(redis: Redis, key: string, value: number): Promise<unkno
   return redis.eval(RAISE_TO, 1, key, value)
 }
 
-/** Redis's own refusals, as opposed to a fault of ours (a script error, a wrong type): a state of Redis that passes. */
-const REFUSAL = /^(OOM|MISCONF|READONLY|LOADING|BUSY|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/
+/**
+ * Redis's own refusals, as opposed to a fault of ours (a script error, a wrong type): a state of Redis that
+ * passes. FENCED and TRYAGAIN come from our scripts: the node lost its lease, the nodes re-register.
+ */
+const REFUSAL = /^(OOM|MISCONF|READONLY|LOADING|BUSY|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|FENCED)\b/
 
-/** Why Redis refused a command, in its own words (first sentence), when it was Redis refusing; else null. */
+/** What ioredis says of a command Redis did not answer within the connection's commandTimeout. */
+const TIMED_OUT = 'Command timed out'
+
+/**
+ * Why Redis refused a command, in its own words (first sentence), when it was Redis refusing or not
+ * answering in time; else null (a fault of ours).
+ */
 export function refusalOf(error: unknown): string | null {
+  if (error instanceof Error && error.message === TIMED_OUT) return 'no answer in time'
   if (!(error instanceof ReplyError)) return null
   const message = (error as Error).message
   return REFUSAL.test(message) ? message.split(/(?<=\.)\s|\n/)[0].slice(0, 160) : null
@@ -46,12 +84,15 @@ export function unawaited(command: Promise<unknown>, report: (error: Error) => v
  * A connection to the cluster's Redis. Commands wait through a reconnect (maxRetriesPerRequest: null) and
  * the ones Redis may not have answered are sent again: a room's readers drop what that doubles (SeqGuard).
  * `reader`: the stream reader's own connection, whose blocked XREAD must not be resent with stale IDs on
- * reconnect (the reader reissues it from where it is).
+ * reconnect (the reader reissues it from where it is). Every command fails after `timeoutMs` without an
+ * answer (a link that drops packets never closes): by then the node's lease has lapsed too.
  */
-export function connectRedis(url: string, role: 'commands' | 'reader'): Redis {
+export function connectRedis(url: string, role: 'commands' | 'reader', timeoutMs: number): Redis {
   const options: RedisOptions = {
     lazyConnect: true,
     maxRetriesPerRequest: null,
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
     connectionName: `switchboard-${role}`,
     // Back off to once a second: a restarting Redis is back within seconds, and nobody waits on a 30 s gap.
     retryStrategy: (attempt) => Math.min(attempt * 50, 1000),

@@ -9,7 +9,7 @@ const READ_COUNT = 1000
  * The read blocks this long at most. A change to the streams read unblocks it at once (CLIENT UNBLOCK);
  * this only bounds the rare race where the unblock reaches Redis before the read it was meant for.
  */
-const BLOCK_MS = 5000
+export const BLOCK_MS = 5000
 const RETRY_MS = 100
 
 /**

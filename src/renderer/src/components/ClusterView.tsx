@@ -15,10 +15,18 @@ export function ClusterView({ cluster }: { cluster: ClusterMetrics }) {
         <dt>redis</dt>
         <dd>
           {cluster.redis}{' '}
-          <span className={`badge ${cluster.connected ? 'connected' : 'warn'}`} data-testid="cluster-redis">
-            {cluster.connected ? 'connected' : 'disconnected'}
+          <span className={`badge ${cluster.redisReachable ? 'connected' : 'warn'}`} data-testid="cluster-redis">
+            {cluster.redisReachable ? 'connected' : 'unreachable'}
           </span>
         </dd>
+        {cluster.fenced !== null && (
+          <>
+            <dt>fenced</dt>
+            <dd className="warn" data-testid="cluster-fenced">
+              not serving: {cluster.fenced}; its sessions were closed, and it rejoins once Redis answers
+            </dd>
+          </>
+        )}
       </dl>
       <table aria-label="cluster nodes">
         <thead>
