@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { parseLoadArgs } from '../src/main/cli/load-args'
 import { DEFAULTS } from '../src/main/core/server/options'
+import { CLUSTER_TUNING } from '../src/main/core/cluster/cluster-chat'
 import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
@@ -73,9 +74,10 @@ describe('switchboard serve arguments', () => {
     expect(named.config.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'east-1' })
     const unnamed = parseServeArgs(['--listen', 'line:7100', '--cluster', 'redis://127.0.0.1:6379/2'])
     expect(unnamed.config.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]+-7100$/)
-    expect(unnamed.clusterTuning).toEqual({ emptyRoomTtlS: 60, leaseMs: 5000 })
-    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '5']).clusterTuning).toEqual({ emptyRoomTtlS: 5, leaseMs: 5000 })
-    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--lease-ms', '1500']).clusterTuning).toEqual({ emptyRoomTtlS: 60, leaseMs: 1500 })
+    expect(unnamed.clusterTuning).toEqual(CLUSTER_TUNING)
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '5']).clusterTuning).toEqual({ ...CLUSTER_TUNING, emptyRoomTtlS: 5 })
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--lease-ms', '1500']).clusterTuning).toEqual({ ...CLUSTER_TUNING, leaseMs: 1500 })
+    expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--redis-backlog-mb', '8']).clusterTuning).toEqual({ ...CLUSTER_TUNING, backlogBytes: 8 * 2 ** 20 })
   })
 
   it.each([

@@ -38,7 +38,7 @@ describe('room stream entries', () => {
   const base = { origin: text, seq: fc.integer({ min: 1, max: 1e9 }), subject: text, nick: text }
   const entry: fc.Arbitrary<NewEntry> = fc.oneof(
     fc.record({ ...base, kind: fc.constant('msg' as const), text }),
-    fc.record({ ...base, kind: fc.constantFrom('joined' as const, 'left' as const) }),
+    fc.record({ ...base, kind: fc.constantFrom('joined' as const, 'left' as const), at: fc.nat() }),
     fc.record({ ...base, kind: fc.constant('nick' as const), previous: text })
   )
 

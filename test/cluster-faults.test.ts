@@ -2,6 +2,7 @@
 // it blackholed by a proxy of the test's own. Leases are short here (leaseMs), so each fault takes seconds.
 import { describe, expect, it } from 'vitest'
 import { keys } from '../src/main/core/cluster/keys'
+import { formatStatus } from '../src/main/cli/status'
 import { TcpProxy } from '../scripts/tcp-proxy'
 import { waitFor, type TestClient } from './helpers'
 import { clusterFixture } from './cluster-nodes'
@@ -49,7 +50,9 @@ describe('a node cut off from Redis', () => {
       await newcomer.expect(/^ERR unavailable /)
       await newcomer.closed()
       expect(newcomer.lines.some((line) => line.startsWith('WELCOME'))).toBe(false)
-      expect(a.server.snapshot().cluster).toMatchObject({ redisReachable: false, fenced: expect.any(String) })
+      const fenced = a.server.snapshot()
+      expect(fenced.cluster).toMatchObject({ redisReachable: false, fenced: expect.any(String) })
+      expect(formatStatus(fenced.totals, fenced.cluster)).toContain('redis unreachable FENCED')
 
       // The link comes back with everything it held, alice's late appends first: Redis refuses them.
       proxy.restore()
@@ -117,6 +120,44 @@ async function onceSettled(c: TestClient, line: string, answer: RegExp): Promise
     await sleep(200)
   }
 }
+
+describe('connections during a stall', () => {
+  it('count against --max-sessions while they wait to be admitted', async () => {
+    const { port } = await node('a', { maxSessions: 3, tuning: { leaseMs: 5000 } })
+    cluster.redis.pause()
+    try {
+      const waiting = await Promise.all([1, 2, 3].map(() => connect(port)))
+      const extra = await connect(port)
+      await extra.expect(/^ERR server-full /)
+      await extra.closed()
+      expect(waiting.every((c) => c.closedWith === null)).toBe(true)
+    } finally {
+      cluster.redis.resume()
+    }
+  }, 20_000)
+
+  it('are announced once each after it, not line by line: who came and went meanwhile is not announced at all', async () => {
+    const tuning = { leaseMs: 5000 }
+    const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
+    const watcher = await member(b.port, 'watcher', 'lobby')
+    const heard: string[] = []
+    watcher.client.on('line', (line) => heard.push(line))
+    let stayer: TestClient
+    cluster.redis.pause()
+    try {
+      for (let i = 0; i < 10; i++) await (await connect(a.port)).close()
+      stayer = await connect(a.port)
+      await sleep(1200)
+    } finally {
+      cluster.redis.resume()
+    }
+    const [, , nick] = (await stayer.expect(/^WELCOME /, 10_000)).split(' ')
+    await watcher.expect(`JOINED lobby ${nick}`, 10_000)
+    watcher.send('PING after')
+    await watcher.expect('PONG after')
+    expect(heard.filter((line) => /^(JOINED|LEFT) /.test(line))).toEqual([`JOINED lobby ${nick}`])
+  }, 20_000)
+})
 
 describe('Redis that lost its data', () => {
   const faults = {

@@ -1,10 +1,14 @@
 // Nodes of a cluster on a real redis-server of the test file's own, and line clients of theirs: whatever a
 // test starts is closed after it, and Redis emptied, so every test starts from an empty cluster.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { CLUSTER_TUNING, clusterBackend, type ClusterTuning } from '../src/main/core/cluster/cluster-chat'
 import { ChatServer } from '../src/main/core/server/server'
 import type { ServerOptions } from '../src/main/core/server/options'
+import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
 import { TestClient, WORKER_FILE } from './helpers'
 
@@ -88,3 +92,29 @@ export async function waitForAsync(what: string, predicate: () => Promise<boolea
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
+
+/** A node in a process of its own (the built CLI), so that its memory is its own: killed after the test. */
+export async function spawnNode(redisUrl: string, nodeId: string, flags: string[] = []): Promise<{ child: ChildProcess; port: number; rssMb(): number }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', redisUrl, '--node-id', nodeId, ...flags], {
+    stdio: 'ignore'
+  })
+  spawned.push(child)
+  // Up once it takes connections.
+  for (let attempt = 0; ; attempt++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const probe = connect(port, '127.0.0.1', () => resolve(true)).on('error', () => resolve(false))
+      probe.once('connect', () => probe.destroy())
+    })
+    if (up) break
+    if (attempt > 100 || child.exitCode !== null) throw new Error(`node ${nodeId} did not start`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
+  return { child, port, rssMb }
+}
+
+const spawned: ChildProcess[] = []
+afterEach(() => {
+  for (const child of spawned.splice(0)) child.kill('SIGKILL')
+})

@@ -10,11 +10,14 @@ function listener() {
   return { lines, send: take, sendLazily: take }
 }
 
-/** A stream entry as the append script writes it: presence entries carry the room's size after the change. */
-let clock = 1_000
-function entry(fields: NewEntry & { count?: number }): StreamEntry {
+/**
+ * A stream entry as the append script writes it: presence entries carry the room's size after the change,
+ * and when their node took them (`at`, by default the entry's own time: not late).
+ */
+let clock = 1_000_000
+function entry(fields: { kind: NewEntry['kind']; count?: number; at?: number; [field: string]: unknown }): StreamEntry {
   const { count, ...draft } = fields
-  const pairs = entryFields(draft as NewEntry)
+  const pairs = entryFields({ at: clock, ...draft } as NewEntry)
   if (count !== undefined) pairs.push('c', String(count))
   return [`${clock++}-0`, pairs]
 }
@@ -105,6 +108,49 @@ describe('RoomFeed', () => {
     expect(feed.idle).toBe(true)
     feed.feed([entry({ kind: 'msg', origin: 'a', seq: 2, subject: ALICE, nick: 'alice', text: 'late' })])
     expect([...alice.lines, ...bob.lines]).toEqual(['JOINED r alice'])
+  })
+
+  it('coalesces presence that piled up during an outage: who came and went meanwhile is not announced', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    feed.feed([entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 2 })])
+    const lateBy = 5000
+    const late = (fields: Parameters<typeof entry>[0]) => entry({ ...fields, at: clock - lateBy })
+    feed.feed([
+      // Came and went during the outage: nothing.
+      late({ kind: 'joined', origin: 'b', seq: 1, subject: 'b/1', nick: 'fleeting', count: 3 }),
+      late({ kind: 'left', origin: 'b', seq: 2, subject: 'b/1', nick: 'fleeting', count: 2 }),
+      // Came and stayed: once. Was there, and went: once.
+      late({ kind: 'joined', origin: 'b', seq: 3, subject: 'b/2', nick: 'stayer', count: 3 }),
+      late({ kind: 'left', origin: 'b', seq: 4, subject: BOB, nick: 'bob', count: 2 }),
+      // Came, spoke and went: its words are heard, so it is announced.
+      late({ kind: 'joined', origin: 'b', seq: 5, subject: 'b/3', nick: 'talker', count: 3 }),
+      entry({ kind: 'msg', origin: 'b', seq: 6, subject: 'b/3', nick: 'talker', text: 'hi' }),
+      late({ kind: 'left', origin: 'b', seq: 7, subject: 'b/3', nick: 'talker', count: 2 }),
+      // On time, however brief: announced as ever.
+      entry({ kind: 'joined', origin: 'b', seq: 8, subject: 'b/4', nick: 'brief', count: 3 }),
+      entry({ kind: 'left', origin: 'b', seq: 9, subject: 'b/4', nick: 'brief', count: 2 })
+    ])
+    expect(alice.lines).toEqual([
+      'JOINED r alice',
+      'JOINED r stayer',
+      'LEFT r bob',
+      'JOINED r talker',
+      'MSG r talker hi',
+      'LEFT r talker',
+      'JOINED r brief',
+      'LEFT r brief'
+    ])
+  })
+
+  it('never coalesces away a local joiner’s own JOINED, however late', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    feed.expect(ALICE, alice)
+    feed.feed([entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1, at: clock - 5000 })])
+    expect(alice.lines).toEqual(['JOINED r alice'])
+    expect(feed.members).toBe(1)
   })
 
   it('skips an entry it cannot read, without losing its place', () => {

@@ -111,6 +111,9 @@ export interface ClusterMetrics {
   entriesLost: number
   /** Dead nodes whose sessions this node took out of their rooms. */
   nodesReaped: number
+  /** What this node holds waiting on Redis (bytes, estimated as memory), and the lines refused for its bound. */
+  backlogBytes: number
+  backlogRefused: number
 }
 
 export interface MetricsSnapshot {

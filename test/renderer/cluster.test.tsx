@@ -68,6 +68,8 @@ const CLUSTER: ClusterMetrics = {
     { node: 'node-b', id: 9, nick: 'ben', room: 'den', remote: '10.0.0.9:41001', listener: 'asio:7101', connectedAt: NOW - 7_000 }
   ],
   appended: 1234,
+  backlogBytes: 3 * 2 ** 20,
+  backlogRefused: 42,
   delivered: 5678,
   duplicatesDropped: 3,
   entriesLost: 7,
@@ -138,6 +140,7 @@ describe('ServerCard of a cluster node', () => {
     expect(within(view).getByTestId('cluster-duplicates').textContent).toBe('3')
     expect(within(view).getByTestId('cluster-lost').textContent).toBe('7')
     expect(within(view).getByTestId('cluster-reaped').textContent).toBe('1')
+    expect(within(view).getByTestId('cluster-backlog').textContent).toBe('3.1MB waiting on Redis, 42 lines refused')
   })
 
   it('says when Redis is out of reach, and shows no cluster for a server on its own', () => {

@@ -28,6 +28,8 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --room-ttl S                how long an emptied room's stream is kept in Redis, in seconds (default ${CLUSTER_TUNING.emptyRoomTtlS})
   --lease-ms MS               a node cut off from Redis this long stops serving and rejoins when Redis answers; the
                               others reap it after 1.5 times as long (default ${CLUSTER_TUNING.leaseMs}; docs/CLUSTER.md)
+  --redis-backlog-mb N        memory a node may hold waiting on Redis (slow or away); past it, lines that need Redis
+                              get ERR unavailable (default ${CLUSTER_TUNING.backlogBytes / 2 ** 20})
   --status-ms MS              status line period, 0 = none (default 1000)
   --web PORT                  also serve the control room to a browser on 127.0.0.1:PORT (0 = any free port)
   --allow-remote              allow listeners and a cluster's Redis beyond loopback, from the flags or the control room
@@ -109,6 +111,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'node-id': { type: 'string' },
     'room-ttl': { type: 'string' },
     'lease-ms': { type: 'string' },
+    'redis-backlog-mb': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
     settings: { type: 'string' },
@@ -123,7 +126,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     throw new UsageError((error as Error).message)
   }
   if (values['node-id'] !== undefined && values.cluster === undefined) throw new UsageError('--node-id names a node of a cluster: give --cluster too')
-  for (const flag of ['room-ttl', 'lease-ms'] as const) {
+  for (const flag of ['room-ttl', 'lease-ms', 'redis-backlog-mb'] as const) {
     if (values[flag] !== undefined && values.cluster === undefined) throw new UsageError(`--${flag} tunes a node of a cluster: give --cluster too`)
   }
   const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
@@ -167,7 +170,8 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     clusterTuning: {
       emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS,
       // Below a few hundred ms a busy event loop alone would fence a node.
-      leaseMs: wholeFlag('lease-ms', values['lease-ms'], 500) ?? CLUSTER_TUNING.leaseMs
+      leaseMs: wholeFlag('lease-ms', values['lease-ms'], 500) ?? CLUSTER_TUNING.leaseMs,
+      backlogBytes: (wholeFlag('redis-backlog-mb', values['redis-backlog-mb'], 1) ?? CLUSTER_TUNING.backlogBytes / 2 ** 20) * 2 ** 20
     },
     verbose: values.verbose
   }

@@ -7,7 +7,8 @@ function formatCluster(c: ClusterMetrics): string {
   return [
     `cluster ${c.nodeId}: ${c.nodes.length} nodes${c.redisReachable ? '' : ' redis unreachable'}${c.fenced === null ? '' : ' FENCED'} stream lag ${ms(lag)}`,
     ...(c.entriesLost > 0 ? [`entries lost ${c.entriesLost}`] : []),
-    ...(c.nodesReaped > 0 ? [`nodes reaped ${c.nodesReaped}`] : [])
+    ...(c.nodesReaped > 0 ? [`nodes reaped ${c.nodesReaped}`] : []),
+    ...(c.backlogRefused > 0 ? [`backlog refused ${c.backlogRefused}`] : [])
   ].join(' ')
 }
 

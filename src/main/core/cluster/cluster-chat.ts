@@ -20,6 +20,7 @@ import { idBefore } from './stream-id'
 import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
 import { within } from '../within'
 import { EverySecond } from './every-second'
+import { Backlog, BacklogFull } from './backlog'
 
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
@@ -57,9 +58,11 @@ export interface ClusterTuning {
   emptyRoomTtlS: number
   /** The node's lease (ms): every other time of its use of Redis is derived from it (see LeaseTiming). */
   leaseMs: number
+  /** The memory (bytes, estimated) the node may hold waiting on Redis: past it, lines that need Redis are refused. */
+  backlogBytes: number
 }
 
-export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S, leaseMs: DEFAULT_LEASE_MS }
+export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S, leaseMs: DEFAULT_LEASE_MS, backlogBytes: 32 * 2 ** 20 }
 
 export interface ClusterChatOptions extends LineBackendContext {
   config: ClusterConfig
@@ -103,6 +106,10 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private whenEmpty: (() => void) | null = null
   /** Redis's refusals come one per command while they last: logged once a second, with a count. */
   private readonly refusals = new EverySecond((text, count) => this.options.log(`Redis refused ${count} command${count > 1 ? 's' : ''}: ${text}`, true))
+  private readonly backlogRefusals = new EverySecond((text, count) => this.options.log(`refused ${count} line${count > 1 ? 's' : ''}: ${text}`, true))
+  private readonly backlog: Backlog
+  /** What a line refused for the backlog bound is told. */
+  private readonly backlogFull: string
 
   constructor(private readonly options: ClusterChatOptions) {
     super()
@@ -110,6 +117,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.run = `${this.nodeId}.${randomBytes(4).toString('hex')}`
     this.inbox = keys.nodeInbox(this.nodeId)
     this.timing = leaseTiming(options.tuning.leaseMs)
+    this.backlog = new Backlog(options.tuning.backlogBytes, options.pressure)
+    this.backlogFull = `this node holds ${Math.round(options.tuning.backlogBytes / 2 ** 20)} MB waiting on the cluster's Redis already (Redis slow or away); try again`
     this.commands = connectRedis(options.config.redis, 'commands', this.timing.leaseMs)
     // A blocked read is answered when its block ends: only past that is it unanswered.
     this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs)
@@ -207,7 +216,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
       delivered: this.delivered,
       duplicatesDropped: this.duplicatesDropped,
       entriesLost: this.entriesLost,
-      nodesReaped: this.registry.nodesReaped
+      nodesReaped: this.registry.nodesReaped,
+      backlogBytes: this.backlog.held,
+      backlogRefused: this.backlog.refused
     }
   }
 
@@ -236,19 +247,23 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   private async admit(member: Member): Promise<unknown> {
     member.nick = `guest-${await this.registry.guestNumber()}`
+    // Gone while its number was on its way (Redis slow or away): never announced, so nothing to take back.
+    if (member.quitting) return
     this.tell(member.session, reply.welcome(member.session.id, member.nick))
-    return this.enter(member, DEFAULT_ROOM)
+    // Its JOINED tells when it connected: one that waited out an outage is coalesced by the readers.
+    return this.enter(member, DEFAULT_ROOM, member.session.connectedAt)
   }
 
   leave(session: Session): void {
     const member = this.members.get(session)
     if (!member) return
     member.quitting = true
+    const at = Date.now()
     void member.steps.submit(false, () => {
       const { room, nick } = member
       // Gone from here on: it hears nothing more of the room, its own LEFT included.
       if (room !== null) this.stopHearing(room, member.subject)
-      const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick! }, 'farewell')
+      const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick!, at }, 'farewell')
       if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
       this.registry.forget(session.id)
       this.members.delete(session)
@@ -262,14 +277,11 @@ export class ClusterChat extends LineReplies implements LineBackend {
     if (!member || member.quitting || !command) return
     switch (command.verb) {
       case 'CHAT':
-        // Only follows: Redis keeps the appends of one connection in the order they were sent.
-        return member.steps.submit(false, () => {
-          if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text: command.text })
-        })
+        return this.chat(member, command.text)
       case 'NICK':
         return member.steps.submit(true, () => this.rename(member, command.name))
       case 'JOIN':
-        return member.steps.submit(true, () => this.move(member, command.room))
+        return member.steps.submit(true, () => this.move(member, command.room, Date.now()))
       case 'WHO':
         return member.steps.submit(true, () => this.who(member))
       case 'PING':
@@ -288,6 +300,22 @@ export class ClusterChat extends LineReplies implements LineBackend {
     }
   }
 
+  /**
+   * Only follows the steps before it: Redis keeps the appends of one connection in the order they were
+   * sent. Past the node's backlog bound, refused in its turn (after the echoes of what the session sent
+   * before) by a step that does not hold the text, while reading pauses (see Backlog).
+   */
+  private chat(member: Member, text: string): Promise<unknown> | void {
+    if (!this.backlog.admits(text.length)) return member.steps.submit(false, this.refuseForBacklog)
+    const done = member.steps.submit(false, () => {
+      if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text })
+    })
+    this.backlog.hold(text.length, done)
+    return done
+  }
+
+  private readonly refuseForBacklog = (): Promise<never> => Promise.reject(new BacklogFull(this.backlogFull))
+
   describe(session: Session): { nick: string | null; room: string | null } {
     const member = this.members.get(session)
     return { nick: member?.nick ?? null, room: member?.room ?? null }
@@ -300,6 +328,10 @@ export class ClusterChat extends LineReplies implements LineBackend {
    * save, a read-only replica) is a passing state the client may retry after; anything else is our fault, logged.
    */
   private refusal(session: Session, error: Error): [ErrorCode, string] {
+    if (error instanceof BacklogFull) {
+      this.backlogRefusals.note(error.message)
+      return ['unavailable', error.message]
+    }
     const refused = refusalOf(error)
     if (refused) {
       this.refusals.note(refused)
@@ -309,12 +341,12 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return ['internal', 'the cluster could not apply that']
   }
 
-  private enter(member: Member, room: string): Promise<unknown> {
+  private enter(member: Member, room: string, at: number): Promise<unknown> {
     member.room = room
     const { feed } = this.room(room)
     feed.expect(member.subject, member.session)
     this.registry.record(member.session.id, this.record(member))
-    return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick! }, 'set').then(
+    return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick!, at }, 'set').then(
       // A room new to this node is read from its joiner's own entry on: nothing from before it joined.
       ({ id }) => this.reader.watch(keys.roomLog(room), idBefore(id)),
       (error: Error) => {
@@ -324,16 +356,16 @@ export class ClusterChat extends LineReplies implements LineBackend {
     )
   }
 
-  private move(member: Member, room: string): Promise<unknown> | void {
+  private move(member: Member, room: string, at: number): Promise<unknown> | void {
     const { session, nick } = member
     if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
     const from = member.room!
     // A LEFT Redis refuses refuses the JOIN: the session stays where it was (the step's ERR says why). Once
     // out, it must get in: in no room it would be seen by nobody, so a JOINED refused then turns it away.
-    return this.append(member, from, { kind: 'left', subject: member.subject, nick: nick! }, 'del')
+    return this.append(member, from, { kind: 'left', subject: member.subject, nick: nick!, at }, 'del')
       // The old room's LEFT reaches the session before anything of the new room.
       .then(() => this.ownDelivered(member))
-      .then(() => this.enter(member, room).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
+      .then(() => this.enter(member, room, at).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
   }
 
   private async rename(member: Member, name: string): Promise<void> {
@@ -380,8 +412,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
     const limits = { maxLen: STREAM_KEEP, emptyTtlS: this.options.tuning.emptyRoomTtlS }
     const writer = this.registry.lease.writer
-    const appended = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : appendMessage(this.commands, room, writer, limits, fields)
-    return appended.then(
+    const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : appendMessage(this.commands, room, writer, limits, fields)
+    return sent.then(
       (id) => {
         this.appended++
         return id
@@ -461,7 +493,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     await Promise.all(
       orphans.map(({ node, id, record: { room, nick, subject } }) => {
         const field = memberOf(node, id)
-        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick }, { op: 'del', field, nick, farewell: true })
+        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick, at: Date.now() }, { op: 'del', field, nick, farewell: true })
       })
     )
   }

@@ -5,10 +5,12 @@
  *   reconnect) and notice entries trimmed away before it read them (a jump in seq).
  * - subject: whom it is about, `<run>/<session>` (a node recognises its own joiner by it; a dead node's
  *   sessions, reaped by a survivor, are `<node>/<session>`), and nick: the subject's nick.
+ * - at (JOINED, LEFT): when the node took the change (ms, its clock); far before the entry's ID time, it
+ *   waited out an outage, and readers coalesce it (RoomFeed). Null in entries of older versions.
  */
 export type RoomEntry =
   | (EntryBase & { kind: 'msg'; text: string })
-  | (EntryBase & { kind: 'joined' | 'left'; count: number })
+  | (EntryBase & { kind: 'joined' | 'left'; count: number; at: number | null })
   | (EntryBase & { kind: 'nick'; previous: string; count: number })
   /** A leave the append script found already done: it only keeps its origin's sequence whole. */
   | (EntryBase & { kind: 'void'; count: number })
@@ -23,7 +25,7 @@ interface EntryBase {
 /** What a node appends: the entry without the room's size, which the append script adds. */
 export type NewEntry =
   | Extract<RoomEntry, { kind: 'msg' }>
-  | Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count'>
+  | (Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count' | 'at'> & { at: number })
   | Omit<Extract<RoomEntry, { kind: 'nick' }>, 'count'>
 
 /** Field/value pairs for XADD. */
@@ -31,6 +33,7 @@ export function entryFields(entry: NewEntry): string[] {
   const fields = ['k', entry.kind, 'o', entry.origin, 'q', String(entry.seq), 's', entry.subject, 'n', entry.nick]
   if (entry.kind === 'msg') fields.push('t', entry.text)
   if (entry.kind === 'nick') fields.push('p', entry.previous)
+  if (entry.kind === 'joined' || entry.kind === 'left') fields.push('w', String(entry.at))
   return fields
 }
 
@@ -52,7 +55,10 @@ export function parseEntry(fields: string[]): RoomEntry | null {
       return text === undefined ? null : { ...base, kind, text }
     }
     case 'joined':
-    case 'left':
+    case 'left': {
+      const at = get.has('w') ? Number(get.get('w')) : null
+      return Number.isSafeInteger(count) && (at === null || Number.isSafeInteger(at)) ? { ...base, kind, count, at } : null
+    }
     case 'void':
       return Number.isSafeInteger(count) ? { ...base, kind, count } : null
     case 'nick': {

@@ -6,6 +6,12 @@ import { SeqGuard } from './seq-guard'
 import { compareIds, idTime } from './stream-id'
 import type { StreamEntry } from './stream-reader'
 
+/**
+ * A JOINED or LEFT that reached Redis this long after its node took it waited out an outage: such presence
+ * is coalesced (see RoomFeed.feed), so members are not flushed the backlog line by line.
+ */
+const PILED_UP_MS = 1000
+
 /** What one batch of a room's entries came to. */
 export interface FeedCounts {
   /** Entries acted on (delivered, or presence applied). */
@@ -71,12 +77,17 @@ export class RoomFeed {
     return new Promise<void>((resolve) => this.waiters.push({ id, resolve }))
   }
 
-  /** Takes the next entries of the room's stream, in stream order. */
+  /**
+   * Takes the next entries of the room's stream, in stream order. Presence that piled up during an outage
+   * is coalesced: a session that came and went meanwhile (its JOINED and LEFT both late, in one batch, with
+   * nothing of its own between) is not announced at all; the others' presence is announced once each.
+   */
   feed(entries: StreamEntry[], now = Date.now()): FeedCounts {
     const counts: FeedCounts = { fresh: 0, duplicates: 0, missed: 0 }
     if (entries.length === 0) return counts
-    for (const [, fields] of entries) {
-      const entry = parseEntry(fields)
+    const parsed = entries.map(([id, fields]) => ({ id, entry: parseEntry(fields) }))
+    const silent = this.cameAndWent(parsed)
+    for (const [i, { entry }] of parsed.entries()) {
       if (entry === null) continue
       const verdict = this.guard.check(entry.origin, entry.seq)
       if (!verdict.fresh) {
@@ -85,7 +96,7 @@ export class RoomFeed {
       }
       counts.missed += verdict.missed
       counts.fresh++
-      this.apply(entry)
+      if (!silent.has(i)) this.apply(entry)
     }
     const last = entries[entries.length - 1][0]
     this.delivered = last
@@ -97,6 +108,21 @@ export class RoomFeed {
       else this.waiters.push(waiter)
     }
     return counts
+  }
+
+  /** The indexes of late JOINED/LEFT pairs of sessions that came and went (not this node's joiners). */
+  private cameAndWent(parsed: { id: string; entry: RoomEntry | null }[]): Set<number> {
+    const silent = new Set<number>()
+    const came = new Map<string, number>()
+    for (const [i, { id, entry }] of parsed.entries()) {
+      if (entry === null) continue
+      const late = (entry.kind === 'joined' || entry.kind === 'left') && entry.at !== null && idTime(id) - entry.at > PILED_UP_MS
+      const joinedAt = came.get(entry.subject)
+      came.delete(entry.subject)
+      if (late && entry.kind === 'joined' && !this.joining.has(entry.subject)) came.set(entry.subject, i)
+      else if (late && entry.kind === 'left' && joinedAt !== undefined) silent.add(joinedAt).add(i)
+    }
+    return silent
   }
 
   private apply(entry: RoomEntry): void {

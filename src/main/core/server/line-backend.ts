@@ -7,6 +7,8 @@ export interface LineBackendContext {
   maxLineBytes: number
   /** This node's figures, for a cluster's heartbeat. */
   beat(): { sessions: number; msgsInPerSec: number; msgsOutPerSec: number; listeners: string[] }
+  /** What the backend holds for later (a cluster: waiting on Redis) is at its bound, or back under it: reading pauses meanwhile. */
+  pressure(full: boolean): void
   /** Kicks a session of this server (asked by another node). */
   kick(sessionId: number, reason: string): void
   log(text: string, error?: boolean): void

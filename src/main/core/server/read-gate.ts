@@ -10,14 +10,20 @@ export interface ReadGateOptions {
 }
 
 /**
+ * What pauses every session's reading: the logic queue past its mark, or, on a node of a cluster, what it
+ * holds waiting on Redis past its bound (the line backend says so).
+ */
+export type Pressure = 'logic' | 'backlog'
+
+/**
  * Decides who may read. Pressure is per session first: a session with its share of the logic queue
  * pauses itself, so one heavy sender pauses before it pauses the rest. Past the whole queue's mark every
  * session pauses at its next frame. Paused sessions wait in one FIFO and resume in that order once the
  * queue and their own share allow, so a flood is read in turns and nobody waits forever.
  */
 export class ReadGate {
-  /** The whole logic queue is past its mark. */
-  closed = false
+  /** What presses on the whole node now: while anything does, every session pauses at its next frame. */
+  private readonly pressed = new Set<Pressure>()
   /** Sessions holding a refused frame, in the order they were refused; a Set keeps insertion order. */
   private readonly waiting = new Set<Session>()
   private readonly sessionLowWater: number
@@ -54,12 +60,18 @@ export class ReadGate {
     if (--session.framesInLogic === this.sessionLowWater && this.waiting.has(session)) this.scheduleResume()
   }
 
-  /** The pipeline's pressure signal for the whole queue. */
-  setClosed(closed: boolean): void {
-    this.closed = closed
+  get closed(): boolean {
+    return this.pressed.size > 0
+  }
+
+  /** A pressure signal for the whole node: the pipeline's for its queue, the line backend's for its backlog. */
+  press(source: Pressure, on: boolean): void {
+    if (on === this.pressed.has(source)) return
+    if (on) this.pressed.add(source)
+    else this.pressed.delete(source)
     this.changes++
     this.logChange()
-    if (!closed) this.scheduleResume()
+    if (!this.closed) this.scheduleResume()
   }
 
   forget(session: Session): void {
@@ -100,7 +112,8 @@ export class ReadGate {
   private logChange(): void {
     if (this.logTimer || this.closed === this.logged) return
     const often = this.changes > 1 ? ` (${this.changes} pauses and resumes since the last report)` : ''
-    const what = this.closed ? `logic queue at ${this.options.highWater}: reading paused` : 'logic queue drained: reading resumed'
+    const why = [...this.pressed].map((source) => (source === 'logic' ? `logic queue at ${this.options.highWater}` : 'Redis backlog at its bound'))
+    const what = this.closed ? `${why.join(', ')}: reading paused` : 'pressure gone: reading resumed'
     this.options.log('pressure', `${what}${often}`)
     this.logged = this.closed
     this.changes = 0

@@ -137,6 +137,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         listeners: this.addresses.map(({ codec, host, port }) => `${codec}:${host}:${port}`)
       }),
       kick: (sessionId, reason) => this.kick(sessionId, reason),
+      pressure: (full) => this.gate.press('backlog', full),
       log: (text, error) => this.log(error ? 'error' : 'cluster', text)
     })
     this.limits = {
@@ -155,7 +156,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     })
     this.pipeline = new LogicPipeline<Entry>(this.executor, {
       commit: (entry, command) => this.commit(entry, command),
-      onPressure: (paused) => this.gate.setClosed(paused),
+      onPressure: (paused) => this.gate.press('logic', paused),
       onBatchRedone: (error, timedOut) =>
         this.log(
           'error',

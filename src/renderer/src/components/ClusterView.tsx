@@ -1,5 +1,5 @@
 import type { ClusterMetrics } from '../../../shared/telemetry'
-import { formatCount, formatDuration, formatMs } from '../format'
+import { formatBytes, formatCount, formatDuration, formatMs } from '../format'
 
 /** A room's delivery this far behind its stream is worth a look (a slow node, or Redis far away). */
 const LAG_WARN_MS = 1000
@@ -86,6 +86,10 @@ export function ClusterView({ cluster }: { cluster: ClusterMetrics }) {
         </dd>
         <dt>nodes reaped</dt>
         <dd data-testid="cluster-reaped">{formatCount(cluster.nodesReaped)}</dd>
+        <dt title="messages this node took that Redis has not answered yet, and those refused past the node's bound (--redis-backlog-mb)">backlog</dt>
+        <dd data-testid="cluster-backlog" className={cluster.backlogRefused > 0 ? 'warn' : undefined}>
+          {formatBytes(cluster.backlogBytes)} waiting on Redis, {formatCount(cluster.backlogRefused)} lines refused
+        </dd>
       </dl>
     </section>
   )

@@ -1,0 +1,71 @@
+// A node's memory while Redis stalls, measured on a node in a process of its own (its RSS is its own), with
+// the lease long enough that the node does not fence itself during the stall: the bound alone must hold.
+import { connect, type Socket } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from './helpers'
+import { clusterFixture, spawnNode } from './cluster-nodes'
+
+const cluster = clusterFixture()
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A client that sends 4 KB CHAT lines as fast as its socket takes them, and counts the ERR unavailable it gets. */
+function flood(port: number): { stop(): void; refused(): number } {
+  const line = Buffer.from(`CHAT ${'x'.repeat(4000)}\n`)
+  let refused = 0
+  let stopped = false
+  let tail = ''
+  const socket: Socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.on('data', (chunk: Buffer) => {
+    const text = tail + chunk.toString('latin1')
+    const lines = text.split('\n')
+    tail = lines.pop()!
+    for (const l of lines) if (l.startsWith('ERR unavailable')) refused++
+  })
+  const pump = () => {
+    while (!stopped && socket.write(line));
+  }
+  socket.on('drain', pump)
+  socket.once('connect', pump)
+  return {
+    stop() {
+      stopped = true
+      socket.destroy()
+    },
+    refused: () => refused
+  }
+}
+
+describe('a node while Redis stalls', () => {
+  it('holds at most its bound waiting on Redis: past it, lines that need Redis get ERR unavailable', async () => {
+    const node = await spawnNode(cluster.redis.url, 'a', ['--max-rate', '0', '--lease-ms', '60000'])
+    const watcher = await cluster.member(node.port, 'watcher')
+    const before = node.rssMb()
+    let peak = before
+    // The stall first, then the crowd: nothing they send can reach Redis.
+    cluster.redis.pause()
+    const floods = Array.from({ length: 100 }, () => flood(node.port))
+    const sampler = setInterval(() => (peak = Math.max(peak, node.rssMb())), 100)
+    try {
+      await sleep(8000)
+      clearInterval(sampler)
+      console.log(`node RSS ${before.toFixed(0)} MB before the stall, ${peak.toFixed(0)} MB at its peak in it`)
+      expect(peak - before).toBeLessThan(150)
+      cluster.redis.resume()
+      // Told in their turn, once the sessions are in (their JOIN waited on Redis too).
+      await waitFor('lines refused for the bound', () => floods.some((f) => f.refused() > 0), 20_000)
+    } finally {
+      clearInterval(sampler)
+      cluster.redis.resume()
+      for (const f of floods) f.stop()
+    }
+    // Served again once Redis has taken the backlog.
+    for (let attempt = 0; ; attempt++) {
+      watcher.send(`CHAT served again ${attempt}`)
+      const answer = await watcher.expect(/^(MSG r watcher served again|ERR unavailable)/, 10_000)
+      if (answer.startsWith('MSG')) break
+      if (attempt > 40) throw new Error(`still refused: ${answer}`)
+      await sleep(500)
+    }
+  }, 60_000)
+})
