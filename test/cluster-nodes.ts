@@ -94,9 +94,9 @@ export async function waitForAsync(what: string, predicate: () => Promise<boolea
 }
 
 /** A node in a process of its own (the built CLI), so that its memory is its own: killed after the test. */
-export async function spawnNode(redisUrl: string, nodeId: string, flags: string[] = []): Promise<{ child: ChildProcess; port: number; rssMb(): number }> {
+export async function spawnNode(redisUrl: string, nodeId: string, flags: string[] = [], nodeFlags: string[] = []): Promise<{ child: ChildProcess; port: number; rssMb(): number }> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', redisUrl, '--node-id', nodeId, ...flags], {
+  const child = spawn(process.execPath, [...nodeFlags, 'out/main/cli.js', 'serve', '--listen', `line:${port}`, '--workers', '0', '--status-ms', '0', '--cluster', redisUrl, '--node-id', nodeId, ...flags], {
     stdio: 'ignore'
   })
   spawned.push(child)

@@ -105,8 +105,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private entriesLost = 0
   private whenEmpty: (() => void) | null = null
   /** Redis's refusals come one per command while they last: logged once a second, with a count. */
-  private readonly refusals = new EverySecond((text, count) => this.options.log(`Redis refused ${count} command${count > 1 ? 's' : ''}: ${text}`, true))
-  private readonly backlogRefusals = new EverySecond((text, count) => this.options.log(`refused ${count} line${count > 1 ? 's' : ''}: ${text}`, true))
+  /** Errors that come one per command while their cause lasts: logged once a second per kind, with a count. */
+  private readonly repeated = new EverySecond((kind, text, count) => this.options.log(`${kind}${count > 1 ? ` (${count} times in a second)` : ''}: ${text}`, true))
   private readonly backlog: Backlog
   /** What a line refused for the backlog bound is told. */
   private readonly backlogFull: string
@@ -134,7 +134,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     }
     this.commands.on('ready', () => this.opened && this.registry.reconnected())
     this.reader = new StreamReader(this.readerConnection, this.commands, (key, entries) => this.onEntries(key, entries), (error) =>
-      options.log(`reading streams: ${error.message}`, true)
+      this.repeated.note('reading streams failed', error.message)
     )
     this.registry = new NodeRegistry(this.commands, this.nodeId, this.run, this.timing, {
       beat: () => options.beat(),
@@ -142,7 +142,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
       reap: (orphans) => this.reap(orphans),
       fenced: (reason) => this.fenced(reason),
       restore: () => this.restore(),
-      log: (text, error) => options.log(text, error)
+      log: (text, error) => options.log(text, error),
+      repeated: (kind, text) => this.repeated.note(kind, text)
     })
   }
 
@@ -187,7 +188,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /** What becomes of a refused command nobody waited for (quiet once closing: a disconnect refuses all). */
   private readonly report = (error: Error): void => {
-    if (this.opened) this.options.log(`Redis refused a command: ${error.message}`, true)
+    if (this.opened) this.repeated.note('a Redis command nobody waited for failed', error.message)
   }
 
   private disconnect(): void {
@@ -329,15 +330,15 @@ export class ClusterChat extends LineReplies implements LineBackend {
    */
   private refusal(session: Session, error: Error): [ErrorCode, string] {
     if (error instanceof BacklogFull) {
-      this.backlogRefusals.note(error.message)
+      this.repeated.note('lines refused', error.message)
       return ['unavailable', error.message]
     }
     const refused = refusalOf(error)
     if (refused) {
-      this.refusals.note(refused)
+      this.repeated.note('Redis refused commands', refused)
       return ['unavailable', `the cluster's Redis refused it: ${refused}`]
     }
-    this.options.log(`session ${session.id}: a command failed in the cluster, sender told: ${error.message}`, true)
+    this.repeated.note('a command failed in the cluster, sender told', `session ${session.id}: ${error.message}`)
     return ['internal', 'the cluster could not apply that']
   }
 

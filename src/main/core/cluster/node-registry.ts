@@ -44,6 +44,8 @@ export interface RegistryHooks {
   /** Redis lost the node's registration with its data: nobody reaped it, what it holds is to be registered again. */
   restore(): Promise<void>
   log(text: string, error?: boolean): void
+  /** An error that may come once per session while its cause lasts: said once a second per kind. */
+  repeated(kind: string, text: string): void
 }
 
 /** Sessions of another node listed in the control room: a sample, not a census of a 10,000-session node. */
@@ -138,7 +140,7 @@ export class NodeRegistry {
     this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId)).catch(this.report)
   }
 
-  private readonly report = (error: Error): void => this.hooks.log(`registering a session failed: ${error.message}`)
+  private readonly report = (error: Error): void => this.hooks.repeated('registering a session failed', error.message)
 
   /** A guest number no other node hands out: from a block taken from Redis, so most connects need no round trip. */
   async guestNumber(): Promise<number> {
