@@ -108,3 +108,49 @@ describe('a node under connect/close churn', () => {
     expect(after.roundTrip).toBeLessThan(2 * warm.roundTrip + 1)
   }, 120_000)
 })
+
+describe('Redis memory', () => {
+  /** Redis's used_memory now, in MB. */
+  const usedMb = async () => Number(/used_memory:(\d+)/.exec(await cluster.admin.info('memory'))![1]) / 2 ** 20
+  const text = 'y'.repeat(4000)
+
+  it('caps a busy room’s stream in bytes as well as entries', async () => {
+    const { port } = await cluster.node('a', { maxRate: 0 })
+    const busy = await cluster.member(port, 'busy', 'busy')
+    for (let n = 1; n <= 3000; n++) {
+      busy.send(`CHAT ${n} ${text}`)
+      if (n % 100 === 0) await busy.expect(new RegExp(`^MSG busy busy ${n} `))
+    }
+    // 3,000 lines of 4 KB: capped near 2 MB (about 500 of them), not at 10,000 entries (40 MB).
+    expect(await cluster.admin.xlen(keys.roomLog('busy'))).toBeLessThan(1000)
+    expect(Number(await cluster.admin.memory('USAGE', keys.roomLog('busy')))).toBeLessThan(4 * 2 ** 20)
+  }, 60_000)
+
+  it('stays under 100 MB while sessions hop over distinct rooms with 4 KB lines', async () => {
+    const [a, b] = await cluster.twoNodes({ maxRate: 0 })
+    const hoppers = await Promise.all(Array.from({ length: 20 }, (_, i) => cluster.member((i % 2 ? b : a).port, `hopper${i}`, `start-${i}`)))
+    const before = await usedMb()
+    let peak = before
+    const sampler = setInterval(() => void usedMb().then((mb) => (peak = Math.max(peak, mb))), 200)
+    let hops = 0
+    const deadline = Date.now() + 10_000
+    try {
+      await Promise.all(
+        hoppers.map(async (c, i) => {
+          for (let hop = 0; Date.now() < deadline; hop += 25) {
+            for (let k = hop; k < hop + 25; k++) {
+              c.send(`JOIN room-${i}-${k}`)
+              c.send(`CHAT ${text}`)
+            }
+            await c.expect(new RegExp(`^MSG room-${i}-${hop + 24} `), 20_000)
+            hops += 25
+          }
+        })
+      )
+    } finally {
+      clearInterval(sampler)
+    }
+    console.log(`${hops} hops over distinct rooms in 10 s: Redis ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at its peak, ${await cluster.admin.dbsize()} keys after`)
+    expect(peak).toBeLessThan(100)
+  }, 60_000)
+})

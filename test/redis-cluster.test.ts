@@ -30,10 +30,12 @@ describe('room keys on a 3-master Redis Cluster', () => {
     for (const room of rooms) {
       masters.add(await masterOf(keys.roomLog(room)))
       // The node's lease lives in another slot: the script that checks it needs a copy in the room's (CLUSTER.md).
-      await expect(client.eval(APPEND_PRESENCE, 3, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease('n1'), 100, 60, 'set', 'n1/1', 'ada', 'e1', 'k', 'joined')).rejects.toThrow(/CROSSSLOT|different slots/)
+      // So must the list of emptied rooms: a copy per slot (per bucket) too.
+      const emptied = `sb:{${room}}:emptied`
+      await expect(client.eval(APPEND_PRESENCE, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease('n1'), emptied, 100, 60, 'set', 'n1/1', 'ada', 'e1', 'k', 'joined')).rejects.toThrow(/CROSSSLOT|different slots/)
       const lease = `sb:{${room}}:lease:n1`
       await client.set(lease, 'e1')
-      const id = await client.eval(APPEND_PRESENCE, 3, keys.roomLog(room), keys.roomMembers(room), lease, 100, 60, 'set', 'n1/1', 'ada', 'e1', 'k', 'joined', 'o', 'n1.x.1', 'q', '1', 's', 'n1.x/1', 'n', 'ada')
+      const id = await client.eval(APPEND_PRESENCE, 4, keys.roomLog(room), keys.roomMembers(room), lease, emptied, 100, 60, 'set', 'n1/1', 'ada', 'e1', 'k', 'joined', 'o', 'n1.x.1', 'q', '1', 's', 'n1.x/1', 'n', 'ada')
       expect(id).toMatch(/^\d+-\d+$/)
       expect(await client.hget(keys.roomMembers(room), 'n1/1')).toBe('ada')
     }

@@ -9,7 +9,7 @@ import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
 import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
-import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
+import { DROP_IF_EMPTY, EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
 import { appendMessage, appendPresence, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
@@ -21,10 +21,25 @@ import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
 import { within } from '../within'
 import { EverySecond } from './every-second'
 import { Backlog, BacklogFull } from './backlog'
+import { every } from './ticker'
 
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
+/**
+ * And about this many bytes: a room of 4 KB lines would hold 40 MB at 10,000 entries. Each append trims the
+ * stream to as many entries of its own size as fit (Redis trims by count, not bytes), never below
+ * STREAM_KEEP_MIN, so a room's stream stays near this size whatever its lines.
+ */
+const STREAM_BYTES = 2 * 2 ** 20
+const STREAM_KEEP_MIN = 100
+/** What Redis keeps per entry besides its fields' text: its ID, field lengths, the radix tree's share. */
+const ENTRY_OVERHEAD = 64
 const INBOX_KEEP = 1000
+/**
+ * Emptied rooms whose streams are kept until their TTL (their last EMPTIED_KEEP entries each): past this
+ * many, the oldest go at once, so JOIN churn over distinct rooms cannot fill Redis with rooms nobody is in.
+ */
+const EMPTIED_ROOMS_KEPT = 500
 
 interface Member {
   session: Session
@@ -99,6 +114,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   /** The last connection error since Redis was last reachable; '' while it is. */
   private lastError = ''
   private opened = false
+  private stopSweeping: () => void = () => {}
   private appended = 0
   private delivered = 0
   private duplicatesDropped = 0
@@ -164,6 +180,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     }
     const [last] = await this.commands.xrevrange(this.inbox, '+', '-', 'COUNT', 1)
     this.reader.watch(this.inbox, last?.[0] ?? '0-0')
+    this.stopSweeping = every(this.timing.renewMs, () => this.dropEmptied())
     this.opened = true
     this.options.log(`node ${this.nodeId} joined the cluster at ${address}`)
   }
@@ -180,6 +197,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
    */
   async close(graceMs: number): Promise<void> {
     this.opened = false
+    this.stopSweeping()
     // Redis may be away: the node leaves within the grace or not at all (then it is reaped like a dead one).
     await within(this.registry.leave(this.members.size === 0), graceMs)
     this.disconnect()
@@ -194,6 +212,18 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private disconnect(): void {
     this.commands.disconnect()
     this.readerConnection.disconnect()
+  }
+
+  /** Drops the streams of the rooms emptied longest ago past EMPTIED_ROOMS_KEPT (every node sweeps; ZPOPMIN shares the work). */
+  private async dropEmptied(): Promise<void> {
+    if (this.registry.fenced !== null) return
+    // Those whose TTL ran out are gone already.
+    await this.commands.zremrangebyscore(keys.emptied, '-inf', Math.floor(Date.now() / 1000) - this.options.tuning.emptyRoomTtlS)
+    const excess = (await this.commands.zcard(keys.emptied)) - EMPTIED_ROOMS_KEPT
+    if (excess <= 0) return
+    const popped = await this.commands.zpopmin(keys.emptied, excess)
+    const logs = popped.filter((_, i) => i % 2 === 0)
+    await Promise.all(logs.map((log) => this.commands.eval(DROP_IF_EMPTY, 2, log, keys.roomMembers(keys.roomOfLog(log)))))
   }
 
   /** Asks another node to kick one of its sessions; false if that node is not alive. */
@@ -411,7 +441,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const origin = state?.origin ?? this.newOrigin()
     const seq = state ? ++state.appended : 1
     const fields = entryFields({ ...draft, origin, seq } as NewEntry)
-    const limits = { maxLen: STREAM_KEEP, emptyTtlS: this.options.tuning.emptyRoomTtlS }
+    const entryBytes = fields.reduce((sum, field) => sum + field.length, ENTRY_OVERHEAD)
+    const maxLen = Math.max(STREAM_KEEP_MIN, Math.min(STREAM_KEEP, Math.floor(STREAM_BYTES / entryBytes)))
+    const limits = { maxLen, emptyTtlS: this.options.tuning.emptyRoomTtlS }
     const writer = this.registry.lease.writer
     const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : appendMessage(this.commands, room, writer, limits, fields)
     return sent.then(

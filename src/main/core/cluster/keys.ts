@@ -30,6 +30,8 @@ export const keys = {
   generation: 'sb:generation',
   /** Set for a while when Redis lost its data: nicks are not claimed until the nodes have re-asserted theirs. */
   settling: 'sb:settling',
+  /** The streams of emptied rooms (scored by when they emptied): the oldest go first past a count. */
+  emptied: 'sb:emptied',
   /** Guest numbers, handed out in blocks: guest-<n> is unique cluster-wide. */
   guestSeq: 'sb:guest-seq'
 }
@@ -47,17 +49,25 @@ export const EMPTY_ROOM_TTL_S = 60
 const fenced = (lease: number, epoch: number) => `
 if redis.call('GET', KEYS[${lease}]) ~= ARGV[${epoch}] then return redis.error_reply('FENCED this node lost its lease') end`
 
+/** Entries an emptied room's stream keeps until it expires (or is dropped for a newer emptied room). */
+export const EMPTIED_KEEP = 20
+
 const PRESENCE = `
 local maxlen, ttl, op, field, nick = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if op == 'set' then
   redis.call('HSET', KEYS[2], field, nick)
   redis.call('PERSIST', KEYS[1])
+  redis.call('ZREM', KEYS[4], KEYS[1])
 elseif redis.call('HDEL', KEYS[2], field) == 0 then
   ARGV[8] = 'void'
 end
 local count = redis.call('HLEN', KEYS[2])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'c', count, unpack(ARGV, 7))
-if count == 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+if count == 0 then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', ${EMPTIED_KEEP})
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('ZADD', KEYS[4], redis.call('TIME')[1], KEYS[1])
+end
 return id
 `
 
@@ -66,9 +76,10 @@ return id
  * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
  * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
  * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
- * KEYS: log, members, the node's lease. ARGV: maxlen, the empty room's TTL (s), 'set'|'del', member field,
- * nick, the node's lease epoch, then the entry's pairs ('k', kind, ...). An emptied room's stream expires
- * after the TTL; a join keeps it. Refused unless the node holds its lease: a node reaped while cut off
+ * KEYS: log, members, the node's lease, the emptied rooms. ARGV: maxlen, the empty room's TTL (s),
+ * 'set'|'del', member field, nick, the node's lease epoch, then the entry's pairs ('k', kind, ...). An
+ * emptied room's stream is trimmed to its last EMPTIED_KEEP entries, listed among the emptied rooms and
+ * expires after the TTL; a join keeps it. Refused unless the node holds its lease: a node reaped while cut off
  * must not add a member back, or rename one, after the reaper's LEFT.
  * The shebang makes Redis refuse the whole script while it is out of memory (without one, a script that
  * begins with HDEL, which Redis allows then, may go on to XADD): a JOIN's LEFT must not go through when
@@ -167,5 +178,14 @@ return 0
 export const FORGET_NODE = `
 redis.call('DEL', KEYS[1], KEYS[2])
 if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+return 0
+`
+
+/**
+ * Drops an emptied room's stream before its TTL (too many rooms emptied since), unless it has members
+ * again. KEYS: log, members.
+ */
+export const DROP_IF_EMPTY = `
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
 return 0
 `

@@ -29,7 +29,7 @@ export interface StreamLimits {
 export function appendPresence(redis: Redis, room: string, writer: Writer, limits: StreamLimits, presence: Presence, fields: string[]): Promise<string> {
   const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
   const { op, field, nick } = presence
-  return redis.eval(script, 3, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields) as Promise<string>
+  return redis.eval(script, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), keys.emptied, limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields) as Promise<string>
 }
 
 /** See APPEND_MESSAGE: resolves with the new entry's ID. */
