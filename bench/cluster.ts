@@ -4,7 +4,8 @@
 // 1. Throughput: 200 line clients x 40 messages x 64 B, window 8, one room. One node alone, then two nodes
 //    and a Redis with the clients split over them, alternating, each run on fresh processes. Every message
 //    must reach every member in one order (the load engine's order digests); the cluster should keep at
-//    least 40 % of the single node's deliveries/s here, where two nodes and Redis share the machine's cores.
+//    least 40 % of the single node's deliveries/s here, where two nodes and Redis share the machine's cores,
+//    and spend at most 1.3 times its CPU per delivery (process CPU time of the nodes and Redis).
 // 2. Latency at a fixed rate through the cluster (and through one node, for comparison): p50 and p99.
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
@@ -13,6 +14,7 @@ import type { LoadReport } from '../src/shared/load'
 import { parseBenchArgs } from './args'
 import { runMeasured } from './measurement'
 import { count, machine, ms, printMachine, saveJson, table, verdict } from './report'
+import { processTicks, ticksToMs } from './quiet-machine'
 import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
 import { exitWith } from './suite'
 
@@ -20,11 +22,19 @@ const THROUGHPUT = { clients: 200, messages: 40, size: 64, window: 8, agents: 2 
 /** 200 clients at 2 messages/s each: 400 messages/s, 80,000 deliveries/s, well inside either setup's capacity. */
 const FIXED_RATE = { clients: 200, mode: 'open' as const, rate: 2, durationMs: 10_000, size: 64, agents: 2 }
 const TARGET_SHARE = 0.4
+/** The cluster's CPU (both nodes and Redis, process CPU time) per delivery, at most this times one node's. */
+const TARGET_CPU_RATIO = 1.3
 
 type Setup = 'single' | 'cluster'
 
+/** A run's report, and the CPU time its servers (and Redis) spent on it. */
+interface Run {
+  report: LoadReport
+  cpuMs: number
+}
+
 /** Starts the setup's servers (and Redis), runs `load` through them, and stops them all. */
-async function run(setup: Setup, load: object, timeoutMs: number): Promise<LoadReport> {
+async function run(setup: Setup, load: object, timeoutMs: number): Promise<Run> {
   const redis = setup === 'cluster' ? await RedisServer.start() : null
   const servers: Server[] = []
   try {
@@ -36,7 +46,11 @@ async function run(setup: Setup, load: object, timeoutMs: number): Promise<LoadR
       await whenAccepting(server, port)
     }
     const targets = ports.map((port) => ({ host: '127.0.0.1', port }))
-    return await runMeasured(resolveLoadConfig({ ...load, targets, codec: 'line', timeoutMs }), timeoutMs)
+    const pids = [...servers.map((server) => server.child.pid), redis?.pid].filter((pid): pid is number => pid !== undefined)
+    const cpu = (): number => pids.reduce((sum: number, pid) => sum + (processTicks(pid) ?? NaN), 0)
+    const before = cpu()
+    const report = await runMeasured(resolveLoadConfig({ ...load, targets, codec: 'line', timeoutMs }), timeoutMs)
+    return { report, cpuMs: ticksToMs(cpu() - before) }
   } finally {
     await Promise.all(servers.map(stopServer))
     await redis?.stop()
@@ -58,35 +72,47 @@ async function main(): Promise<number> {
   printMachine('Switchboard cluster benchmark', info, args.reps)
 
   const throughput: Record<Setup, LoadReport[]> = { single: [], cluster: [] }
+  /** Server (and Redis) CPU microseconds per delivery, per run. */
+  const cpuPerDelivery: Record<Setup, number[]> = { single: [], cluster: [] }
   for (let round = 0; round < args.reps; round++) {
     // Alternate which goes first, so a machine that slows down (or warms up) over the run favours neither.
     const order: Setup[] = round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single']
     for (const setup of order) {
       process.stdout.write(`  round ${round + 1}/${args.reps}: ${setup} `)
-      const report = await run(setup, THROUGHPUT, args.timeoutMs)
+      const { report, cpuMs } = await run(setup, THROUGHPUT, args.timeoutMs)
       throughput[setup].push(report)
-      console.log(`${oneOrder(report) ? 'complete, one order' : `INCOMPLETE (${report.note ?? `${report.deliveries}/${report.expected}, split rooms ${report.order.split}`})`}, ${count.format(report.deliveriesPerSec)} deliv/s`)
+      cpuPerDelivery[setup].push((cpuMs * 1000) / Math.max(1, report.deliveries))
+      console.log(
+        `${oneOrder(report) ? 'complete, one order' : `INCOMPLETE (${report.note ?? `${report.deliveries}/${report.expected}, split rooms ${report.order.split}`})`}, ${count.format(report.deliveriesPerSec)} deliv/s, ${(cpuMs / 1000).toFixed(2)} CPU s`
+      )
     }
   }
-  const fixed: Record<Setup, LoadReport> = { single: await run('single', FIXED_RATE, args.timeoutMs), cluster: await run('cluster', FIXED_RATE, args.timeoutMs) }
+  const fixed: Record<Setup, LoadReport> = {
+    single: (await run('single', FIXED_RATE, args.timeoutMs)).report,
+    cluster: (await run('cluster', FIXED_RATE, args.timeoutMs)).report
+  }
 
   const medianRate = (setup: Setup) => median(throughput[setup].map((r) => r.deliveriesPerSec))
   const share = medianRate('cluster') / medianRate('single')
+  const medianCpu = (setup: Setup) => median(cpuPerDelivery[setup])
+  const cpuRatio = medianCpu('cluster') / medianCpu('single')
   const allOneOrder = [...throughput.single, ...throughput.cluster, fixed.single, fixed.cluster].every(oneOrder)
   const describe = (setup: Setup) => (setup === 'single' ? '1 node' : '2 nodes + Redis')
   console.log(`
 Throughput: ${THROUGHPUT.clients} line clients in one room x ${THROUGHPUT.messages} messages x ${THROUGHPUT.size} B, window ${THROUGHPUT.window}, ${THROUGHPUT.agents} agents
 ${table(
-  ['setup', 'runs one order', 'median deliv/s', 'median latency p50 ms', 'median latency p99 ms'],
+  ['setup', 'runs one order', 'median deliv/s', 'median CPU us/delivery', 'median latency p50 ms', 'median latency p99 ms'],
   (['single', 'cluster'] as const).map((setup) => [
     describe(setup),
     `${throughput[setup].filter(oneOrder).length}/${throughput[setup].length}`,
     count.format(medianRate(setup)),
+    medianCpu(setup).toFixed(3),
     ms(median(throughput[setup].map((r) => r.latencyMs.p50))),
     ms(median(throughput[setup].map((r) => r.latencyMs.p99)))
   ])
 )}
 ${verdict('cluster deliv/s as a share of one node', share, `>= ${TARGET_SHARE}, every run one order`, share >= TARGET_SHARE && allOneOrder)}
+${verdict('cluster CPU per delivery (nodes + Redis) over one node', cpuRatio, `<= ${TARGET_CPU_RATIO}`, cpuRatio <= TARGET_CPU_RATIO)}
   (two nodes, Redis and the load generator share this machine's cores: see docs/CLUSTER.md for N machines)
 
 Fixed rate: ${FIXED_RATE.clients} clients x ${FIXED_RATE.rate} messages/s for ${FIXED_RATE.durationMs / 1000} s (${count.format(FIXED_RATE.clients * FIXED_RATE.rate)} messages/s into one room)
@@ -95,7 +121,7 @@ ${table(
   (['single', 'cluster'] as const).map((setup) => [describe(setup), oneOrder(fixed[setup]) ? 'yes' : 'NO', ms(fixed[setup].latencyMs.p50), ms(fixed[setup].latencyMs.p99), ms(fixed[setup].latencyMs.max)])
 )}`)
 
-  saveJson(args.json, { machine: info, reps: args.reps, throughput, fixed, share })
+  saveJson(args.json, { machine: info, reps: args.reps, throughput, cpuPerDelivery, cpuRatio, fixed, share })
   return allOneOrder ? 0 : 1
 }
 

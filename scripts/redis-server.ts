@@ -25,6 +25,11 @@ export class RedisServer {
     return redis
   }
 
+  /** Its process id while it runs (for CPU accounting). */
+  get pid(): number | undefined {
+    return this.process?.pid
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`
   }

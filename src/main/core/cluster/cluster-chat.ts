@@ -12,7 +12,7 @@ import type { Session } from '../server/session'
 import { DROP_IF_EMPTY, EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { appendMessage, appendPresence, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
+import { appendPresence, MessageBatch, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
 import { entryFields, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { after, StepQueue } from './step-queue'
@@ -102,6 +102,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   /** This run of the node: entries it appends say so, and a restarted node is a new origin. */
   private readonly run: string
   private readonly commands: Redis
+  private readonly messages: MessageBatch
   private readonly readerConnection: Redis
   private readonly reader: StreamReader
   private readonly registry: NodeRegistry
@@ -137,6 +138,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.backlogFull = `this node holds ${Math.round(options.tuning.backlogBytes / 2 ** 20)} MB waiting on the cluster's Redis already (Redis slow or away); try again`
     this.commands = connectRedis(options.config.redis, 'commands', this.timing.leaseMs)
     // A blocked read is answered when its block ends: only past that is it unanswered.
+    this.messages = new MessageBatch(this.commands)
     this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs)
     for (const connection of [this.commands, this.readerConnection]) {
       connection.on('error', (error: Error) => {
@@ -445,7 +447,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const maxLen = Math.max(STREAM_KEEP_MIN, Math.min(STREAM_KEEP, Math.floor(STREAM_BYTES / entryBytes)))
     const limits = { maxLen, emptyTtlS: this.options.tuning.emptyRoomTtlS }
     const writer = this.registry.lease.writer
-    const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : appendMessage(this.commands, room, writer, limits, fields)
+    // A presence entry comes after the messages appended before it: they are sent first.
+    if (presence) this.messages.flush()
+    const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : this.messages.append(room, writer, maxLen, fields)
     return sent.then(
       (id) => {
         this.appended++

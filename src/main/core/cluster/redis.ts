@@ -1,5 +1,5 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
-import { APPEND_FAREWELL, APPEND_MESSAGE, APPEND_PRESENCE, CLAIM_NICK, DELETE_IF, keys, RAISE_TO, REASSERT_NICK } from './keys'
+import { APPEND_FAREWELL, APPEND_MESSAGES, APPEND_PRESENCE, CLAIM_NICK, DELETE_IF, keys, RAISE_TO, REASSERT_NICK } from './keys'
 
 // EVAL, not EVALSHA: a script missing from Redis's cache (after a restart, or SCRIPT FLUSH) is sent again by
 // ioredis a round trip later, behind the room's next entries, out of its origin's order; readers would drop
@@ -32,9 +32,58 @@ export function appendPresence(redis: Redis, room: string, writer: Writer, limit
   return redis.eval(script, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), keys.emptied, limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields) as Promise<string>
 }
 
-/** See APPEND_MESSAGE: resolves with the new entry's ID. */
-export function appendMessage(redis: Redis, room: string, writer: Writer, limits: StreamLimits, fields: string[]): Promise<string> {
-  return redis.eval(APPEND_MESSAGE, 2, keys.roomLog(room), keys.nodeLease(writer.node), limits.maxLen, writer.epoch, ...fields) as Promise<string>
+interface Pending {
+  fields: string[]
+  resolve(id: string): void
+  reject(error: Error): void
+}
+
+/**
+ * The messages a node appends in one turn, sent at its end as one APPEND_MESSAGES call per room: a busy
+ * room's turn of messages costs one command, one script run and one reply, not one each. Anything else the
+ * node writes that must come after them in Redis (a presence entry) flushes the batch first, so the
+ * connection still carries every entry in the order it was made.
+ */
+export class MessageBatch {
+  private readonly rooms = new Map<string, { writer: Writer; maxLen: number; pending: Pending[] }>()
+  private scheduled = false
+
+  constructor(private readonly redis: Redis) {}
+
+  /** Resolves with the message's entry ID. */
+  append(room: string, writer: Writer, maxLen: number, fields: string[]): Promise<string> {
+    let batch = this.rooms.get(room)
+    // A new lease epoch (the node rejoined): what was queued under the old one goes as it was.
+    if (batch && batch.writer.epoch !== writer.epoch) {
+      this.flush()
+      batch = undefined
+    }
+    if (!batch) {
+      batch = { writer, maxLen, pending: [] }
+      this.rooms.set(room, batch)
+    }
+    batch.maxLen = Math.min(batch.maxLen, maxLen)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
+    const queue = batch.pending
+    return new Promise<string>((resolve, reject) => queue.push({ fields, resolve, reject }))
+  }
+
+  /** Sends what is queued now. */
+  flush(): void {
+    this.scheduled = false
+    for (const [room, { writer, maxLen, pending }] of this.rooms) {
+      const args: (string | number)[] = [maxLen, writer.epoch]
+      for (const { fields } of pending) args.push(fields.length, ...fields)
+      ;(this.redis.eval(APPEND_MESSAGES, 2, keys.roomLog(room), keys.nodeLease(writer.node), ...args) as Promise<string[]>).then(
+        (ids) => pending.forEach((message, i) => message.resolve(ids[i])),
+        (error: Error) => pending.forEach((message) => message.reject(error))
+      )
+    }
+    this.rooms.clear()
+  }
 }
 
 /** See CLAIM_NICK: whether the nick is now the owner's. */

@@ -37,34 +37,42 @@ export function entryFields(entry: NewEntry): string[] {
   return fields
 }
 
-/** An entry as XREAD returns it; null for one this version does not know (written by a newer node, or by hand). */
+/**
+ * An entry as XREAD returns it; null for one this version does not know (written by a newer node, or by
+ * hand). Read field by field, without a map: every node reads every entry of its rooms.
+ */
 export function parseEntry(fields: string[]): RoomEntry | null {
-  const get = new Map<string, string>()
-  for (let i = 0; i + 1 < fields.length; i += 2) get.set(fields[i], fields[i + 1])
-  const kind = get.get('k')
-  const origin = get.get('o')
-  const nick = get.get('n')
-  const seq = Number(get.get('q'))
-  const subject = get.get('s')
+  let kind, origin, nick, subject, text, previous, seqText, countText, atText
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]
+    switch (fields[i]) {
+      case 'k': kind = value; break
+      case 'o': origin = value; break
+      case 'q': seqText = value; break
+      case 's': subject = value; break
+      case 'n': nick = value; break
+      case 't': text = value; break
+      case 'p': previous = value; break
+      case 'c': countText = value; break
+      case 'w': atText = value; break
+    }
+  }
+  const seq = Number(seqText)
   if (origin === undefined || subject === undefined || nick === undefined || !Number.isSafeInteger(seq)) return null
   const base = { origin, seq, subject, nick }
-  const count = Number(get.get('c'))
+  const count = Number(countText)
   switch (kind) {
-    case 'msg': {
-      const text = get.get('t')
+    case 'msg':
       return text === undefined ? null : { ...base, kind, text }
-    }
     case 'joined':
     case 'left': {
-      const at = get.has('w') ? Number(get.get('w')) : null
+      const at = atText === undefined ? null : Number(atText)
       return Number.isSafeInteger(count) && (at === null || Number.isSafeInteger(at)) ? { ...base, kind, count, at } : null
     }
     case 'void':
       return Number.isSafeInteger(count) ? { ...base, kind, count } : null
-    case 'nick': {
-      const previous = get.get('p')
+    case 'nick':
       return previous === undefined || !Number.isSafeInteger(count) ? null : { ...base, kind, previous, count }
-    }
     default:
       return null
   }
