@@ -75,14 +75,15 @@ export function lineFixture(backend: LineBackendUnderTest) {
       return nodes[0].port
     },
     /**
-     * A line client that has read its WELCOME. The first node's port (what `start()` returned) means the next
-     * node in turn; any other port (another listener, another server) is taken as given.
+     * A line client that has read its WELCOME, and the node it is on (null for a port that is no node's).
+     * The first node's port (what `start()` returned) means the next node in turn; any other port (another
+     * listener, another server) is taken as given.
      */
     async join(port: number) {
-      const target = nodes.length > 0 && port === nodes[0].port ? nodes[joins++ % nodes.length].port : port
-      const joined = await joinLine(target)
+      const node = nodes.length > 0 && port === nodes[0].port ? nodes[joins++ % nodes.length] : nodes.find((n) => n.port === port)
+      const joined = await joinLine(node?.port ?? port)
       clients.push(joined.c)
-      return joined
+      return { ...joined, server: node?.server ?? null }
     },
     /** Any client, to the node its options name, closed after the test. */
     async connect(options: ClientOptions): Promise<TestClient> {

@@ -62,7 +62,11 @@ elseif redis.call('HDEL', KEYS[2], field) == 0 then
   ARGV[8] = 'void'
 end
 local count = redis.call('HLEN', KEYS[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'c', count, unpack(ARGV, 7))
+-- The size the presence limit is held against is the room's with its subject in it, as one node counts:
+-- a LEFT is heard by a room that still holds the leaver.
+local size = count
+if op ~= 'set' then size = count + 1 end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'c', size, unpack(ARGV, 7))
 if count == 0 then
   redis.call('XTRIM', KEYS[1], 'MAXLEN', ${EMPTIED_KEEP})
   redis.call('EXPIRE', KEYS[1], ttl)
@@ -73,7 +77,8 @@ return id
 
 /**
  * Appends one presence entry and updates the room's member hash in one step, so the hash and the stream
- * never disagree, and the entry carries the room's size after the change (`c`) for the presence limit.
+ * never disagree, and the entry carries the room's size (`c`) for the presence limit: after a join, before
+ * a leave (the leaver still in it), as one node counts.
  * A leave for a member the hash no longer has (a survivor reaped it, or it left already) keeps its place in
  * its origin's sequence as a `void` entry that says nothing: nobody hears LEFT twice.
  * KEYS: log, members, the node's lease, the emptied rooms. ARGV: maxlen, the empty room's TTL (s),
