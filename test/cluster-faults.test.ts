@@ -65,6 +65,9 @@ describe('a node cut off from Redis', () => {
       const stream = await cluster.admin.xrange(keys.roomLog('r'), '-', '+')
       expect(stream.filter(([, fields]) => fields.some((field) => field.startsWith('late-')))).toEqual([])
       expect(a.server.snapshot().cluster).toMatchObject({ redisReachable: true, fenced: null })
+      // Nothing of the fenced sessions left behind: the room read for the one member here, Redis's members the two.
+      await waitFor('the room read for its one member here', () => a.server.snapshot().cluster!.rooms.map((room) => `${room.room}:${room.localMembers}`).join() === 'r:1')
+      expect((await cluster.admin.hvals(keys.roomMembers('r'))).sort()).toEqual(['alice', 'bob'])
     } finally {
       await proxy.stop()
     }
