@@ -74,6 +74,21 @@ describe('a node cut off from Redis', () => {
   }, 40_000)
 })
 
+describe('a lease gone while Redis kept its data (evicted, deleted)', () => {
+  it('fences the node, as a reaper may be taking it, rather than taking the lease back under the same epoch', async () => {
+    const tuning = { leaseMs: 1500 }
+    const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
+    const alice = await member(a.port, 'alice')
+    const bob = await member(b.port, 'bob')
+    await cluster.admin.del(keys.nodeLease('a'))
+    await alice.expect(/^ERR unavailable /, 5000)
+    await bob.expect('LEFT r alice', 10_000)
+    const back = await memberOnceBack(a.port, 'alice', 15_000)
+    back.send('CHAT back')
+    await bob.expect('MSG r alice back')
+  }, 30_000)
+})
+
 describe('a Redis stall', () => {
   it('shorter than the lease costs no session its nick or presence', async () => {
     const tuning = { leaseMs: 3000 }

@@ -88,13 +88,19 @@ describe('RoomFeed', () => {
   it('lets a reply wait for an entry to be delivered, and holds the room until it is', async () => {
     const feed = new RoomFeed('r', 100)
     const joined = entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 1 })
-    const waited = feed.afterDelivered(joined[0])
+    const waited = feed.afterDelivered(joined[0], 60_000)
     expect(waited).toBeInstanceOf(Promise)
     expect(feed.idle).toBe(false)
     feed.feed([joined])
     await waited
     expect(feed.idle).toBe(true)
-    expect(feed.afterDelivered(joined[0])).toBeUndefined()
+    expect(feed.afterDelivered(joined[0], 60_000)).toBeUndefined()
+  })
+
+  it('gives up waiting for an entry that never comes, and lets the room go', async () => {
+    const feed = new RoomFeed('r', 100)
+    await feed.afterDelivered('99999999-0', 20)
+    expect(feed.idle).toBe(true)
   })
 
   it('forgets a session that is gone, and one whose JOINED was refused, so the room can be let go', () => {

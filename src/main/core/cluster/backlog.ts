@@ -33,7 +33,9 @@ export class Backlog {
   admits(bytes: number): boolean {
     if (this.held + cost(bytes) <= this.limitBytes) return true
     this.refused++
-    if (!this.full) {
+    // Pressed only while enough is held for its release to lift the pressure: a single line larger than
+    // the whole bound, refused with little held, must not pause reading for good.
+    if (!this.full && this.held > this.limitBytes / 2) {
       this.full = true
       this.pressure(true)
     }

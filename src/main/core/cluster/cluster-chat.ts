@@ -12,7 +12,7 @@ import type { Session } from '../server/session'
 import { DROP_IF_EMPTY, EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { appendPresence, MessageBatch, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
+import { appendPresence, MessageBatch, type Writer, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
 import { entryFields, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { after, StepQueue } from './step-queue'
@@ -50,8 +50,15 @@ interface Member {
   /** The room its next entries go to. */
   room: string | null
   steps: StepQueue
+  /**
+   * The lease epoch it was admitted under: its entries are written under it, so should its node be fenced
+   * and rejoin under a new one, what is still queued of it is refused by Redis, never written after its LEFT.
+   */
+  writer: Writer
   /** It sent QUIT: what it sent after is not acted on. */
   quitting: boolean
+  /** Turned away or fenced: what is still queued of it does nothing (its leave still runs). */
+  gone: boolean
   /** Its last entry not yet seen delivered: its replies wait for it, so they keep their place after it. */
   lastAppend: Promise<{ room: string; id: string }> | null
 }
@@ -261,7 +268,17 @@ export class ClusterChat extends LineReplies implements LineBackend {
   join(session: Session): void {
     if (this.registry.fenced !== null) return this.turnAway(session, this.unavailable(this.registry.fenced))
     const steps = new StepQueue((error) => this.refuse(session, ...this.refusal(session, error)))
-    const member: Member = { session, subject: `${this.run}/${session.id}`, nick: null, room: null, steps, quitting: false, lastAppend: null }
+    const member: Member = {
+      session,
+      subject: `${this.run}/${session.id}`,
+      nick: null,
+      room: null,
+      steps,
+      writer: this.registry.lease.writer,
+      quitting: false,
+      gone: false,
+      lastAppend: null
+    }
     this.members.set(session, member)
     // Admitted cluster-wide (a guest number, in the lobby's stream and member hash) or not at all: a session
     // no other node can see would be a ghost, so one Redis refuses is told why and closed.
@@ -270,6 +287,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /** Tells a session the cluster cannot have it (in no room, it would be seen by nobody) and closes it. */
   private turnAway(session: Session, [code, text]: [ErrorCode, string]): void {
+    const member = this.members.get(session)
+    if (member) member.gone = true
     this.refuse(session, code, text)
     session.end(`not in a room: ${text}`)
   }
@@ -312,22 +331,22 @@ export class ClusterChat extends LineReplies implements LineBackend {
       case 'CHAT':
         return this.chat(member, command.text)
       case 'NICK':
-        return member.steps.submit(true, () => this.rename(member, command.name))
-      case 'JOIN':
-        return member.steps.submit(true, () => this.move(member, command.room, Date.now()))
+        return this.step(member, true, () => this.rename(member, command.name))
+      case 'JOIN': {
+        const at = Date.now()
+        return this.step(member, true, () => this.move(member, command.room, at))
+      }
       case 'WHO':
-        return member.steps.submit(true, () => this.who(member))
+        return this.step(member, true, () => this.who(member))
       case 'PING':
-        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
+        return this.step(member, true, () => after(this.ownDelivered(member), () => this.tell(session, reply.pong(command.token))))
       case 'HELP':
-        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.help(session)))
+        return this.step(member, true, () => after(this.ownDelivered(member), () => this.help(session)))
       case 'QUIT':
         member.quitting = true
-        return member.steps.submit(true, () =>
-          after(this.ownDelivered(member), () => this.quit(session, command.reason))
-        )
+        return this.step(member, true, () => after(this.ownDelivered(member), () => this.quit(session, command.reason)))
       case 'ERR':
-        return member.steps.submit(true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
+        return this.step(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
       case 'NOOP':
         return
     }
@@ -340,7 +359,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
    */
   private chat(member: Member, text: string): Promise<unknown> | void {
     if (!this.backlog.admits(text.length)) return member.steps.submit(false, this.refuseForBacklog)
-    const done = member.steps.submit(false, () => {
+    const done = this.step(member, false, () => {
       if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text })
     })
     this.backlog.hold(text.length, done)
@@ -348,6 +367,11 @@ export class ClusterChat extends LineReplies implements LineBackend {
   }
 
   private readonly refuseForBacklog = (): Promise<never> => Promise.reject(new BacklogFull(this.backlogFull))
+
+  /** One of the member's commands, in its order; nothing once the member is gone (turned away, fenced). */
+  private step(member: Member, blocks: boolean, run: () => Promise<unknown> | void): Promise<unknown> | void {
+    return member.steps.submit(blocks, () => (member.gone ? undefined : run()))
+  }
 
   describe(session: Session): { nick: string | null; room: string | null } {
     const member = this.members.get(session)
@@ -430,14 +454,14 @@ export class ClusterChat extends LineReplies implements LineBackend {
    */
   private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del' | 'farewell'): Promise<{ room: string; id: string }> {
     const change = presence && { op: presence === 'set' ? 'set' : 'del', farewell: presence === 'farewell', field: this.owner(member), nick: member.nick! } as const
-    const appended = this.appendEntry(room, draft, change).then((id) => ({ room, id }))
+    const appended = this.appendEntry(room, member.writer, draft, change).then((id) => ({ room, id }))
     member.lastAppend = appended
     // Seen, so never unhandled: whoever depends on the entry (the command's step, a reply) handles a refusal.
     appended.catch(() => {})
     return appended
   }
 
-  private appendEntry(room: string, draft: Draft, presence?: Presence): Promise<string> {
+  private appendEntry(room: string, writer: Writer, draft: Draft, presence?: Presence): Promise<string> {
     const state = this.rooms.get(room)
     // A room this node does not read (a dead node's session leaving it): a one-off origin of its own.
     const origin = state?.origin ?? this.newOrigin()
@@ -446,7 +470,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const entryBytes = fields.reduce((sum, field) => sum + field.length, ENTRY_OVERHEAD)
     const maxLen = Math.max(STREAM_KEEP_MIN, Math.min(STREAM_KEEP, Math.floor(STREAM_BYTES / entryBytes)))
     const limits = { maxLen, emptyTtlS: this.options.tuning.emptyRoomTtlS }
-    const writer = this.registry.lease.writer
     // A presence entry comes after the messages appended before it: they are sent first.
     if (presence) this.messages.flush()
     const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : this.messages.append(room, writer, maxLen, fields)
@@ -477,7 +500,12 @@ export class ClusterChat extends LineReplies implements LineBackend {
     if (!last) return
     return last
       .then(
-        ({ room, id }) => this.rooms.get(room)?.feed.afterDelivered(id),
+        ({ room, id }) => {
+          const state = this.rooms.get(room)
+          // Not for ever: an entry whose stream went before this node read it (emptied and dropped, or
+          // lost with Redis's data) will not come; by then the node has fenced, or the entry is lost.
+          return state?.feed.afterDelivered(id, 2 * this.timing.leaseMs)?.then(() => this.releaseIfIdle(room, state))
+        },
         // An entry Redis refused will not come back: nothing to wait for (its command was answered ERR).
         () => undefined
       )
@@ -514,7 +542,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
    * members here. Entries of its still in flight are dropped (onEntries finds no state).
    */
   private releaseIfIdle(room: string, state: Room): void {
-    if (!state.feed.idle) return
+    if (!state.feed.idle || this.rooms.get(room) !== state) return
     this.rooms.delete(room)
     this.reader.unwatch(keys.roomLog(room))
   }
@@ -530,7 +558,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     await Promise.all(
       orphans.map(({ node, id, record: { room, nick, subject } }) => {
         const field = memberOf(node, id)
-        return room === null ? undefined : this.appendEntry(room, { kind: 'left', subject, nick, at: Date.now() }, { op: 'del', field, nick, farewell: true })
+        return room === null ? undefined : this.appendEntry(room, this.registry.lease.writer, { kind: 'left', subject, nick, at: Date.now() }, { op: 'del', field, nick, farewell: true })
       })
     )
   }
@@ -560,7 +588,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
   /** The lease may have lapsed: every session is told and closed now, before any other node may reap them. */
   private fenced(why: string): void {
     const [code, text] = this.unavailable(why)
-    for (const { session } of this.members.values()) {
+    for (const member of this.members.values()) {
+      const { session } = member
+      member.gone = true
       this.refuse(session, code, text)
       session.end(`its node is cut off from the cluster: ${why}`)
     }

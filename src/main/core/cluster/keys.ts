@@ -143,13 +143,15 @@ return 1
 /**
  * Takes a node id's lease for an epoch and lists the node: refused (0) while another run of the id holds
  * it; this run's own lapsed or lost lease is taken over. Returns the data set's generation, creating it on
- * an empty Redis. A node that registers again ('restore') and finds a generation other than the one it
- * joined knows Redis lost its data: it opens the settling window, so no nick is claimed before the nodes
- * have re-asserted theirs.
+ * an empty Redis. A node that registers again ('restore') must find a generation other than the one it
+ * joined, which says Redis lost its data: then it opens the settling window, so no nick is claimed before
+ * the nodes have re-asserted theirs. Under the same generation the lease went some other way (evicted,
+ * deleted): that is refused (-1), and the node fences and rejoins, as a reaper may have taken it.
  * KEYS: lease, nodes, generation, settling. ARGV: epoch, TTL (ms), this run's epoch prefix, node id, the
  * generation it knows ('' if none), a new generation, the settling time (ms), 'join'|'restore'.
  */
 export const ACQUIRE_LEASE = `#!lua flags=allow-oom
+if ARGV[8] == 'restore' and redis.call('GET', KEYS[3]) == ARGV[5] then return -1 end
 local held = redis.call('GET', KEYS[1])
 if held and held ~= ARGV[1] and string.sub(held, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -176,6 +178,11 @@ return 1
 export const RAISE_TO = `
 if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
+`
+
+/** Sets a lock key (NX, PX) even while Redis refuses writes for want of memory: reaping frees memory. KEYS: lock. ARGV: owner, ms. */
+export const TAKE_LOCK = `#!lua flags=allow-oom
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') and 1 or 0
 `
 
 /** Deletes a key only if it still holds the given value: a nick is released only by its holder. KEYS: key. ARGV: value. */

@@ -49,7 +49,7 @@ export class Lease {
   epoch = ''
   /** The data set this node registered in: another one means Redis lost its data since. */
   private generation = ''
-  /** When the last renewal Redis accepted was sent. */
+  /** When the last renewal Redis accepted was sent (a monotonic clock: a wall clock stepped back would delay the fence). */
   private renewedAt = 0
   /** When Redis last answered a renewal at all. */
   private answeredAt = 0
@@ -67,20 +67,24 @@ export class Lease {
 
   /** Takes the lease under a new epoch (joining, or rejoining after a fence); throws while another run holds it. */
   async acquire(): Promise<void> {
-    if (!(await this.take(`${this.run}.${this.epochs + 1}`, 'join'))) {
+    if ((await this.take(`${this.run}.${this.epochs + 1}`, 'join')) !== true) {
       throw new Error(`node id ${this.nodeId} is in use by a live node (or one stopped under ${this.timing.keyTtlMs / 1000} s ago)`)
     }
     this.epochs++
   }
 
-  /** Takes it again under the same epoch after Redis lost it with its data; false if another run took it meanwhile. */
-  restore(): Promise<boolean> {
-    return this.take(this.epoch, 'restore')
+  /**
+   * Takes it again under the same epoch after Redis lost it with its data: 'taken' if another run took it
+   * meanwhile, 'not lost' if Redis kept its data (the lease went some other way: the node must fence).
+   */
+  async restore(): Promise<'restored' | 'taken' | 'not lost'> {
+    const taken = await this.take(this.epoch, 'restore')
+    return taken === true ? 'restored' : taken === -1 ? 'not lost' : 'taken'
   }
 
-  private async take(epoch: string, mode: 'join' | 'restore'): Promise<boolean> {
+  private async take(epoch: string, mode: 'join' | 'restore'): Promise<boolean | -1> {
     const { nodeId, timing } = this
-    const sentAt = Date.now()
+    const sentAt = performance.now()
     const generation = (await this.redis.eval(
       ACQUIRE_LEASE,
       4,
@@ -96,25 +100,25 @@ export class Lease {
       randomBytes(8).toString('hex'),
       timing.settleMs,
       mode
-    )) as string | 0
-    if (generation === 0) return false
+    )) as string | 0 | -1
+    if (generation === 0 || generation === -1) return generation === -1 ? -1 : false
     this.epoch = epoch
     this.generation = generation
     this.renewedAt = sentAt
-    this.answeredAt = Date.now()
+    this.answeredAt = performance.now()
     return true
   }
 
   /** Renews the lease and stores the heartbeat with it: 'lost' if Redis no longer has this epoch's lease. */
   async renew(beat: string): Promise<Renewal> {
-    const sentAt = Date.now()
+    const sentAt = performance.now()
     let held: unknown
     try {
       held = await this.redis.eval(RENEW_LEASE, 2, keys.nodeLease(this.nodeId), keys.nodeBeat(this.nodeId), this.epoch, this.timing.keyTtlMs, beat)
     } catch {
       return 'unanswered'
     }
-    this.answeredAt = Date.now()
+    this.answeredAt = performance.now()
     if (held !== 1) return 'lost'
     this.renewedAt = Math.max(this.renewedAt, sentAt)
     return 'renewed'
@@ -122,11 +126,11 @@ export class Lease {
 
   /** Whether the lease may have run out in Redis by now, as far as this node can know: past this it must stop. */
   get lapsed(): boolean {
-    return Date.now() - this.renewedAt >= this.timing.leaseMs
+    return performance.now() - this.renewedAt >= this.timing.leaseMs
   }
 
   /** Whether Redis answered lately (two renewals' time). */
   get reachable(): boolean {
-    return Date.now() - this.answeredAt <= 2 * this.timing.renewMs + 50
+    return performance.now() - this.answeredAt <= 2 * this.timing.renewMs + 50
   }
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { ClusterNode, RemoteSession } from '../../../shared/telemetry'
-import { FORGET_NODE, keys, memberOf } from './keys'
+import { FORGET_NODE, keys, memberOf, TAKE_LOCK } from './keys'
 import { Lease, type LeaseTiming } from './lease'
 import { deleteIf, raiseTo } from './redis'
 import { every } from './ticker'
@@ -183,7 +183,11 @@ export class NodeRegistry {
   }
 
   private async restore(): Promise<void> {
-    if (!(await this.lease.restore())) return this.fence(`another run of node id ${this.nodeId} holds its lease`)
+    const restored = await this.lease.restore()
+    if (restored === 'taken') return this.fence(`another run of node id ${this.nodeId} holds its lease`)
+    // Redis kept its data, so the lease went some other way (evicted: the cluster needs --maxmemory-policy
+    // noeviction; or deleted): another node may be reaping this one now.
+    if (restored === 'not lost') return this.fence('its lease vanished from Redis (evicted? Redis must run with maxmemory-policy noeviction)')
     this.hooks.log('Redis no longer knew this node (its data was lost?): registering what it holds again', true)
     await this.hooks.restore()
     // The guest counter went with the data: numbers this node handed out must not be handed out again.
@@ -244,13 +248,18 @@ export class NodeRegistry {
    */
   private async reapNode(node: string, why: string): Promise<boolean> {
     const self = node === this.nodeId
-    const lock = await this.redis.set(keys.reapLock(node), this.run, 'PX', 4 * this.timing.keyTtlMs, 'NX')
-    if (lock === null) return false
-    // Another survivor may have reaped it between our check and our lock, or it may have come back.
-    if (!self && (!(await this.redis.sismember(keys.nodes, node)) || (await this.redis.exists(keys.nodeLease(node))) === 1)) {
-      await this.redis.del(keys.reapLock(node))
-      return true
+    if ((await this.redis.eval(TAKE_LOCK, 1, keys.reapLock(node), this.run, 4 * this.timing.keyTtlMs)) !== 1) return false
+    try {
+      return await this.reapLocked(node, self, why)
+    } finally {
+      // Released on every path (FORGET_NODE deletes it too): a reap cut short must not delay a rejoin.
+      await deleteIf(this.redis, keys.reapLock(node), this.run).catch(() => {})
     }
+  }
+
+  private async reapLocked(node: string, self: boolean, why: string): Promise<boolean> {
+    // Another survivor may have reaped it between our check and our lock, or it may have come back.
+    if (!self && (!(await this.redis.sismember(keys.nodes, node)) || (await this.redis.exists(keys.nodeLease(node))) === 1)) return true
     const records = await this.redis.hgetall(keys.nodeSessions(node))
     const orphans: OrphanSession[] = []
     for (const [id, json] of Object.entries(records)) {

@@ -71,10 +71,27 @@ export class RoomFeed {
     this.active.delete(subject)
   }
 
-  /** Settles once the entry `id` has been delivered here; nothing if it already has been. */
-  afterDelivered(id: string): Promise<void> | void {
+  /**
+   * Settles once the entry `id` has been delivered here, or after `giveUpMs` (an entry whose stream went
+   * before it was read never comes: its waiter must not hold the room, or the session, for ever); nothing
+   * if it already has been.
+   */
+  afterDelivered(id: string, giveUpMs: number): Promise<void> | void {
     if (this.delivered !== null && compareIds(this.delivered, id) >= 0) return
-    return new Promise<void>((resolve) => this.waiters.push({ id, resolve }))
+    return new Promise<void>((resolve) => {
+      const waiter = {
+        id,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((other) => other !== waiter)
+        resolve()
+      }, giveUpMs)
+      this.waiters.push(waiter)
+    })
   }
 
   /**
