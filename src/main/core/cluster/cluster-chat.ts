@@ -354,8 +354,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /**
    * Only follows the steps before it: Redis keeps the appends of one connection in the order they were
-   * sent. Past the node's backlog bound, refused in its turn (after the echoes of what the session sent
-   * before) by a step that does not hold the text, while reading pauses (see Backlog).
+   * sent. Past the node's backlog bound, refused by a step of its own that does not hold the text (after
+   * the commands still waiting before it; like a rate-limited line, maybe before the echoes of messages
+   * sent just before), while reading pauses (see Backlog).
    */
   private chat(member: Member, text: string): Promise<unknown> | void {
     if (!this.backlog.admits(text.length)) return member.steps.submit(false, this.refuseForBacklog)
