@@ -212,28 +212,28 @@ async function main(): Promise<number> {
       churn.start()
     }
 
+    /** The bad day: each fault, how long it lasts, and how long the cluster has to recover before the figures. */
+    const faults: { name: string; begin(): unknown; lastsMs: number; end(): unknown; settleMs: number }[] = [
+      { name: 'warm', begin: () => {}, lastsMs: 15_000, end: () => {}, settleMs: 0 },
+      { name: 'Redis stalled (SIGSTOP)', begin: () => redis.pause(), lastsMs: 35_000, end: () => redis.resume(), settleMs: 10_000 },
+      { name: 'Redis restarted empty', begin: () => redis.restartEmpty(), lastsMs: 0, end: () => {}, settleMs: 10_000 },
+      {
+        name: 'writes refused (OOM)',
+        begin: () => admin.multi().config('SET', 'maxmemory-policy', 'noeviction').config('SET', 'maxmemory', '1').exec(),
+        lastsMs: 10_000,
+        end: () => admin.config('SET', 'maxmemory', '0'),
+        settleMs: 5000
+      },
+      { name: "node b's link blackholed", begin: () => proxy.blackhole(), lastsMs: 15_000, end: () => proxy.restore(), settleMs: 15_000 }
+    ]
     console.log('phases:')
-    await sleep(15_000)
-    await record('warm (15 s)')
-    redis.pause()
-    await sleep(35_000)
-    redis.resume()
-    await sleep(10_000)
-    await record('Redis stalled 35 s (SIGSTOP), then 10 s')
-    await redis.restartEmpty()
-    await sleep(10_000)
-    await record('Redis restarted empty, then 10 s')
-    await admin.config('SET', 'maxmemory-policy', 'noeviction')
-    await admin.config('SET', 'maxmemory', '1')
-    await sleep(10_000)
-    await admin.config('SET', 'maxmemory', '0')
-    await sleep(5000)
-    await record('writes refused 10 s (OOM), then 5 s')
-    proxy.blackhole()
-    await sleep(15_000)
-    proxy.restore()
-    await sleep(15_000)
-    await record("node b's link blackholed 15 s, then 15 s")
+    for (const fault of faults) {
+      await fault.begin()
+      await sleep(fault.lastsMs)
+      await fault.end()
+      await sleep(fault.settleMs)
+      await record(fault.settleMs > 0 ? `${fault.name} ${fault.lastsMs / 1000} s, then ${fault.settleMs / 1000} s` : `${fault.name} (${fault.lastsMs / 1000} s)`)
+    }
   } finally {
     churn.stop()
     for (const c of [...chatters, ...observers]) c.stop()

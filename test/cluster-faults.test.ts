@@ -24,6 +24,13 @@ async function memberOnceBack(port: number, nick: string, withinMs: number): Pro
   }
 }
 
+/** Two nodes with the lease given, alice in room r on a and bob on b. */
+async function aliceAndBob(leaseMs: number) {
+  const tuning = { leaseMs }
+  const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
+  return { a, b, alice: await member(a.port, 'alice'), bob: await member(b.port, 'bob') }
+}
+
 describe('a node cut off from Redis', () => {
   it('fences itself before the others reap it, Redis refuses its late writes, and it rejoins by itself', async () => {
     const proxy = await TcpProxy.start(cluster.redis.port)
@@ -76,10 +83,7 @@ describe('a node cut off from Redis', () => {
 
 describe('a lease gone while Redis kept its data (evicted, deleted)', () => {
   it('fences the node, as a reaper may be taking it, rather than taking the lease back under the same epoch', async () => {
-    const tuning = { leaseMs: 1500 }
-    const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
-    const alice = await member(a.port, 'alice')
-    const bob = await member(b.port, 'bob')
+    const { a, alice, bob } = await aliceAndBob(1500)
     await cluster.admin.del(keys.nodeLease('a'))
     await alice.expect(/^ERR unavailable /, 5000)
     await bob.expect('LEFT r alice', 10_000)
@@ -91,10 +95,7 @@ describe('a lease gone while Redis kept its data (evicted, deleted)', () => {
 
 describe('a Redis stall', () => {
   it('shorter than the lease costs no session its nick or presence', async () => {
-    const tuning = { leaseMs: 3000 }
-    const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
-    const alice = await member(a.port, 'alice')
-    const bob = await member(b.port, 'bob')
+    const { alice, bob } = await aliceAndBob(3000)
     cluster.redis.pause()
     await sleep(1500)
     cluster.redis.resume()
@@ -108,10 +109,7 @@ describe('a Redis stall', () => {
   }, 20_000)
 
   it('longer than the lease fences every node: sessions told and closed, and back with their nicks once Redis is', async () => {
-    const tuning = { leaseMs: 1500 }
-    const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
-    const alice = await member(a.port, 'alice')
-    const bob = await member(b.port, 'bob')
+    const { a, b, alice, bob } = await aliceAndBob(1500)
     cluster.redis.pause()
     try {
       for (const c of [alice, bob]) {
@@ -184,10 +182,7 @@ describe('Redis that lost its data', () => {
   }
   for (const [fault, lose] of Object.entries(faults)) {
     it(`(${fault}) gets back what the nodes hold, and never lets a live session’s nick go to another`, async () => {
-      const tuning = { leaseMs: 1500 }
-      const [a, b] = await Promise.all([node('a', { tuning }), node('b', { tuning })])
-      const alice = await member(a.port, 'alice')
-      const bob = await member(b.port, 'bob')
+      const { alice, bob } = await aliceAndBob(1500)
       await lose()
       // At once: refused while the nodes re-register, never granted.
       bob.send('NICK alice')
@@ -201,7 +196,7 @@ describe('Redis that lost its data', () => {
       expect([...alice.lines, ...bob.lines].filter((line) => /^(BYE|ERR unavailable this node)/.test(line))).toEqual([])
       expect(await cluster.admin.smembers(keys.nodes)).toEqual(expect.arrayContaining(['a', 'b']))
       // Guest numbers handed out before the loss (blocks 1-1000 and 1001-2000) are not handed out again.
-      const newcomer = await connect((await node('c', { tuning })).port)
+      const newcomer = await connect((await node('c', { tuning: { leaseMs: 1500 } })).port)
       const [, , guest] = (await newcomer.expect(/^WELCOME /)).split(' ')
       expect(Number(guest.slice('guest-'.length))).toBeGreaterThan(2000)
     }, 30_000)
