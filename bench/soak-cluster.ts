@@ -232,7 +232,7 @@ async function main(): Promise<number> {
       await sleep(fault.lastsMs)
       await fault.end()
       await sleep(fault.settleMs)
-      await record(fault.settleMs > 0 ? `${fault.name} ${fault.lastsMs / 1000} s, then ${fault.settleMs / 1000} s` : `${fault.name} (${fault.lastsMs / 1000} s)`)
+      await record(`${fault.name}${fault.lastsMs > 0 ? ` ${fault.lastsMs / 1000} s` : ''}${fault.settleMs > 0 ? `, then ${fault.settleMs / 1000} s` : ''}`)
     }
   } finally {
     churn.stop()
