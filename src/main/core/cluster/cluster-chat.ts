@@ -9,10 +9,10 @@ import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
 import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
-import { DROP_IF_EMPTY, EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
+import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { appendPresence, MessageBatch, type Writer, claimNick, connectRedis, deleteIf, reassertNick, refusalOf, unawaited, type Presence } from './redis'
+import { ClusterStore, connectRedis, refusalOf, unawaited, type Presence, type Writer } from './redis'
 import { entryFields, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { after, StepQueue } from './step-queue'
@@ -34,7 +34,6 @@ const STREAM_BYTES = 2 * 2 ** 20
 const STREAM_KEEP_MIN = 100
 /** What Redis keeps per entry besides its fields' text: its ID, field lengths, the radix tree's share. */
 const ENTRY_OVERHEAD = 64
-const INBOX_KEEP = 1000
 /**
  * Emptied rooms whose streams are kept until their TTL (their last EMPTIED_KEEP entries each): past this
  * many, the oldest go at once, so JOIN churn over distinct rooms cannot fill Redis with rooms nobody is in.
@@ -108,8 +107,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   readonly nodeId: string
   /** This run of the node: entries it appends say so, and a restarted node is a new origin. */
   private readonly run: string
-  private readonly commands: Redis
-  private readonly messages: MessageBatch
+  private readonly store: ClusterStore
   private readonly readerConnection: Redis
   private readonly reader: StreamReader
   private readonly registry: NodeRegistry
@@ -143,11 +141,10 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.timing = leaseTiming(options.tuning.leaseMs)
     this.backlog = new Backlog(options.tuning.backlogBytes, options.pressure)
     this.backlogFull = `this node holds ${Math.round(options.tuning.backlogBytes / 2 ** 20)} MB waiting on the cluster's Redis already (Redis slow or away); try again`
-    this.commands = connectRedis(options.config.redis, 'commands', this.timing.leaseMs)
+    this.store = new ClusterStore(connectRedis(options.config.redis, 'commands', this.timing.leaseMs))
     // A blocked read is answered when its block ends: only past that is it unanswered.
-    this.messages = new MessageBatch(this.commands)
     this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs)
-    for (const connection of [this.commands, this.readerConnection]) {
+    for (const connection of [this.store.connection, this.readerConnection]) {
       connection.on('error', (error: Error) => {
         if (!this.lastError && this.opened) options.log(`Redis: ${error.message}; reconnecting`, true)
         this.lastError = error.message
@@ -157,11 +154,11 @@ export class ClusterChat extends LineReplies implements LineBackend {
         this.lastError = ''
       })
     }
-    this.commands.on('ready', () => this.opened && this.registry.reconnected())
-    this.reader = new StreamReader(this.readerConnection, this.commands, (key, entries) => this.onEntries(key, entries), (error) =>
+    this.store.connection.on('ready', () => this.opened && this.registry.reconnected())
+    this.reader = new StreamReader(this.readerConnection, this.store.connection, (key, entries) => this.onEntries(key, entries), (error) =>
       this.repeated.note('reading streams failed', error.message)
     )
-    this.registry = new NodeRegistry(this.commands, this.nodeId, this.run, this.timing, {
+    this.registry = new NodeRegistry(this.store, this.nodeId, this.run, this.timing, {
       beat: () => options.beat(),
       heldNicks: () => this.heldNicks(),
       reap: (orphans) => this.reap(orphans),
@@ -176,7 +173,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   async open(): Promise<void> {
     const address = this.options.config.redis
     try {
-      await Promise.all([this.commands.connect(), this.readerConnection.connect()])
+      await Promise.all([this.store.connection.connect(), this.readerConnection.connect()])
     } catch (error) {
       this.disconnect()
       throw new Error(`cannot reach Redis at ${address}: ${this.lastError || (error as Error).message}`)
@@ -187,8 +184,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
       this.disconnect()
       throw error
     }
-    const [last] = await this.commands.xrevrange(this.inbox, '+', '-', 'COUNT', 1)
-    this.reader.watch(this.inbox, last?.[0] ?? '0-0')
+    this.reader.watch(this.inbox, await this.store.inboxEnd(this.nodeId))
     this.stopSweeping = every(this.timing.renewMs, () => this.dropEmptied())
     this.opened = true
     this.options.log(`node ${this.nodeId} joined the cluster at ${address}`)
@@ -219,27 +215,19 @@ export class ClusterChat extends LineReplies implements LineBackend {
   }
 
   private disconnect(): void {
-    this.commands.disconnect()
+    this.store.connection.disconnect()
     this.readerConnection.disconnect()
   }
 
   /** Drops the streams of the rooms emptied longest ago past EMPTIED_ROOMS_KEPT (every node sweeps; ZPOPMIN shares the work). */
   private async dropEmptied(): Promise<void> {
     if (this.registry.fenced !== null) return
-    // Those whose TTL ran out are gone already.
-    await this.commands.zremrangebyscore(keys.emptied, '-inf', Math.floor(Date.now() / 1000) - this.options.tuning.emptyRoomTtlS)
-    const excess = (await this.commands.zcard(keys.emptied)) - EMPTIED_ROOMS_KEPT
-    if (excess <= 0) return
-    const popped = await this.commands.zpopmin(keys.emptied, excess)
-    const logs = popped.filter((_, i) => i % 2 === 0)
-    await Promise.all(logs.map((log) => this.commands.eval(DROP_IF_EMPTY, 2, log, keys.roomMembers(keys.roomOfLog(log)))))
+    await this.store.dropEmptied(this.options.tuning.emptyRoomTtlS, EMPTIED_ROOMS_KEPT)
   }
 
   /** Asks another node to kick one of its sessions; false if that node is not alive. */
   async kickRemote(node: string, sessionId: number, reason: string): Promise<boolean> {
-    if ((await this.commands.exists(keys.nodeLease(node))) === 0) return false
-    await this.commands.xadd(keys.nodeInbox(node), 'MAXLEN', '~', INBOX_KEEP, '*', 'kick', String(sessionId), 'reason', reason)
-    return true
+    return this.store.kick(node, sessionId, reason)
   }
 
   metrics(): ClusterMetrics {
@@ -247,7 +235,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return {
       nodeId: this.nodeId,
       redis: this.options.config.redis,
-      redisReachable: this.commands.status === 'ready' && this.readerConnection.status === 'ready' && this.registry.lease.reachable,
+      redisReachable: this.store.connection.status === 'ready' && this.readerConnection.status === 'ready' && this.registry.lease.reachable,
       fenced: this.registry.fenced,
       nodes: this.registry.nodes,
       rooms: rooms.sort((a, b) => a.room.localeCompare(b.room)),
@@ -316,7 +304,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
       // Gone from here on: it hears nothing more of the room, its own LEFT included.
       if (room !== null) this.stopHearing(room, member.subject)
       const left = room === null ? undefined : this.append(member, room, { kind: 'left', subject: member.subject, nick: nick!, at }, 'farewell')
-      if (nick !== null && !GUEST_NICK.test(nick)) unawaited(deleteIf(this.commands, keys.nick(nick), this.owner(member)), this.report)
+      if (nick !== null && !GUEST_NICK.test(nick)) unawaited(this.store.releaseNick(nick, this.owner(member)), this.report)
       this.registry.forget(session.id)
       this.members.delete(session)
       if (this.members.size === 0) this.whenEmpty?.()
@@ -431,9 +419,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const old = member.nick!
     if (name === old) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.nick(old, name))))
     const owner = this.owner(member)
-    const free = !GUEST_NICK.test(name) && (await claimNick(this.commands, name, owner, this.timing.nickTtlS, this.registry.lease.writer))
+    const free = !GUEST_NICK.test(name) && (await this.store.claimNick(name, owner, this.timing.nickTtlS, member.writer))
     if (!free) return void (await after(this.ownDelivered(member), () => this.tell(session, reply.err('nick-taken', `nick ${name} is taken`))))
-    if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) unawaited(deleteIf(this.commands, keys.nick(old), owner), this.report)
+    if (!GUEST_NICK.test(old) && old.toLowerCase() !== name.toLowerCase()) unawaited(this.store.releaseNick(old, owner), this.report)
     member.nick = name
     this.registry.record(session.id, this.record(member))
     // Everyone in the room, the renamed included, hears of it from the stream, in order with its messages.
@@ -443,7 +431,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private async who(member: Member): Promise<void> {
     const room = member.room!
     await this.ownDelivered(member)
-    const nicks = await this.commands.hvals(keys.roomMembers(room))
+    const nicks = await this.store.roomNicks(room)
     for (const page of whoPages(room, nicks, this.options.maxLineBytes)) member.session.send(page)
   }
 
@@ -471,9 +459,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const entryBytes = fields.reduce((sum, field) => sum + field.length, ENTRY_OVERHEAD)
     const maxLen = Math.max(STREAM_KEEP_MIN, Math.min(STREAM_KEEP, Math.floor(STREAM_BYTES / entryBytes)))
     const limits = { maxLen, emptyTtlS: this.options.tuning.emptyRoomTtlS }
-    // A presence entry comes after the messages appended before it: they are sent first.
-    if (presence) this.messages.flush()
-    const sent = presence ? appendPresence(this.commands, room, writer, limits, presence, fields) : this.messages.append(room, writer, maxLen, fields)
+    const sent = presence ? this.store.appendPresence(room, writer, limits, presence, fields) : this.store.appendMessage(room, writer, maxLen, fields)
     return sent.then(
       (id) => {
         this.appended++
@@ -577,8 +563,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
         const { nick, room, session } = member
         if (nick === null) return
         this.registry.record(session.id, this.record(member))
-        if (room !== null) unawaited(this.commands.hset(keys.roomMembers(room), this.owner(member), nick), this.report)
-        if (GUEST_NICK.test(nick) || (await reassertNick(this.commands, nick, this.owner(member), nickTtlS))) return
+        if (room !== null) unawaited(this.store.restoreMember(room, this.owner(member), nick), this.report)
+        if (GUEST_NICK.test(nick) || (await this.store.reassertNick(nick, this.owner(member), nickTtlS))) return
         this.refuse(session, 'unavailable', `your nick ${nick} went to another session while the cluster's Redis was away; reconnect`)
         session.end(`nick ${nick} lost with Redis's data`)
       })

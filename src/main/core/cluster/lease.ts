@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
-import { ACQUIRE_LEASE, keys, RENEW_LEASE } from './keys'
-import type { Writer } from './redis'
+import type { ClusterStore, Writer } from './redis'
 
 /**
  * Every time a node keeps by, derived from one setting (`--lease-ms`) so that they stay in the order that
@@ -55,7 +53,7 @@ export class Lease {
   private answeredAt = 0
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: ClusterStore,
     private readonly nodeId: string,
     private readonly run: string,
     readonly timing: LeaseTiming
@@ -85,22 +83,7 @@ export class Lease {
   private async take(epoch: string, mode: 'join' | 'restore'): Promise<boolean | -1> {
     const { nodeId, timing } = this
     const sentAt = performance.now()
-    const generation = (await this.redis.eval(
-      ACQUIRE_LEASE,
-      4,
-      keys.nodeLease(nodeId),
-      keys.nodes,
-      keys.generation,
-      keys.settling,
-      epoch,
-      timing.keyTtlMs,
-      `${this.run}.`,
-      nodeId,
-      this.generation,
-      randomBytes(8).toString('hex'),
-      timing.settleMs,
-      mode
-    )) as string | 0 | -1
+    const generation = await this.store.acquireLease(nodeId, epoch, `${this.run}.`, timing.keyTtlMs, this.generation, randomBytes(8).toString('hex'), timing.settleMs, mode)
     if (generation === 0 || generation === -1) return generation === -1 ? -1 : false
     this.epoch = epoch
     this.generation = generation
@@ -112,14 +95,14 @@ export class Lease {
   /** Renews the lease and stores the heartbeat with it: 'lost' if Redis no longer has this epoch's lease. */
   async renew(beat: string): Promise<Renewal> {
     const sentAt = performance.now()
-    let held: unknown
+    let held: boolean
     try {
-      held = await this.redis.eval(RENEW_LEASE, 2, keys.nodeLease(this.nodeId), keys.nodeBeat(this.nodeId), this.epoch, this.timing.keyTtlMs, beat)
+      held = await this.store.renewLease(this.nodeId, this.epoch, this.timing.keyTtlMs, beat)
     } catch {
       return 'unanswered'
     }
     this.answeredAt = performance.now()
-    if (held !== 1) return 'lost'
+    if (!held) return 'lost'
     this.renewedAt = Math.max(this.renewedAt, sentAt)
     return 'renewed'
   }

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis'
 import type { ClusterNode, RemoteSession } from '../../../shared/telemetry'
-import { FORGET_NODE, keys, memberOf, TAKE_LOCK } from './keys'
+import { memberOf } from './keys'
 import { Lease, type LeaseTiming } from './lease'
-import { deleteIf, raiseTo } from './redis'
+import type { ClusterStore } from './redis'
 import { every } from './ticker'
 
 /** What a node says about itself in its heartbeat. */
@@ -99,13 +98,13 @@ export class NodeRegistry {
   nodesReaped = 0
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: ClusterStore,
     readonly nodeId: string,
     private readonly run: string,
     private readonly timing: LeaseTiming,
     private readonly hooks: RegistryHooks
   ) {
-    this.lease = new Lease(redis, nodeId, run, timing)
+    this.lease = new Lease(store, nodeId, run, timing)
   }
 
   /** Takes the node id's lease (refused while another live run holds it), and reaps what an earlier run of the id left. */
@@ -124,7 +123,7 @@ export class NodeRegistry {
   async leave(clean: boolean): Promise<void> {
     for (const stop of this.stops.splice(0)) stop()
     if (!clean || this.fenced !== null) return
-    await this.redis.multi().del(keys.nodeSessions(this.nodeId), keys.nodeBeat(this.nodeId), keys.nodeLease(this.nodeId)).srem(keys.nodes, this.nodeId).exec()
+    await this.store.leave(this.nodeId)
   }
 
   /** The connection to Redis is back: leases may have expired meanwhile, so nobody is reaped until all could renew. */
@@ -133,11 +132,11 @@ export class NodeRegistry {
   }
 
   record(sessionId: number, record: SessionRecord): void {
-    this.redis.hset(keys.nodeSessions(this.nodeId), String(sessionId), JSON.stringify(record)).catch(this.report)
+    this.store.recordSession(this.nodeId, sessionId, JSON.stringify(record)).catch(this.report)
   }
 
   forget(sessionId: number): void {
-    this.redis.hdel(keys.nodeSessions(this.nodeId), String(sessionId)).catch(this.report)
+    this.store.forgetSession(this.nodeId, sessionId).catch(this.report)
   }
 
   private readonly report = (error: Error): void => this.hooks.repeated('registering a session failed', error.message)
@@ -145,7 +144,7 @@ export class NodeRegistry {
   /** A guest number no other node hands out: from a block taken from Redis, so most connects need no round trip. */
   async guestNumber(): Promise<number> {
     while (this.guests.next >= this.guests.end) {
-      this.guestBlock ??= this.redis.incrby(keys.guestSeq, GUEST_BLOCK).then(
+      this.guestBlock ??= this.store.takeGuestNumbers(GUEST_BLOCK).then(
         (end) => {
           this.guests = { next: end - GUEST_BLOCK + 1, end: end + 1 }
           this.guestBlock = null
@@ -174,9 +173,7 @@ export class NodeRegistry {
     const beat: NodeBeat = { run: this.run, at: Date.now(), ...this.hooks.beat() }
     const renewal = await this.lease.renew(JSON.stringify(beat))
     if (renewal === 'renewed') {
-      const batch = this.redis.pipeline()
-      for (const nick of this.hooks.heldNicks()) batch.expire(keys.nick(nick), this.timing.nickTtlS)
-      await batch.exec().catch(() => {})
+      await this.store.renewNicks(this.hooks.heldNicks(), this.timing.nickTtlS).catch(() => {})
     }
     // Gone from Redis while this node cannot have let it lapse: Redis lost it, with its data.
     if (renewal === 'lost' && this.fenced === null && epoch === this.lease.epoch && !this.lease.lapsed) await this.restore()
@@ -191,7 +188,7 @@ export class NodeRegistry {
     this.hooks.log('Redis no longer knew this node (its data was lost?): registering what it holds again', true)
     await this.hooks.restore()
     // The guest counter went with the data: numbers this node handed out must not be handed out again.
-    await raiseTo(this.redis, keys.guestSeq, this.guests.end)
+    await this.store.raiseGuestNumbers(this.guests.end)
   }
 
   /** Takes a new lease once Redis answers, after reaping what this node's fenced sessions left behind. */
@@ -206,18 +203,17 @@ export class NodeRegistry {
   private async check(): Promise<void> {
     if (this.fenced !== null) return
     try {
-      const ids = (await this.redis.smembers(keys.nodes)).sort()
-      const [leases, beats] = ids.length > 0 ? await Promise.all([this.redis.mget(...ids.map(keys.nodeLease)), this.redis.mget(...ids.map(keys.nodeBeat))]) : [[], []]
+      const listed = await this.store.nodes()
       const mayReap = Date.now() >= this.graceUntil
       const now = Date.now()
       const nodes: ClusterNode[] = []
       const remote: RemoteSession[] = []
-      for (const [i, id] of ids.entries()) {
-        if (leases[i] === null) {
+      for (const { id, lease, beat: beatJson } of listed) {
+        if (lease === null) {
           if (id !== this.nodeId && mayReap) await this.reapNode(id, 'its lease ran out')
           continue
         }
-        const beat = beats[i] === null ? null : parseBeat(beats[i]!)
+        const beat = beatJson === null ? null : parseBeat(beatJson)
         if (beat === null) continue
         const { sessions, msgsInPerSec, msgsOutPerSec, listeners, at } = beat
         nodes.push({ id, self: id === this.nodeId, sessions, msgsInPerSec, msgsOutPerSec, listeners, seenAgoMs: Math.max(0, now - at) })
@@ -232,11 +228,10 @@ export class NodeRegistry {
   }
 
   private async sessionsOf(node: string): Promise<RemoteSession[]> {
-    const [, flat] = await this.redis.hscan(keys.nodeSessions(node), 0, 'COUNT', REMOTE_SESSIONS_SHOWN)
     const sessions: RemoteSession[] = []
-    for (let i = 0; i + 1 < flat.length && sessions.length < REMOTE_SESSIONS_SHOWN; i += 2) {
-      const record = parseSessionRecord(flat[i + 1])
-      if (record) sessions.push({ node, id: Number(flat[i]), ...record })
+    for (const [id, json] of await this.store.someSessions(node, REMOTE_SESSIONS_SHOWN)) {
+      const record = parseSessionRecord(json)
+      if (record && sessions.length < REMOTE_SESSIONS_SHOWN) sessions.push({ node, id: Number(id), ...record })
     }
     return sessions
   }
@@ -248,19 +243,19 @@ export class NodeRegistry {
    */
   private async reapNode(node: string, why: string): Promise<boolean> {
     const self = node === this.nodeId
-    if ((await this.redis.eval(TAKE_LOCK, 1, keys.reapLock(node), this.run, 4 * this.timing.keyTtlMs)) !== 1) return false
+    if (!(await this.store.takeReapLock(node, this.run, 4 * this.timing.keyTtlMs))) return false
     try {
       return await this.reapLocked(node, self, why)
     } finally {
       // Released on every path (FORGET_NODE deletes it too): a reap cut short must not delay a rejoin.
-      await deleteIf(this.redis, keys.reapLock(node), this.run).catch(() => {})
+      await this.store.releaseReapLock(node, this.run).catch(() => {})
     }
   }
 
   private async reapLocked(node: string, self: boolean, why: string): Promise<boolean> {
     // Another survivor may have reaped it between our check and our lock, or it may have come back.
-    if (!self && (!(await this.redis.sismember(keys.nodes, node)) || (await this.redis.exists(keys.nodeLease(node))) === 1)) return true
-    const records = await this.redis.hgetall(keys.nodeSessions(node))
+    if (!self && !(await this.store.awaitsReaping(node))) return true
+    const records = await this.store.sessions(node)
     const orphans: OrphanSession[] = []
     for (const [id, json] of Object.entries(records)) {
       const record = parseSessionRecord(json)
@@ -268,9 +263,9 @@ export class NodeRegistry {
       else this.hooks.log(`node ${node}: session record ${id} unreadable, skipped`, true)
     }
     // Nicks first: whoever hears a LEFT may take the leaver's nick at once.
-    await Promise.all(orphans.map(({ id, record }) => deleteIf(this.redis, keys.nick(record.nick), memberOf(node, id))))
+    await Promise.all(orphans.map(({ id, record }) => this.store.releaseNick(record.nick, memberOf(node, id))))
     await this.hooks.reap(orphans)
-    await this.redis.eval(FORGET_NODE, 4, keys.nodeSessions(node), keys.reapLock(node), keys.nodes, keys.nodeLease(node), node)
+    await this.store.forgetNode(node)
     if (self && orphans.length === 0) return true
     this.nodesReaped++
     this.hooks.log(`node ${node} reaped (${why}): ${orphans.length} sessions left their rooms`)

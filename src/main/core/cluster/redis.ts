@@ -1,5 +1,22 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
-import { APPEND_FAREWELL, APPEND_MESSAGES, APPEND_PRESENCE, CLAIM_NICK, DELETE_IF, keys, RAISE_TO, REASSERT_NICK } from './keys'
+import {
+  ACQUIRE_LEASE,
+  APPEND_FAREWELL,
+  APPEND_MESSAGES,
+  APPEND_PRESENCE,
+  CLAIM_NICK,
+  DELETE_IF,
+  DROP_IF_EMPTY,
+  FORGET_NODE,
+  keys,
+  RAISE_TO,
+  REASSERT_NICK,
+  RENEW_LEASE,
+  TAKE_LOCK
+} from './keys'
+
+/** Kicks a node's inbox keeps for it (MAXLEN ~). */
+const INBOX_KEEP = 1000
 
 // EVAL, not EVALSHA: a script missing from Redis's cache (after a restart, or SCRIPT FLUSH) is sent again by
 // ioredis a round trip later, behind the room's next entries, out of its origin's order; readers would drop
@@ -25,13 +42,6 @@ export interface StreamLimits {
   emptyTtlS: number
 }
 
-/** See APPEND_PRESENCE: resolves with the new entry's ID. */
-export function appendPresence(redis: Redis, room: string, writer: Writer, limits: StreamLimits, presence: Presence, fields: string[]): Promise<string> {
-  const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
-  const { op, field, nick } = presence
-  return redis.eval(script, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), keys.emptied, limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields) as Promise<string>
-}
-
 interface Pending {
   fields: string[]
   resolve(id: string): void
@@ -44,7 +54,7 @@ interface Pending {
  * node writes that must come after them in Redis (a presence entry) flushes the batch first, so the
  * connection still carries every entry in the order it was made.
  */
-export class MessageBatch {
+class MessageBatch {
   private readonly rooms = new Map<string, { writer: Writer; maxLen: number; pending: Pending[] }>()
   private scheduled = false
 
@@ -86,22 +96,175 @@ export class MessageBatch {
   }
 }
 
-/** See CLAIM_NICK: whether the nick is now the owner's. */
-export async function claimNick(redis: Redis, nick: string, owner: string, ttlS: number, writer: Writer): Promise<boolean> {
-  return (await redis.eval(CLAIM_NICK, 3, keys.nick(nick), keys.nodeLease(writer.node), keys.settling, owner, ttlS, writer.epoch)) === 1
-}
+/**
+ * Every command a node sends its cluster's Redis, but the blocking reads (StreamReader): the one place that
+ * knows the keys and scripts, and the one that would change for Redis Cluster (CLUSTER.md). The rest of the
+ * cluster asks it for what it means (append, claim, renew, reap), never for a command.
+ */
+export class ClusterStore {
+  private readonly messages: MessageBatch
 
-/** See REASSERT_NICK: whether the nick is (again) the owner's. */
-export async function reassertNick(redis: Redis, nick: string, owner: string, ttlS: number): Promise<boolean> {
-  return (await redis.eval(REASSERT_NICK, 1, keys.nick(nick), owner, ttlS)) === 1
-}
+  constructor(readonly connection: Redis) {
+    this.messages = new MessageBatch(connection)
+  }
 
-export function deleteIf(redis: Redis, key: string, value: string): Promise<number> {
-  return redis.eval(DELETE_IF, 1, key, value) as Promise<number>
-}
+  // Rooms.
 
-export function raiseTo(redis: Redis, key: string, value: number): Promise<unknown> {
-  return redis.eval(RAISE_TO, 1, key, value)
+  /** Appends a message with the turn's others to the room (MessageBatch); resolves with its entry ID. */
+  appendMessage(room: string, writer: Writer, maxLen: number, fields: string[]): Promise<string> {
+    return this.messages.append(room, writer, maxLen, fields)
+  }
+
+  /** See APPEND_PRESENCE; after the messages appended before it. Resolves with the entry's ID. */
+  appendPresence(room: string, writer: Writer, limits: StreamLimits, presence: Presence, fields: string[]): Promise<string> {
+    this.messages.flush()
+    const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
+    const { op, field, nick } = presence
+    const args = [limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields]
+    return this.connection.eval(script, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), keys.emptied, ...args) as Promise<string>
+  }
+
+  /** The nicks in a room, for WHO. */
+  roomNicks(room: string): Promise<string[]> {
+    return this.connection.hvals(keys.roomMembers(room))
+  }
+
+  /** Puts a member back in a room's member hash (Redis lost it with its data). */
+  restoreMember(room: string, field: string, nick: string): Promise<unknown> {
+    return this.connection.hset(keys.roomMembers(room), field, nick)
+  }
+
+  /** Drops the streams of the rooms emptied longest ago past `keep` (ZPOPMIN shares the work between nodes). */
+  async dropEmptied(ttlS: number, keep: number): Promise<void> {
+    // Those whose TTL ran out are gone already.
+    await this.connection.zremrangebyscore(keys.emptied, '-inf', Math.floor(Date.now() / 1000) - ttlS)
+    const excess = (await this.connection.zcard(keys.emptied)) - keep
+    if (excess <= 0) return
+    const popped = await this.connection.zpopmin(keys.emptied, excess)
+    const logs = popped.filter((_, i) => i % 2 === 0)
+    await Promise.all(logs.map((log) => this.connection.eval(DROP_IF_EMPTY, 2, log, keys.roomMembers(keys.roomOfLog(log)))))
+  }
+
+  // Nicks.
+
+  /** See CLAIM_NICK: whether the nick is now the owner's. */
+  async claimNick(nick: string, owner: string, ttlS: number, writer: Writer): Promise<boolean> {
+    return (await this.connection.eval(CLAIM_NICK, 3, keys.nick(nick), keys.nodeLease(writer.node), keys.settling, owner, ttlS, writer.epoch)) === 1
+  }
+
+  /** See REASSERT_NICK: whether the nick is (again) the owner's. */
+  async reassertNick(nick: string, owner: string, ttlS: number): Promise<boolean> {
+    return (await this.connection.eval(REASSERT_NICK, 1, keys.nick(nick), owner, ttlS)) === 1
+  }
+
+  /** Frees a nick, if the owner still holds it. */
+  releaseNick(nick: string, owner: string): Promise<unknown> {
+    return this.deleteIf(keys.nick(nick), owner)
+  }
+
+  renewNicks(nicks: Iterable<string>, ttlS: number): Promise<unknown> {
+    const batch = this.connection.pipeline()
+    for (const nick of nicks) batch.expire(keys.nick(nick), ttlS)
+    return batch.exec()
+  }
+
+  // Nodes.
+
+  /** See ACQUIRE_LEASE: the data set's generation, 0 (another run holds it) or -1 (not lost). */
+  acquireLease(node: string, epoch: string, runPrefix: string, ttlMs: number, knownGeneration: string, newGeneration: string, settleMs: number, mode: 'join' | 'restore'): Promise<string | 0 | -1> {
+    const args = [epoch, ttlMs, runPrefix, node, knownGeneration, newGeneration, settleMs, mode]
+    return this.connection.eval(ACQUIRE_LEASE, 4, keys.nodeLease(node), keys.nodes, keys.generation, keys.settling, ...args) as Promise<string | 0 | -1>
+  }
+
+  /** See RENEW_LEASE: whether the epoch still held the lease (renewed, with the heartbeat). */
+  async renewLease(node: string, epoch: string, ttlMs: number, beat: string): Promise<boolean> {
+    return (await this.connection.eval(RENEW_LEASE, 2, keys.nodeLease(node), keys.nodeBeat(node), epoch, ttlMs, beat)) === 1
+  }
+
+  /** Leaves the cluster for good: the node's records, heartbeat, lease and listing. */
+  leave(node: string): Promise<unknown> {
+    return this.connection.multi().del(keys.nodeSessions(node), keys.nodeBeat(node), keys.nodeLease(node)).srem(keys.nodes, node).exec()
+  }
+
+  recordSession(node: string, sessionId: number, record: string): Promise<unknown> {
+    return this.connection.hset(keys.nodeSessions(node), String(sessionId), record)
+  }
+
+  forgetSession(node: string, sessionId: number): Promise<unknown> {
+    return this.connection.hdel(keys.nodeSessions(node), String(sessionId))
+  }
+
+  /** The last of a block of `size` guest numbers nobody else will hand out. */
+  takeGuestNumbers(size: number): Promise<number> {
+    return this.connection.incrby(keys.guestSeq, size)
+  }
+
+  /** Raises the guest counter to at least `to` (Redis lost it, with the numbers handed out). */
+  raiseGuestNumbers(to: number): Promise<unknown> {
+    return this.connection.eval(RAISE_TO, 1, keys.guestSeq, to)
+  }
+
+  /** Every listed node, sorted, with its lease (null: ran out) and heartbeat. */
+  async nodes(): Promise<{ id: string; lease: string | null; beat: string | null }[]> {
+    const ids = (await this.connection.smembers(keys.nodes)).sort()
+    if (ids.length === 0) return []
+    const [leases, beats] = await Promise.all([this.connection.mget(...ids.map(keys.nodeLease)), this.connection.mget(...ids.map(keys.nodeBeat))])
+    return ids.map((id, i) => ({ id, lease: leases[i], beat: beats[i] }))
+  }
+
+  /** Up to about `count` of a node's session records, [id, record] (a sample for the view). */
+  async someSessions(node: string, count: number): Promise<[string, string][]> {
+    const [, flat] = await this.connection.hscan(keys.nodeSessions(node), 0, 'COUNT', count)
+    const pairs: [string, string][] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]])
+    return pairs
+  }
+
+  /** All of a node's session records, by id. */
+  sessions(node: string): Promise<Record<string, string>> {
+    return this.connection.hgetall(keys.nodeSessions(node))
+  }
+
+  /** Whether a node is still listed with no lease: dead, and not yet reaped. */
+  async awaitsReaping(node: string): Promise<boolean> {
+    return (await this.connection.sismember(keys.nodes, node)) === 1 && (await this.connection.exists(keys.nodeLease(node))) === 0
+  }
+
+  /** Whether a node holds a lease: alive. */
+  async alive(node: string): Promise<boolean> {
+    return (await this.connection.exists(keys.nodeLease(node))) === 1
+  }
+
+  /** See TAKE_LOCK: whether `owner` now reaps `node`. */
+  async takeReapLock(node: string, owner: string, ms: number): Promise<boolean> {
+    return (await this.connection.eval(TAKE_LOCK, 1, keys.reapLock(node), owner, ms)) === 1
+  }
+
+  releaseReapLock(node: string, owner: string): Promise<unknown> {
+    return this.deleteIf(keys.reapLock(node), owner)
+  }
+
+  /** See FORGET_NODE. */
+  forgetNode(node: string): Promise<unknown> {
+    return this.connection.eval(FORGET_NODE, 4, keys.nodeSessions(node), keys.reapLock(node), keys.nodes, keys.nodeLease(node), node)
+  }
+
+  /** Where a node's inbox ends now: it reads what comes after. */
+  async inboxEnd(node: string): Promise<string> {
+    const [last] = await this.connection.xrevrange(keys.nodeInbox(node), '+', '-', 'COUNT', 1)
+    return last?.[0] ?? '0-0'
+  }
+
+  /** Asks a node to kick one of its sessions; false if that node is not alive. */
+  async kick(node: string, sessionId: number, reason: string): Promise<boolean> {
+    if (!(await this.alive(node))) return false
+    await this.connection.xadd(keys.nodeInbox(node), 'MAXLEN', '~', INBOX_KEEP, '*', 'kick', String(sessionId), 'reason', reason)
+    return true
+  }
+
+  private deleteIf(key: string, value: string): Promise<unknown> {
+    return this.connection.eval(DELETE_IF, 1, key, value)
+  }
 }
 
 /**
