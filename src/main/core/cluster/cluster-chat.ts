@@ -126,7 +126,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private duplicatesDropped = 0
   private entriesLost = 0
   private whenEmpty: (() => void) | null = null
-  /** Redis's refusals come one per command while they last: logged once a second, with a count. */
   /** Errors that come one per command while their cause lasts: logged once a second per kind, with a count. */
   private readonly repeated = new EverySecond((kind, text, count) => this.options.log(`${kind}${count > 1 ? ` (${count} times in a second)` : ''}: ${text}`, true))
   private readonly backlog: Backlog
@@ -198,7 +197,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /**
    * Leaves the cluster and disconnects. If sessions are still here (Redis was away while they left), or Redis
-   * does not answer within `graceMs`, the node just goes silent: a survivor reaps it when its heartbeat expires.
+   * does not answer within `graceMs`, the node just goes silent: a survivor reaps it when its lease runs out.
    */
   async close(graceMs: number): Promise<void> {
     this.opened = false
