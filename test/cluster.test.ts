@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resolveLoadConfig, runLoad } from '../src/main/core/load'
 import { clusterBackend } from '../src/main/core/cluster/cluster-chat'
@@ -104,30 +103,26 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const { server, port } = await node('a')
     let rooms: string[] | null = null
     server.on('metrics', (snapshot) => (rooms = snapshot.cluster!.rooms.map((room) => `${room.room}:${room.localMembers}`)))
-    const admin = new Redis(cluster.redis.url)
-    try {
-      for (let i = 0; i < 20; i++) {
-        const c = await TestClient.connect({ port })
-        clients.push(c)
-        const [, id] = (await c.expect(/^WELCOME /)).split(' ')
-        await c.expect(/^JOINED lobby /)
-        const path = i % 4
-        if (path === 0) await c.close()
-        if (path === 1) c.send('QUIT bye')
-        if (path === 2) server.kick(Number(id), 'by the test')
-        if (path === 3) {
-          c.send(`JOIN elsewhere-${i}`)
-          await c.expect(/^JOINED elsewhere-/)
-          await c.close()
-        }
-        await c.closed()
+    const { admin } = cluster
+    for (let i = 0; i < 20; i++) {
+      const c = await TestClient.connect({ port })
+      clients.push(c)
+      const [, id] = (await c.expect(/^WELCOME /)).split(' ')
+      await c.expect(/^JOINED lobby /)
+      const path = i % 4
+      if (path === 0) await c.close()
+      if (path === 1) c.send('QUIT bye')
+      if (path === 2) server.kick(Number(id), 'by the test')
+      if (path === 3) {
+        c.send(`JOIN elsewhere-${i}`)
+        await c.expect(/^JOINED elsewhere-/)
+        await c.close()
       }
-      await waitFor('no room read or held here', () => rooms?.length === 0)
-      // Redis drops a hash with its last field: no members hash is left once every LEFT is in.
-      await waitForAsync('no member left in Redis', async () => (await admin.keys('sb:*:members')).length === 0)
-    } finally {
-      admin.disconnect()
+      await c.closed()
     }
+    await waitFor('no room read or held here', () => rooms?.length === 0)
+    // Redis drops a hash with its last field: no members hash is left once every LEFT is in.
+    await waitForAsync('no member left in Redis', async () => (await admin.keys('sb:*:members')).length === 0)
   })
 
   it('answers what Redis refuses with ERR unavailable: the session goes on, and one it cannot admit is refused and closed', async () => {
@@ -137,7 +132,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await alice.expect('JOINED r bob')
     const logged: string[] = []
     for (const { server } of [a, b]) server.on('log', (event) => logged.push(event.text))
-    const admin = new Redis(cluster.redis.url)
+    const { admin } = cluster
     try {
       await admin.config('SET', 'maxmemory-policy', 'noeviction')
       await admin.config('SET', 'maxmemory', '1')
@@ -166,29 +161,24 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
       await alice.expect('USERS r alice bob')
     } finally {
       await admin.config('SET', 'maxmemory', '0')
-      admin.disconnect()
     }
   })
 
   it("lets an emptied room's stream expire after the room TTL: a minute by default, --room-ttl to change it", async () => {
-    const admin = new Redis(cluster.redis.url)
-    try {
-      const { port } = await node('a')
-      const brief = await member(port, 'brief', 'brief')
-      brief.send('CHAT soon gone')
-      await brief.expect('MSG brief brief soon gone')
-      await brief.close()
-      await waitForAsync('the room emptied', async () => (await admin.ttl(keys.roomLog('brief'))) > 0)
-      expect(await admin.ttl(keys.roomLog('brief'))).toBeLessThanOrEqual(60)
-      expect(await admin.exists(keys.roomMembers('brief'))).toBe(0)
+    const { admin } = cluster
+    const { port } = await node('a')
+    const brief = await member(port, 'brief', 'brief')
+    brief.send('CHAT soon gone')
+    await brief.expect('MSG brief brief soon gone')
+    await brief.close()
+    await waitForAsync('the room emptied', async () => (await admin.ttl(keys.roomLog('brief'))) > 0)
+    expect(await admin.ttl(keys.roomLog('brief'))).toBeLessThanOrEqual(60)
+    expect(await admin.exists(keys.roomMembers('brief'))).toBe(0)
 
-      const tuned = await node('tuned', { tuning: { emptyRoomTtlS: 1 } })
-      const fleeting = await member(tuned.port, 'fleeting', 'fleeting')
-      await fleeting.close()
-      await waitForAsync('the emptied stream gone', async () => (await admin.exists(keys.roomLog('fleeting'))) === 0)
-    } finally {
-      admin.disconnect()
-    }
+    const tuned = await node('tuned', { tuning: { emptyRoomTtlS: 1 } })
+    const fleeting = await member(tuned.port, 'fleeting', 'fleeting')
+    await fleeting.close()
+    await waitForAsync('the emptied stream gone', async () => (await admin.exists(keys.roomLog('fleeting'))) === 0)
   })
 
   it('keeps nicks unique across nodes and lists WHO across nodes', async () => {
@@ -244,9 +234,8 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const [a, b] = await twoNodes()
     const watcher = await member(b.port, 'watcher')
     const renamer = await member(a.port, 'renamer')
-    const admin = new Redis(cluster.redis.url)
+    const { admin } = cluster
     await admin.script('FLUSH')
-    admin.disconnect()
     renamer.send('NICK renamed')
     renamer.send('CHAT after')
     await watcher.expect('NICK renamer renamed')
@@ -256,12 +245,11 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   it('lets an empty room’s stream expire, and keeps it while anyone is in', async () => {
     const { port } = await node('a')
     const only = await member(port, 'only', 'brief')
-    const admin = new Redis(cluster.redis.url)
+    const { admin } = cluster
     expect(await admin.ttl('sb:{brief}:log')).toBe(-1)
     await only.close()
     let ttl = -1
     for (const deadline = Date.now() + 5000; ttl < 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) ttl = await admin.ttl('sb:{brief}:log')
-    admin.disconnect()
     expect(ttl).toBeGreaterThan(0)
   })
 
@@ -279,10 +267,9 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
   it('tells a reader that fell behind the stream’s trimming what it missed', async () => {
     const { server, port } = await node('a')
     await member(port, 'reader')
-    const admin = new Redis(cluster.redis.url)
+    const { admin } = cluster
     // Entries of another node's run, numbered 1 then 5: 2-4 were trimmed before this node read them.
     for (const seq of ['1', '5']) await admin.xadd('sb:{r}:log', '*', 'k', 'msg', 'o', 'gone.0', 'q', seq, 's', 'gone.0/1', 'n', 'x', 't', seq)
-    admin.disconnect()
     await waitFor('the loss counted', () => server.snapshot().cluster?.entriesLost === 3)
   })
 })
