@@ -2,7 +2,7 @@
 // forked by the coordinator in this one), and the CPU that server, generator and the rest used meanwhile.
 import { freePort } from '../scripts/asio-reference'
 import { LoadRun, resolveLoadConfig } from '../src/main/core/load'
-import type { LoadConfig, LoadReport } from '../src/shared/load'
+import type { LoadConfig, LoadProgress, LoadReport } from '../src/shared/load'
 import { AGENT } from './paths'
 import { agentsReaped, BACKGROUND_WARN_CORES, childPids, machineBusyTicks, ownTreeTicks, processTicks, ticksToMs, waitForQuiet } from './quiet-machine'
 import { startServer, stopServer, whenAccepting } from './servers'
@@ -37,8 +37,10 @@ export interface Result {
  * draining by config.timeoutMs but not a closed loop that stalls while sending (a server that drops
  * messages), so the whole run is bounded here too.
  */
-export async function runMeasured(config: LoadConfig, timeoutMs: number): Promise<LoadReport> {
-  const run = new LoadRun(config, { agentFile: AGENT, progressMs: 1000 })
+export async function runMeasured(config: LoadConfig, timeoutMs: number, onProgress?: (progress: LoadProgress) => void): Promise<LoadReport> {
+  // Whoever follows the run closely (the phase it is in) hears from it every 20 ms.
+  const run = new LoadRun(config, { agentFile: AGENT, progressMs: onProgress ? 20 : 1000 })
+  if (onProgress) run.on('progress', onProgress)
   const watchdog = setTimeout(() => run.abort(`the run took longer than ${timeoutMs}ms in all`), timeoutMs)
   try {
     return await run.done
