@@ -272,12 +272,15 @@ export class ClusterChat extends LineReplies implements LineBackend {
     void steps.submit(true, () => this.admit(member).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
   }
 
-  /** Tells a session the cluster cannot have it (in no room, it would be seen by nobody) and closes it. */
+  /**
+   * Tells a session the cluster cannot have it and closes it: one Redis could not admit (in no room, it
+   * would be seen by nobody), or any session of a node that may have lost its lease.
+   */
   private turnAway(session: Session, [code, text]: [ErrorCode, string]): void {
     const member = this.members.get(session)
     if (member) member.gone = true
     this.refuse(session, code, text)
-    session.end(`not in a room: ${text}`)
+    session.end(text)
   }
 
   private unavailable(why: string): [ErrorCode, string] {
@@ -573,13 +576,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /** The lease may have lapsed: every session is told and closed now, before any other node may reap them. */
   private fenced(why: string): void {
-    const [code, text] = this.unavailable(why)
-    for (const member of this.members.values()) {
-      const { session } = member
-      member.gone = true
-      this.refuse(session, code, text)
-      session.end(`its node is cut off from the cluster: ${why}`)
-    }
+    for (const session of this.members.keys()) this.turnAway(session, this.unavailable(why))
   }
 
   private room(name: string): Room {

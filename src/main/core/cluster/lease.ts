@@ -34,7 +34,7 @@ export function leaseTiming(leaseMs: number): LeaseTiming {
   }
 }
 
-export type Renewal = 'renewed' | 'lost' | 'unanswered'
+type Renewal = 'renewed' | 'lost' | 'unanswered'
 
 /**
  * A node's lease in Redis (etcd's lease, in a key): held by one epoch of one run of the node id, renewed
@@ -56,7 +56,7 @@ export class Lease {
     private readonly store: ClusterStore,
     private readonly nodeId: string,
     private readonly run: string,
-    readonly timing: LeaseTiming
+    private readonly timing: LeaseTiming
   ) {}
 
   get writer(): Writer {
@@ -65,7 +65,7 @@ export class Lease {
 
   /** Takes the lease under a new epoch (joining, or rejoining after a fence); throws while another run holds it. */
   async acquire(): Promise<void> {
-    if ((await this.take(`${this.run}.${this.epochs + 1}`, 'join')) !== true) {
+    if ((await this.take(`${this.run}.${this.epochs + 1}`, 'join')) !== 'taken') {
       throw new Error(`node id ${this.nodeId} is in use by a live node (or one stopped under ${this.timing.keyTtlMs / 1000} s ago)`)
     }
     this.epochs++
@@ -76,20 +76,22 @@ export class Lease {
    * meanwhile, 'not lost' if Redis kept its data (the lease went some other way: the node must fence).
    */
   async restore(): Promise<'restored' | 'taken' | 'not lost'> {
-    const taken = await this.take(this.epoch, 'restore')
-    return taken === true ? 'restored' : taken === -1 ? 'not lost' : 'taken'
+    const outcome = await this.take(this.epoch, 'restore')
+    return outcome === 'taken' ? 'restored' : outcome === 'held elsewhere' ? 'taken' : 'not lost'
   }
 
-  private async take(epoch: string, mode: 'join' | 'restore'): Promise<boolean | -1> {
+  /** 'taken', 'held elsewhere' (another run of the id holds it), or 'not lost' (restore: Redis kept its data). */
+  private async take(epoch: string, mode: 'join' | 'restore'): Promise<'taken' | 'held elsewhere' | 'not lost'> {
     const { nodeId, timing } = this
     const sentAt = performance.now()
     const generation = await this.store.acquireLease(nodeId, epoch, `${this.run}.`, timing.keyTtlMs, this.generation, randomBytes(8).toString('hex'), timing.settleMs, mode)
-    if (generation === 0 || generation === -1) return generation === -1 ? -1 : false
+    if (generation === 0) return 'held elsewhere'
+    if (generation === -1) return 'not lost'
     this.epoch = epoch
     this.generation = generation
     this.renewedAt = sentAt
     this.answeredAt = performance.now()
-    return true
+    return 'taken'
   }
 
   /** Renews the lease and stores the heartbeat with it: 'lost' if Redis no longer has this epoch's lease. */

@@ -56,7 +56,7 @@ const isString = (value: unknown): value is string => typeof value === 'string'
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
 
 /** A heartbeat as read back from Redis; null if it is not one (written by hand, or by another version). */
-export function parseBeat(json: string): NodeBeat | null {
+function parseBeat(json: string): NodeBeat | null {
   try {
     const beat = JSON.parse(json) as Partial<NodeBeat> | null
     if (!beat || !isString(beat.run) || !isCount(beat.sessions) || !isCount(beat.msgsInPerSec) || !isCount(beat.msgsOutPerSec) || !isCount(beat.at)) return null
@@ -68,7 +68,7 @@ export function parseBeat(json: string): NodeBeat | null {
 }
 
 /** A session record as read back from Redis; null if it is not one. */
-export function parseSessionRecord(json: string): SessionRecord | null {
+function parseSessionRecord(json: string): SessionRecord | null {
   try {
     const record = JSON.parse(json) as Partial<SessionRecord> | null
     if (!record || !isString(record.subject) || !isString(record.nick) || !isString(record.remote) || !isString(record.listener)) return null
