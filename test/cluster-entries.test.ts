@@ -35,31 +35,42 @@ describe('stream IDs', () => {
 
 describe('room stream entries', () => {
   const text = fc.string({ minLength: 1, maxLength: 40 })
-  const base = { origin: text, seq: fc.integer({ min: 1, max: 1e9 }), subject: text, nick: text }
+  const base = { origin: text, seq: fc.integer({ min: 1, max: 1e9 }) }
+  const about = { ...base, subject: text, nick: text }
+  // A nick has no space; a text (what followed CHAT on its line) no line break.
+  const message = fc.record({ nick: text.filter((nick) => !/[ \n]/.test(nick)), text: text.filter((line) => !line.includes('\n')) })
   const entry: fc.Arbitrary<NewEntry> = fc.oneof(
-    fc.record({ ...base, kind: fc.constant('msg' as const), text }),
-    fc.record({ ...base, kind: fc.constantFrom('joined' as const, 'left' as const), at: fc.nat() }),
-    fc.record({ ...base, kind: fc.constant('nick' as const), previous: text })
+    fc.record({ ...base, kind: fc.constant('msgs' as const), messages: fc.array(message, { minLength: 1, maxLength: 5 }) }),
+    fc.record({ ...about, kind: fc.constantFrom('joined' as const, 'left' as const), at: fc.nat() }),
+    fc.record({ ...about, kind: fc.constant('nick' as const), previous: text })
   )
 
   it('read back as they were written, with the room size the append script adds', () => {
     fc.assert(
       fc.property(entry, fc.nat(), (written, count) => {
         // The append script puts `c` first, as XADD then stores it.
-        const stored = written.kind === 'msg' ? entryFields(written) : ['c', String(count), ...entryFields(written)]
-        expect(parseEntry(stored)).toEqual(written.kind === 'msg' ? written : { ...written, count })
+        const stored = written.kind === 'msgs' ? entryFields(written) : ['c', String(count), ...entryFields(written)]
+        expect(parseEntry(stored)).toEqual(written.kind === 'msgs' ? written : { ...written, count })
       })
     )
   })
 
+  it('keep a turn of messages as lines a person can read in redis-cli', () => {
+    const messages = [{ nick: 'alice', text: 'hi all' }, { nick: 'bob', text: 'hey' }]
+    expect(entryFields({ kind: 'msgs', origin: 'a.1', seq: 3, messages })).toEqual(['k', 'msgs', 'o', 'a.1', 'q', '3', 'm', 'alice hi all\nbob hey'])
+  })
+
   it('are refused when a field is missing or unknown, not guessed at', () => {
-    const fields = entryFields({ kind: 'msg', origin: 'a.1', seq: 1, subject: 'a.1/1', nick: 'n', text: 'hi' })
-    for (const name of ['k', 'o', 'q', 's', 'n', 't']) {
+    const fields = entryFields({ kind: 'nick', origin: 'a.1', seq: 1, subject: 'a.1/1', nick: 'n', previous: 'p' })
+    for (const name of ['k', 'o', 'q', 's', 'n', 'p']) {
       const at = fields.indexOf(name)
-      expect(parseEntry([...fields.slice(0, at), ...fields.slice(at + 2)])).toBeNull()
+      expect(parseEntry(['c', '1', ...fields.slice(0, at), ...fields.slice(at + 2)])).toBeNull()
     }
-    expect(parseEntry(['k', 'shout', ...fields.slice(2)])).toBeNull()
+    expect(parseEntry(['c', '1', 'k', 'shout', ...fields.slice(2)])).toBeNull()
     expect(parseEntry(['k', 'joined', ...fields.slice(2)])).toBeNull() // no room size
+    const msgs = ['k', 'msgs', 'o', 'a.1', 'q', '2']
+    expect(parseEntry(msgs)).toBeNull() // no messages
+    for (const lines of ['alice', 'alice ', ' hi', 'alice hi\n', 'alice hi\nbob']) expect(parseEntry([...msgs, 'm', lines])).toBeNull()
   })
 })
 

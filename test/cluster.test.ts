@@ -269,7 +269,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await member(port, 'reader')
     const { admin } = cluster
     // Entries of another node's run, numbered 1 then 5: 2-4 were trimmed before this node read them.
-    for (const seq of ['1', '5']) await admin.xadd('sb:{r}:log', '*', 'k', 'msg', 'o', 'gone.0', 'q', seq, 's', 'gone.0/1', 'n', 'x', 't', seq)
+    for (const seq of ['1', '5']) await admin.xadd('sb:{r}:log', '*', 'k', 'msgs', 'o', 'gone.0', 'q', seq, 'm', `x ${seq}`)
     await waitFor('the loss counted', () => server.snapshot().cluster?.entriesLost === 3)
   })
 })

@@ -28,13 +28,13 @@ const BOB = 'run-b/7'
 /** The room's stream in a scenario: bob is in, alice (local) joins, they talk, bob renames, alice leaves. */
 function scenario(): StreamEntry[] {
   return [
-    entry({ kind: 'msg', origin: 'b', seq: 1, subject: BOB, nick: 'bob', text: 'before alice' }),
+    entry({ kind: 'msgs', origin: 'b', seq: 1, messages: [{ nick: 'bob', text: 'before alice' }] }),
     entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 2 }),
-    entry({ kind: 'msg', origin: 'b', seq: 2, subject: BOB, nick: 'bob', text: 'hi alice' }),
+    entry({ kind: 'msgs', origin: 'b', seq: 2, messages: [{ nick: 'bob', text: 'hi alice' }] }),
     entry({ kind: 'nick', origin: 'b', seq: 3, subject: BOB, nick: 'robert', previous: 'bob', count: 2 }),
-    entry({ kind: 'msg', origin: 'a', seq: 2, subject: ALICE, nick: 'alice', text: 'bye' }),
+    entry({ kind: 'msgs', origin: 'a', seq: 2, messages: [{ nick: 'alice', text: 'bye' }] }),
     entry({ kind: 'left', origin: 'a', seq: 3, subject: ALICE, nick: 'alice', count: 1 }),
-    entry({ kind: 'msg', origin: 'b', seq: 4, subject: BOB, nick: 'robert', text: 'after alice' })
+    entry({ kind: 'msgs', origin: 'b', seq: 4, messages: [{ nick: 'robert', text: 'after alice' }] })
   ]
 }
 
@@ -64,11 +64,28 @@ describe('RoomFeed', () => {
     const feed = new RoomFeed('r', 100)
     const alice = listener()
     feed.expect(ALICE, alice)
-    const [joined, msg] = [entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }), entry({ kind: 'msg', origin: 'b', seq: 1, subject: BOB, nick: 'bob', text: 'one' })]
+    const [joined, msg] = [entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }), entry({ kind: 'msgs', origin: 'b', seq: 1, messages: [{ nick: 'bob', text: 'one' }] })]
     const again: StreamEntry = [`${clock++}-0`, msg[1]]
-    const jump = entry({ kind: 'msg', origin: 'b', seq: 5, subject: BOB, nick: 'bob', text: 'five' })
+    const jump = entry({ kind: 'msgs', origin: 'b', seq: 5, messages: [{ nick: 'bob', text: 'five' }] })
     expect(feed.feed([joined, msg, again, jump])).toEqual({ fresh: 3, duplicates: 1, missed: 3 })
     expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob one', 'MSG r bob five'])
+  })
+
+  it('frames a turn of messages once: every member is sent the same buffer, counted as that many messages', () => {
+    const feed = new RoomFeed('r', 100)
+    const sent: { to: string; frame: Buffer; messages: number | undefined }[] = []
+    const member = (to: string) => ({ send: (frame: Buffer, messages?: number) => sent.push({ to, frame, messages }), sendLazily: () => {} })
+    feed.expect(ALICE, member('alice'))
+    feed.expect(BOB, member('bob'))
+    feed.feed([
+      entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }),
+      entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 2 })
+    ])
+    sent.length = 0
+    feed.feed([entry({ kind: 'msgs', origin: 'b', seq: 2, messages: [{ nick: 'bob', text: 'one' }, { nick: 'carol', text: 'two two' }, { nick: 'bob', text: 'three' }] })])
+    expect(sent.map(({ to, messages }) => [to, messages])).toEqual([['alice', 3], ['bob', 3]])
+    expect(sent[1].frame).toBe(sent[0].frame)
+    expect(sent[0].frame.toString()).toBe('MSG r bob one\nMSG r carol two two\nMSG r bob three\n')
   })
 
   it('tells presence only to the session concerned above the presence limit', () => {
@@ -79,7 +96,7 @@ describe('RoomFeed', () => {
     feed.feed([
       entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }),
       entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 2 }),
-      entry({ kind: 'msg', origin: 'b', seq: 2, subject: BOB, nick: 'bob', text: 'hello' })
+      entry({ kind: 'msgs', origin: 'b', seq: 2, messages: [{ nick: 'bob', text: 'hello' }] })
     ])
     expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob hello'])
     expect(bob.lines).toEqual(['JOINED r bob', 'MSG r bob hello'])
@@ -112,7 +129,7 @@ describe('RoomFeed', () => {
     feed.cancel(BOB)
     feed.forget(ALICE)
     expect(feed.idle).toBe(true)
-    feed.feed([entry({ kind: 'msg', origin: 'a', seq: 2, subject: ALICE, nick: 'alice', text: 'late' })])
+    feed.feed([entry({ kind: 'msgs', origin: 'a', seq: 2, messages: [{ nick: 'alice', text: 'late' }] })])
     expect([...alice.lines, ...bob.lines]).toEqual(['JOINED r alice'])
   })
 
@@ -132,7 +149,7 @@ describe('RoomFeed', () => {
       late({ kind: 'left', origin: 'b', seq: 4, subject: BOB, nick: 'bob', count: 2 }),
       // Came, spoke and went: its words are heard, so it is announced.
       late({ kind: 'joined', origin: 'b', seq: 5, subject: 'b/3', nick: 'talker', count: 3 }),
-      entry({ kind: 'msg', origin: 'b', seq: 6, subject: 'b/3', nick: 'talker', text: 'hi' }),
+      entry({ kind: 'msgs', origin: 'b', seq: 6, messages: [{ nick: 'talker', text: 'hi' }] }),
       late({ kind: 'left', origin: 'b', seq: 7, subject: 'b/3', nick: 'talker', count: 2 }),
       // On time, however brief: announced as ever.
       entry({ kind: 'joined', origin: 'b', seq: 8, subject: 'b/4', nick: 'brief', count: 3 }),

@@ -18,6 +18,7 @@ import { RoomFeed } from './room-feed'
 import { after, StepQueue } from './step-queue'
 import { idBefore } from './stream-id'
 import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
+import { TurnBatches } from './turn-batches'
 import { within } from '../within'
 import { EverySecond } from './every-second'
 import { Backlog, BacklogFull } from './backlog'
@@ -351,7 +352,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private chat(member: Member, text: string): Promise<unknown> | void {
     if (!this.backlog.admits(text.length)) return member.steps.submit(false, this.refuseForBacklog)
     const done = this.step(member, false, () => {
-      if (member.room !== null) return this.append(member, member.room, { kind: 'msg', subject: member.subject, nick: member.nick!, text })
+      if (member.room !== null) return this.say(member, member.room, text)
     })
     this.backlog.hold(text.length, done)
     return done
@@ -439,12 +440,21 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   // Appending and delivering.
 
+  /** Appends a message with the others the node takes for the room this turn (TurnBatches). */
+  private say(member: Member, room: string, text: string): Promise<{ room: string; id: string }> {
+    const appended = this.batches.add(room, member.writer, { nick: member.nick!, text })
+    member.lastAppend = appended
+    return appended
+  }
+
+  private readonly batches = new TurnBatches((room, writer, messages) => this.appendEntry(room, writer, { kind: 'msgs', messages }).then((id) => ({ room, id })))
+
   /**
-   * Appends one of the member's entries; a presence entry also updates the room's member hash ('farewell':
+   * Appends one of the member's presence entries, which also updates the room's member hash ('farewell':
    * the member is gone, and its LEFT goes through even while Redis refuses writes for want of memory).
    */
-  private append(member: Member, room: string, draft: Draft, presence?: 'set' | 'del' | 'farewell'): Promise<{ room: string; id: string }> {
-    const change = presence && { op: presence === 'set' ? 'set' : 'del', farewell: presence === 'farewell', field: this.owner(member), nick: member.nick! } as const
+  private append(member: Member, room: string, draft: Draft, presence: 'set' | 'del' | 'farewell'): Promise<{ room: string; id: string }> {
+    const change = { op: presence === 'set' ? 'set' : 'del', farewell: presence === 'farewell', field: this.owner(member), nick: member.nick! } as const
     const appended = this.appendEntry(room, member.writer, draft, change).then((id) => ({ room, id }))
     member.lastAppend = appended
     // Seen, so never unhandled: whoever depends on the entry (the command's step, a reply) handles a refusal.
@@ -453,6 +463,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
   }
 
   private appendEntry(room: string, writer: Writer, draft: Draft, presence?: Presence): Promise<string> {
+    // The messages taken before it go first.
+    if (presence) this.batches.close(room)
     const state = this.rooms.get(room)
     // A room this node does not read (a dead node's session leaving it): a one-off origin of its own.
     const origin = state?.origin ?? this.newOrigin()
@@ -461,7 +473,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const entryBytes = fields.reduce((sum, field) => sum + field.length, ENTRY_OVERHEAD)
     const maxLen = Math.max(STREAM_KEEP_MIN, Math.min(STREAM_KEEP, Math.floor(STREAM_BYTES / entryBytes)))
     const limits = { maxLen, emptyTtlS: this.options.tuning.emptyRoomTtlS }
-    const sent = presence ? this.store.appendPresence(room, writer, limits, presence, fields) : this.store.appendMessage(room, writer, maxLen, fields)
+    const sent = presence ? this.store.appendPresence(room, writer, limits, presence, fields) : this.store.appendMessages(room, writer, maxLen, fields)
     return sent.then(
       (id) => {
         this.appended++

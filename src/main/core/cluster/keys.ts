@@ -100,20 +100,13 @@ export const APPEND_PRESENCE = `#!lua${fenced(3, 6)}${PRESENCE}`
 export const APPEND_FAREWELL = `#!lua flags=allow-oom${PRESENCE}`
 
 /**
- * Appends messages, unless the node lost its lease: a node cut off from Redis that comes back late finds
- * its buffered messages refused by Redis itself, so none is ever delivered after its sender's LEFT. Takes
- * a turn's messages to one room at once (one call, not one per message). Returns their IDs.
- * KEYS: log, the node's lease. ARGV: maxlen, the lease epoch, then per message its field count and fields.
+ * Appends a `msgs` entry (a turn's messages to one room), unless the node lost its lease: a node cut off
+ * from Redis that comes back late finds its buffered messages refused by Redis itself, so none is ever
+ * delivered after its sender's LEFT. Returns the entry's ID.
+ * KEYS: log, the node's lease. ARGV: maxlen, the lease epoch, then the entry's fields.
  */
 export const APPEND_MESSAGES = `#!lua${fenced(2, 2)}
-local ids = {}
-local i = 3
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-end
-return ids
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
 `
 
 /**

@@ -42,82 +42,23 @@ export interface StreamLimits {
   emptyTtlS: number
 }
 
-interface Pending {
-  fields: string[]
-  resolve(id: string): void
-  reject(error: Error): void
-}
-
-/**
- * The messages a node appends in one turn, sent at its end as one APPEND_MESSAGES call per room: a busy
- * room's turn of messages costs one command, one script run and one reply, not one each. Anything else the
- * node writes that must come after them in Redis (a presence entry) flushes the batch first, so the
- * connection still carries every entry in the order it was made.
- */
-class MessageBatch {
-  private readonly rooms = new Map<string, { writer: Writer; maxLen: number; pending: Pending[] }>()
-  private scheduled = false
-
-  constructor(private readonly redis: Redis) {}
-
-  /** Resolves with the message's entry ID. */
-  append(room: string, writer: Writer, maxLen: number, fields: string[]): Promise<string> {
-    let batch = this.rooms.get(room)
-    // A new lease epoch (the node rejoined): what was queued under the old one goes as it was.
-    if (batch && batch.writer.epoch !== writer.epoch) {
-      this.flush()
-      batch = undefined
-    }
-    if (!batch) {
-      batch = { writer, maxLen, pending: [] }
-      this.rooms.set(room, batch)
-    }
-    batch.maxLen = Math.min(batch.maxLen, maxLen)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(() => this.flush())
-    }
-    const queue = batch.pending
-    return new Promise<string>((resolve, reject) => queue.push({ fields, resolve, reject }))
-  }
-
-  /** Sends what is queued now. */
-  flush(): void {
-    this.scheduled = false
-    for (const [room, { writer, maxLen, pending }] of this.rooms) {
-      const args: (string | number)[] = [maxLen, writer.epoch]
-      for (const { fields } of pending) args.push(fields.length, ...fields)
-      ;(this.redis.eval(APPEND_MESSAGES, 2, keys.roomLog(room), keys.nodeLease(writer.node), ...args) as Promise<string[]>).then(
-        (ids) => pending.forEach((message, i) => message.resolve(ids[i])),
-        (error: Error) => pending.forEach((message) => message.reject(error))
-      )
-    }
-    this.rooms.clear()
-  }
-}
-
 /**
  * Every command a node sends its cluster's Redis, but the blocking reads (StreamReader): the one place that
  * knows the keys and scripts, and the one that would change for Redis Cluster (CLUSTER.md). The rest of the
  * cluster asks it for what it means (append, claim, renew, reap), never for a command.
  */
 export class ClusterStore {
-  private readonly messages: MessageBatch
-
-  constructor(readonly connection: Redis) {
-    this.messages = new MessageBatch(connection)
-  }
+  constructor(readonly connection: Redis) {}
 
   // Rooms.
 
-  /** Appends a message with the turn's others to the room (MessageBatch); resolves with its entry ID. */
-  appendMessage(room: string, writer: Writer, maxLen: number, fields: string[]): Promise<string> {
-    return this.messages.append(room, writer, maxLen, fields)
+  /** See APPEND_MESSAGES. Resolves with the entry's ID. */
+  appendMessages(room: string, writer: Writer, maxLen: number, fields: string[]): Promise<string> {
+    return this.connection.eval(APPEND_MESSAGES, 2, keys.roomLog(room), keys.nodeLease(writer.node), maxLen, writer.epoch, ...fields) as Promise<string>
   }
 
-  /** See APPEND_PRESENCE; after the messages appended before it. Resolves with the entry's ID. */
+  /** See APPEND_PRESENCE. Resolves with the entry's ID. */
   appendPresence(room: string, writer: Writer, limits: StreamLimits, presence: Presence, fields: string[]): Promise<string> {
-    this.messages.flush()
     const script = presence.farewell ? APPEND_FAREWELL : APPEND_PRESENCE
     const { op, field, nick } = presence
     const args = [limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields]

@@ -3,35 +3,51 @@
  * - origin: the appending node's run (`<node>.<random>`, new at every start), and seq: that run's count of
  *   entries in this room. Together they let a reader drop an entry appended twice (a command resent after a
  *   reconnect) and notice entries trimmed away before it read them (a jump in seq).
- * - subject: whom it is about, `<run>/<session>` (a node recognises its own joiner by it; a dead node's
- *   sessions, reaped by a survivor, are `<node>/<session>`), and nick: the subject's nick.
+ * - msgs: the messages a node took for the room in one turn, in order, as `<nick> <text>` lines (a nick has
+ *   no space, a text no line break). One entry for many messages: every node reads and decodes every entry
+ *   of its rooms, so a busy room costs Redis and each reader per turn of each node, not per message.
+ * - subject (presence): whom it is about, `<run>/<session>` (a node recognises its own joiner by it; a dead
+ *   node's sessions, reaped by a survivor, are `<node>/<session>`), and nick: the subject's nick.
  * - at (JOINED, LEFT): when the node took the change (ms, its clock); far before the entry's ID time, it
  *   waited out an outage, and readers coalesce it (RoomFeed). Null in entries of older versions.
  */
 export type RoomEntry =
-  | (EntryBase & { kind: 'msg'; text: string })
-  | (EntryBase & { kind: 'joined' | 'left'; count: number; at: number | null })
-  | (EntryBase & { kind: 'nick'; previous: string; count: number })
+  | (Numbered & { kind: 'msgs'; messages: ChatLine[] })
+  | (Presence & { kind: 'joined' | 'left'; count: number; at: number | null })
+  | (Presence & { kind: 'nick'; previous: string; count: number })
   /** A leave the append script found already done: it only keeps its origin's sequence whole. */
-  | (EntryBase & { kind: 'void'; count: number })
+  | (Presence & { kind: 'void'; count: number })
 
-interface EntryBase {
+/** One message of a `msgs` entry: who said what. */
+export interface ChatLine {
+  nick: string
+  text: string
+}
+
+interface Numbered {
   origin: string
   seq: number
+}
+
+interface Presence extends Numbered {
   subject: string
   nick: string
 }
 
 /** What a node appends: the entry without the room's size, which the append script adds. */
 export type NewEntry =
-  | Extract<RoomEntry, { kind: 'msg' }>
+  | Extract<RoomEntry, { kind: 'msgs' }>
   | (Omit<Extract<RoomEntry, { kind: 'joined' | 'left' }>, 'count' | 'at'> & { at: number })
   | Omit<Extract<RoomEntry, { kind: 'nick' }>, 'count'>
 
 /** Field/value pairs for XADD. */
 export function entryFields(entry: NewEntry): string[] {
-  const fields = ['k', entry.kind, 'o', entry.origin, 'q', String(entry.seq), 's', entry.subject, 'n', entry.nick]
-  if (entry.kind === 'msg') fields.push('t', entry.text)
+  const fields = ['k', entry.kind, 'o', entry.origin, 'q', String(entry.seq)]
+  if (entry.kind === 'msgs') {
+    fields.push('m', entry.messages.map(({ nick, text }) => `${nick} ${text}`).join('\n'))
+    return fields
+  }
+  fields.push('s', entry.subject, 'n', entry.nick)
   if (entry.kind === 'nick') fields.push('p', entry.previous)
   if (entry.kind === 'joined' || entry.kind === 'left') fields.push('w', String(entry.at))
   return fields
@@ -42,7 +58,7 @@ export function entryFields(entry: NewEntry): string[] {
  * hand). Read field by field, without a map: every node reads every entry of its rooms.
  */
 export function parseEntry(fields: string[]): RoomEntry | null {
-  let kind, origin, nick, subject, text, previous, seqText, countText, atText
+  let kind, origin, nick, subject, lines, previous, seqText, countText, atText
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]
     switch (fields[i]) {
@@ -51,19 +67,22 @@ export function parseEntry(fields: string[]): RoomEntry | null {
       case 'q': seqText = value; break
       case 's': subject = value; break
       case 'n': nick = value; break
-      case 't': text = value; break
+      case 'm': lines = value; break
       case 'p': previous = value; break
       case 'c': countText = value; break
       case 'w': atText = value; break
     }
   }
   const seq = Number(seqText)
-  if (origin === undefined || subject === undefined || nick === undefined || !Number.isSafeInteger(seq)) return null
+  if (origin === undefined || !Number.isSafeInteger(seq)) return null
+  if (kind === 'msgs') {
+    const messages = lines === undefined ? null : parseChatLines(lines)
+    return messages && { origin, seq, kind, messages }
+  }
+  if (subject === undefined || nick === undefined) return null
   const base = { origin, seq, subject, nick }
   const count = Number(countText)
   switch (kind) {
-    case 'msg':
-      return text === undefined ? null : { ...base, kind, text }
     case 'joined':
     case 'left': {
       const at = atText === undefined ? null : Number(atText)
@@ -76,4 +95,15 @@ export function parseEntry(fields: string[]): RoomEntry | null {
     default:
       return null
   }
+}
+
+/** The `<nick> <text>` lines of a msgs entry; null if one has no nick or no text. */
+function parseChatLines(lines: string): ChatLine[] | null {
+  const messages: ChatLine[] = []
+  for (const line of lines.split('\n')) {
+    const space = line.indexOf(' ')
+    if (space < 1 || space === line.length - 1) return null
+    messages.push({ nick: line.slice(0, space), text: line.slice(space + 1) })
+  }
+  return messages
 }

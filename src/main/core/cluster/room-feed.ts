@@ -1,4 +1,4 @@
-import { lineCodec } from '../codec/line'
+import { encodeLines } from '../codec/line'
 import { reply } from '../protocol/replies'
 import { announce, type Listener } from '../server/room-lines'
 import { parseEntry, type RoomEntry } from './room-entry'
@@ -104,6 +104,9 @@ export class RoomFeed {
     if (entries.length === 0) return counts
     const parsed = entries.map(([id, fields]) => ({ id, entry: parseEntry(fields) }))
     const silent = this.cameAndWent(parsed)
+    // Messages are framed once, into one buffer for every member here, up to the next presence entry
+    // (which may change who the members are): one buffer per member however many entries the read brought.
+    const lines: string[] = []
     for (const [i, { entry }] of parsed.entries()) {
       if (entry === null) continue
       const verdict = this.guard.check(entry.origin, entry.seq)
@@ -113,8 +116,14 @@ export class RoomFeed {
       }
       counts.missed += verdict.missed
       counts.fresh++
+      if (entry.kind === 'msgs') {
+        for (const { nick, text } of entry.messages) lines.push(reply.msg(this.room, nick, text))
+        continue
+      }
+      this.deliver(lines)
       if (!silent.has(i)) this.apply(entry)
     }
+    this.deliver(lines)
     const last = entries[entries.length - 1][0]
     this.delivered = last
     this.lagMs = Math.max(0, now - idTime(last))
@@ -127,30 +136,49 @@ export class RoomFeed {
     return counts
   }
 
-  /** The indexes of late JOINED/LEFT pairs of sessions that came and went (not this node's joiners). */
+  /**
+   * The indexes of late JOINED/LEFT pairs of sessions that came and went (not this node's joiners). One that
+   * said something meanwhile is announced: its messages name it by nick, its presence entries by subject.
+   */
   private cameAndWent(parsed: { id: string; entry: RoomEntry | null }[]): Set<number> {
     const silent = new Set<number>()
-    const came = new Map<string, number>()
+    /** Late joiners not seen since, by subject: where their JOINED is, and the nick they joined as. */
+    const came = new Map<string, { at: number; nick: string }>()
+    const cameAs = new Map<string, string>()
+    const seen = (subject: string | undefined): void => {
+      const joined = subject === undefined ? undefined : came.get(subject)
+      if (!joined) return
+      came.delete(subject!)
+      cameAs.delete(joined.nick)
+    }
     for (const [i, { id, entry }] of parsed.entries()) {
       if (entry === null) continue
+      if (entry.kind === 'msgs') {
+        if (came.size > 0) for (const { nick } of entry.messages) seen(cameAs.get(nick))
+        continue
+      }
       const late = (entry.kind === 'joined' || entry.kind === 'left') && entry.at !== null && idTime(id) - entry.at > PILED_UP_MS
-      const joinedAt = came.get(entry.subject)
-      came.delete(entry.subject)
-      if (late && entry.kind === 'joined' && !this.joining.has(entry.subject)) came.set(entry.subject, i)
-      else if (late && entry.kind === 'left' && joinedAt !== undefined) silent.add(joinedAt).add(i)
+      const joined = came.get(entry.subject)
+      seen(entry.subject)
+      if (late && entry.kind === 'joined' && !this.joining.has(entry.subject)) {
+        came.set(entry.subject, { at: i, nick: entry.nick })
+        cameAs.set(entry.nick, entry.subject)
+      } else if (late && entry.kind === 'left' && joined !== undefined) silent.add(joined.at).add(i)
     }
     return silent
   }
 
-  private apply(entry: RoomEntry): void {
+  /** Sends the messages gathered so far to every member here, and empties `lines`. */
+  private deliver(lines: string[]): void {
+    if (lines.length === 0) return
+    const frame = encodeLines(lines)
+    for (const member of this.active.values()) member.send(frame, lines.length)
+    lines.length = 0
+  }
+
+  private apply(entry: Exclude<RoomEntry, { kind: 'msgs' }>): void {
     const { room } = this
     switch (entry.kind) {
-      case 'msg': {
-        // Framed once, for every member here.
-        const frame = lineCodec.encode(reply.msg(room, entry.nick, entry.text))
-        for (const member of this.active.values()) member.send(frame)
-        return
-      }
       case 'joined': {
         const joiner = this.joining.get(entry.subject) ?? null
         if (joiner) {

@@ -41,3 +41,8 @@ export const lineCodec: Codec = {
       ? Buffer.from(payload + '\n', 'utf8')
       : Buffer.concat([payload, Buffer.from([LF])], payload.length + 1)
 }
+
+/** Several lines as one buffer, each ended as `encode` ends one: what many sessions are sent at once is built once. */
+export function encodeLines(lines: string[]): Buffer {
+  return Buffer.from(lines.join('\n') + '\n', 'utf8')
+}

@@ -150,10 +150,13 @@ export class Session {
     return this.outputBytes + this.socket.writableLength
   }
 
-  /** Queues one encoded frame, written at the end of this turn; the same Buffer may be queued on many sessions at once. */
-  send(frame: Buffer): void {
+  /**
+   * Queues encoded output (one frame, or `messages` of them in one buffer), written at the end of this turn;
+   * the same Buffer may be queued on many sessions at once.
+   */
+  send(frame: Buffer, messages = 1): void {
     // Once per turn however many frames are queued: a broadcast to 200 sessions is 200 sends, not 200 × N requests.
-    if (this.enqueue(frame) && this.flushRequested !== 'turn') this.requestFlush('turn')
+    if (this.enqueue(frame, messages) && this.flushRequested !== 'turn') this.requestFlush('turn')
   }
 
   /**
@@ -165,11 +168,11 @@ export class Session {
   }
 
   /** False if the frame was not queued: the session is closing, or it just became a slow consumer. */
-  private enqueue(frame: Buffer): boolean {
+  private enqueue(frame: Buffer, messages = 1): boolean {
     if (!this.open) return false
     this.output.push(frame)
     this.outputBytes += frame.length
-    this.msgsOut++
+    this.msgsOut += messages
     if (this.queuedBytes > this.limits.maxOutputBytes) {
       this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
       return false
