@@ -16,9 +16,10 @@ const chat = (n: number): Entry => ({ n, frame: Buffer.from(`CHAT ${n}`), parse:
 /**
  * The real logic step, with results held back and released last first: every round of batches the
  * pipeline starts together finishes in exactly the reverse order, so committing in completion order
- * could not go unnoticed. `finished` lists the batches (by start order) as they finished.
+ * could not go unnoticed. `finished` lists the batches (by start order) as they finished. With
+ * `msPerFrame`, its batches report that much work per frame (as a thread doing real work would).
  */
-function reversingExecutor(): LogicExecutor & { batches: number[]; finished: number[] } {
+function reversingExecutor(msPerFrame?: number): LogicExecutor & { batches: number[]; finished: number[] } {
   const batches: number[] = []
   const finished: number[] = []
   let held: (() => void)[] = []
@@ -29,6 +30,7 @@ function reversingExecutor(): LogicExecutor & { batches: number[]; finished: num
     run: (batch: LogicBatch) => {
       const index = batches.push(batch.ends.length) - 1
       const result = processBatch(batch)
+      if (msPerFrame !== undefined) result.busyMs = msPerFrame * batch.ends.length
       // The pipeline starts a round in one synchronous pass: release it once that pass is over.
       if (held.length === 0) queueMicrotask(() => held.splice(0).reverse().forEach((release) => release()))
       return new Promise((resolve) =>
@@ -85,12 +87,59 @@ describe('LogicPipeline', () => {
     expect(executor.batches.reduce((sum, size) => sum + size, 0)).toBe(95)
   })
 
-  it('spreads what is waiting over the threads instead of filling one batch', async () => {
-    const executor = { ...reversingExecutor(), threads: 2 }
-    const { pipeline } = pipelineWith(executor, { maxBatch: 512 })
-    for (let n = 0; n < 100; n++) pipeline.push(chat(n))
+  it('spreads real work over the threads, and sends cheap lines one batch at a time', async () => {
+    /** Pushes one frame, then (once the pipeline has seen what a frame costs) a hundred at once. */
+    const warmThenHundred = async (executor: LogicExecutor) => {
+      const { pipeline } = pipelineWith(executor, { maxBatch: 512 })
+      pipeline.push(chat(0))
+      await pipeline.whenIdle()
+      for (let n = 1; n <= 100; n++) pipeline.push(chat(n))
+      await pipeline.whenIdle()
+    }
+    // A millisecond a frame: spread over both threads.
+    const costly = { ...reversingExecutor(1), threads: 2 }
+    await warmThenHundred(costly)
+    expect(costly.batches).toEqual([1, 50, 50])
+    // Half a microsecond a frame (parsing a line): a hundred take less than handing a batch to a thread and back.
+    const cheap = { ...reversingExecutor(0.0005), threads: 2 }
+    await warmThenHundred(cheap)
+    expect(cheap.batches).toEqual([1, 100])
+  })
+
+  it('holds what arrives behind a cheap batch in flight, and sends it as the next batch', async () => {
+    const batches: number[] = []
+    const held: (() => void)[] = []
+    const executor: LogicExecutor = {
+      threads: 2,
+      run: (batch: LogicBatch) => {
+        batches.push(batch.ends.length)
+        // A microsecond a frame, whatever this machine takes: cheap.
+        const result = { ...processBatch(batch), busyMs: 0.001 * batch.ends.length }
+        return new Promise((resolve) => held.push(() => resolve(result)))
+      },
+      runInline: async (batch: LogicBatch) => processBatch(batch),
+      close: async () => {}
+    }
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+    const { pipeline, committed } = pipelineWith(executor, { maxBatch: 512 })
+    pipeline.push(chat(0))
+    await nextTurn()
+    held.shift()!()
     await pipeline.whenIdle()
-    expect(executor.batches).toEqual([50, 50])
+    pipeline.push(chat(1))
+    await nextTurn()
+    for (let n = 2; n <= 5; n++) pipeline.push(chat(n))
+    await nextTurn()
+    // The second batch is still out: the four behind it wait.
+    expect(batches).toEqual([1, 1])
+    held.shift()!()
+    // Its result comes a microtask later, and the next dispatch the turn after.
+    await nextTurn()
+    await nextTurn()
+    expect(batches).toEqual([1, 1, 4])
+    held.shift()!()
+    await pipeline.whenIdle()
+    expect(committed.map((c) => c.n)).toEqual([0, 1, 2, 3, 4, 5])
   })
 
   it('keeps markers in their place and passes opaque frames through unparsed', async () => {

@@ -44,6 +44,13 @@ interface InFlight<E> {
 const NO_RESULT: LogicResult = { commands: [], checksum: 0, busyMs: 0 }
 
 /**
+ * Work below this (ms, as the threads report it) is cheap: handing a batch to a thread and taking its result
+ * back costs tens of µs of CPU on both sides, more than parsing a few dozen lines takes. What's waiting is
+ * split over the threads in parts of about this much work or more.
+ */
+const CHEAP_MS = 0.1
+
+/**
  * The queue between networking and logic. Entries are cut into batches (one task each, not one per
  * message); several batches may run at once on different threads and finish in any order, but their
  * results are committed strictly in push order, so every receiver sees one global order: a sender's
@@ -63,6 +70,8 @@ export class LogicPipeline<E extends PipelineEntry> {
   private closing = false
   /** Total time the executor's threads spent on batches so far. */
   busyMs = 0
+  /** The logic step's recent time per frame (ms): what a batch is expected to take; null before the first. */
+  private msPerFrame: number | null = null
   batchesRedone = 0
   batchTimeouts = 0
 
@@ -120,10 +129,15 @@ export class LogicPipeline<E extends PipelineEntry> {
   }
 
   private dispatch(): void {
-    // Spread what is waiting over the threads: one big batch would leave all but one of them idle.
-    const perThread = Math.ceil(this.queue.length / Math.max(1, this.executor.threads))
-    const size = Math.min(this.options.maxBatch, perThread)
-    while (this.queue.length > 0 && this.inFlight.length < this.options.maxInFlight) {
+    const expectedMs = this.msPerFrame === null ? Infinity : this.queue.length * this.msPerFrame
+    // Cheap work goes whole, one batch at a time: what arrives meanwhile waits for it and goes as the next
+    // batch, rather than as a handover of its own each turn. Real work is spread over the threads: one big
+    // batch would leave all but one of them idle.
+    const cheap = expectedMs < CHEAP_MS
+    const shares = cheap ? 1 : Math.max(1, Math.min(this.executor.threads, Math.ceil(expectedMs / CHEAP_MS)))
+    const size = Math.min(this.options.maxBatch, Math.ceil(this.queue.length / shares))
+    const inFlightLimit = cheap ? 1 : this.options.maxInFlight
+    while (this.queue.length > 0 && this.inFlight.length < inFlightLimit) {
       const entries = this.queue.splice(0, size)
       const slot: InFlight<E> = { entries }
       this.inFlight.push(slot)
@@ -244,6 +258,10 @@ export class LogicPipeline<E extends PipelineEntry> {
   private complete(slot: InFlight<E>, result: LogicResult): void {
     slot.result = result
     this.busyMs += result.busyMs
+    if (result.commands.length > 0) {
+      const msPerFrame = result.busyMs / result.commands.length
+      this.msPerFrame = this.msPerFrame === null ? msPerFrame : 0.8 * this.msPerFrame + 0.2 * msPerFrame
+    }
     while (this.inFlight.length > 0 && this.inFlight[0].result) {
       const done = this.inFlight.shift()!
       this.inFlightEntries -= done.entries.length
