@@ -70,7 +70,8 @@ describe('a node cut off from Redis', () => {
       expect(heardByBob.filter((line) => line.includes('late-'))).toEqual([])
       // Refused by Redis itself: not in the room's stream at all.
       const stream = await cluster.admin.xrange(keys.roomLog('r'), '-', '+')
-      expect(stream.filter(([, fields]) => fields.some((field) => field.startsWith('late-')))).toEqual([])
+      // A msgs entry holds `<nick> <text>` lines: no line of alice's says late-.
+      expect(stream.filter(([, fields]) => fields.some((field) => /(^|\n)alice late-/.test(field)))).toEqual([])
       expect(a.server.snapshot().cluster).toMatchObject({ redisReachable: true, fenced: null })
       // Nothing of the fenced sessions left behind: the room read for the one member here, Redis's members the two.
       await waitFor('the room read for its one member here', () => a.server.snapshot().cluster!.rooms.map((room) => `${room.room}:${room.localMembers}`).join() === 'r:1')

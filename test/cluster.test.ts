@@ -65,6 +65,18 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await listener.expect('LEFT r talker')
   })
 
+  it('appends a message before the LEFT that follows it in the same read', async () => {
+    const [a, b] = await twoNodes()
+    const watcher = await member(b.port, 'watcher')
+    const mover = await member(a.port, 'mover')
+    await watcher.expect('JOINED r mover')
+    // One write: the message (gathered for the turn's entry) and the JOIN's LEFT are committed back to back.
+    mover.send('CHAT bye\nJOIN other')
+    await mover.expect('JOINED other mover')
+    expect(await watcher.expect(/^(MSG|LEFT) r mover/)).toBe('MSG r mover bye')
+    await watcher.expect('LEFT r mover')
+  })
+
   it('announces presence only to the session concerned in a room above the presence limit, on every node', async () => {
     const [a, b] = await twoNodes({ presenceLimit: 1 })
     const first = await member(a.port, 'first')

@@ -7,12 +7,12 @@ import type { Writer } from '../src/main/core/cluster/redis'
 const WRITER: Writer = { node: 'n1', epoch: 'e1' }
 
 /** Batches whose appends are recorded, each answered with its number (or refused, if `refuse`). */
-function recorded(maxChars?: number, refuse = false) {
+function recorded(maxBytes?: number, refuse = false) {
   const appends: { room: string; epoch: string; messages: string[] }[] = []
   const batches = new TurnBatches<number>((room, writer, messages: ChatLine[]) => {
     appends.push({ room, epoch: writer.epoch, messages: messages.map(({ nick, text }) => `${nick}: ${text}`) })
     return refuse ? Promise.reject(new Error('OOM')) : Promise.resolve(appends.length)
-  }, maxChars)
+  }, maxBytes)
   return { appends, batches }
 }
 
@@ -47,7 +47,8 @@ describe('TurnBatches', () => {
     expect([await before, await afterwards]).toEqual([1, 2])
   })
 
-  it('starts another entry under a new lease epoch, and past its size', async () => {
+  it('starts another entry under a new lease epoch, and past its size as members get it', async () => {
+    // `MSG lobby alice new\n` is 20 bytes: it fills the batch.
     const { appends, batches } = recorded(20)
     batches.add('lobby', WRITER, { nick: 'alice', text: 'old epoch' })
     batches.add('lobby', { node: 'n1', epoch: 'e2' }, { nick: 'alice', text: 'new' })
@@ -58,6 +59,14 @@ describe('TurnBatches', () => {
       { room: 'lobby', epoch: 'e2', messages: ['alice: new'] },
       { room: 'lobby', epoch: 'e2', messages: ['bob: fills it up'] }
     ])
+  })
+
+  it('settles a batch whose append throws, rather than leave its senders waiting', async () => {
+    const batches = new TurnBatches<number>(() => {
+      throw new Error('bug')
+    })
+    const sent = batches.add('lobby', WRITER, { nick: 'alice', text: 'a' })
+    await expect(sent).rejects.toThrow('bug')
   })
 
   it('refuses every message of an entry Redis refused', async () => {

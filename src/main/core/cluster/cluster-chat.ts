@@ -442,6 +442,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   /** Appends a message with the others the node takes for the room this turn (TurnBatches). */
   private say(member: Member, room: string, text: string): Promise<{ room: string; id: string }> {
+    // An entry's messages are lines: a line break in a text would forge a line of someone else's. The line
+    // codec never yields one; this keeps it so whatever brings text here.
+    if (text.includes('\n')) return Promise.reject(new Error('a chat text holds a line break'))
     const appended = this.batches.add(room, member.writer, { nick: member.nick!, text })
     member.lastAppend = appended
     return appended

@@ -97,12 +97,12 @@ export function parseEntry(fields: string[]): RoomEntry | null {
   }
 }
 
-/** The `<nick> <text>` lines of a msgs entry; null if one has no nick or no text. */
+/** The `<nick> <text>` lines of a msgs entry; null if one has no nick, or no space after it. */
 function parseChatLines(lines: string): ChatLine[] | null {
   const messages: ChatLine[] = []
   for (const line of lines.split('\n')) {
     const space = line.indexOf(' ')
-    if (space < 1 || space === line.length - 1) return null
+    if (space < 1) return null
     messages.push({ nick: line.slice(0, space), text: line.slice(space + 1) })
   }
   return messages

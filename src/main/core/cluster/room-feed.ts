@@ -144,26 +144,22 @@ export class RoomFeed {
     const silent = new Set<number>()
     /** Late joiners not seen since, by subject: where their JOINED is, and the nick they joined as. */
     const came = new Map<string, { at: number; nick: string }>()
-    const cameAs = new Map<string, string>()
-    const seen = (subject: string | undefined): void => {
-      const joined = subject === undefined ? undefined : came.get(subject)
-      if (!joined) return
-      came.delete(subject!)
-      cameAs.delete(joined.nick)
-    }
     for (const [i, { id, entry }] of parsed.entries()) {
       if (entry === null) continue
       if (entry.kind === 'msgs') {
-        if (came.size > 0) for (const { nick } of entry.messages) seen(cameAs.get(nick))
+        // A late joiner that spoke is announced: every joiner of its nick (after Redis lost its data, a guest
+        // number may be handed out twice).
+        if (came.size > 0) {
+          const spoke = new Set(entry.messages.map(({ nick }) => nick))
+          for (const [subject, joined] of came) if (spoke.has(joined.nick)) came.delete(subject)
+        }
         continue
       }
       const late = (entry.kind === 'joined' || entry.kind === 'left') && entry.at !== null && idTime(id) - entry.at > PILED_UP_MS
       const joined = came.get(entry.subject)
-      seen(entry.subject)
-      if (late && entry.kind === 'joined' && !this.joining.has(entry.subject)) {
-        came.set(entry.subject, { at: i, nick: entry.nick })
-        cameAs.set(entry.nick, entry.subject)
-      } else if (late && entry.kind === 'left' && joined !== undefined) silent.add(joined.at).add(i)
+      came.delete(entry.subject)
+      if (late && entry.kind === 'joined' && !this.joining.has(entry.subject)) came.set(entry.subject, { at: i, nick: entry.nick })
+      else if (late && entry.kind === 'left' && joined !== undefined) silent.add(joined.at).add(i)
     }
     return silent
   }

@@ -3,8 +3,11 @@ import { compareIds } from './stream-id'
 
 export type StreamEntry = [id: string, fields: string[]]
 
-/** Entries per stream per read: enough to drain a burst in few round trips, few enough to keep a turn short. */
-const READ_COUNT = 1000
+/**
+ * Entries per stream per read: enough to drain a burst in few round trips, few enough to keep a turn short,
+ * and a read's messages (up to 4 KB an entry, see TurnBatches) far below a member's output limit.
+ */
+const READ_COUNT = 100
 /**
  * The read blocks this long at most. A change to the streams read unblocks it at once (CLIENT UNBLOCK);
  * this only bounds the rare race where the unblock reaches Redis before the read it was meant for.

@@ -158,6 +158,7 @@ export class LogicPipeline<E extends PipelineEntry> {
     this.executor.run(batch, slot.abort?.signal).then(
       (result) => {
         this.disarm(slot)
+        this.learn(result)
         this.complete(slot, result)
       },
       (error: unknown) => {
@@ -166,6 +167,13 @@ export class LogicPipeline<E extends PipelineEntry> {
       }
     )
     this.armDeadlines()
+  }
+
+  /** What a batch run as usual on its thread says a frame costs (a redo, or a failure's stand-in, says nothing of it). */
+  private learn(result: LogicResult): void {
+    if (result.commands.length === 0) return
+    const msPerFrame = result.busyMs / result.commands.length
+    this.msPerFrame = this.msPerFrame === null ? msPerFrame : 0.8 * this.msPerFrame + 0.2 * msPerFrame
   }
 
   /**
@@ -258,10 +266,6 @@ export class LogicPipeline<E extends PipelineEntry> {
   private complete(slot: InFlight<E>, result: LogicResult): void {
     slot.result = result
     this.busyMs += result.busyMs
-    if (result.commands.length > 0) {
-      const msPerFrame = result.busyMs / result.commands.length
-      this.msPerFrame = this.msPerFrame === null ? msPerFrame : 0.8 * this.msPerFrame + 0.2 * msPerFrame
-    }
     while (this.inFlight.length > 0 && this.inFlight[0].result) {
       const done = this.inFlight.shift()!
       this.inFlightEntries -= done.entries.length
