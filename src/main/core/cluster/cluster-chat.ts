@@ -124,6 +124,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private stopSweeping: () => void = () => {}
   private appended = 0
   private delivered = 0
+  /** The messages taken this turn, per room: one entry each at the turn's end. */
+  private readonly batches = new TurnBatches((room, writer, messages) => this.appendEntry(room, writer, { kind: 'msgs', messages }).then((id) => ({ room, id })))
   private duplicatesDropped = 0
   private entriesLost = 0
   private whenEmpty: (() => void) | null = null
@@ -449,8 +451,6 @@ export class ClusterChat extends LineReplies implements LineBackend {
     member.lastAppend = appended
     return appended
   }
-
-  private readonly batches = new TurnBatches((room, writer, messages) => this.appendEntry(room, writer, { kind: 'msgs', messages }).then((id) => ({ room, id })))
 
   /**
    * Appends one of the member's presence entries, which also updates the room's member hash ('farewell':
