@@ -21,12 +21,22 @@ export function createInlineExecutor(): LogicExecutor {
 
 type BatchFunction = (batch: LogicBatch) => LogicResult | Promise<LogicResult>
 
+/**
+ * Piscina loads a worker file with require() first, and Node 20.19+ then loads our ES module through
+ * require(esm), which once aborted a whole test process in CI ("Assertion failed: facade->InstantiateModule",
+ * node::loader::ModuleWrap::CreateRequiredModuleFacade) instead of throwing. Without require(esm) in the
+ * threads, piscina's require() throws and it falls back to import(), the ESM loader proper. Only where this
+ * Node still takes the flag.
+ */
+const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has('--experimental-require-module') ? ['--no-experimental-require-module'] : []
+
 /** `onError` hears of a worker that died between tasks (a task's own failure rejects its run instead). */
 export function createPoolExecutor(threads: number, workerFile: string, onError: (error: unknown) => void): LogicExecutor {
   const pool = new Piscina<LogicBatch, LogicResult>({
     filename: workerFile,
     minThreads: threads,
     maxThreads: threads,
+    execArgv: WORKER_EXEC_ARGV,
     // The pipeline bounds the tasks in flight itself; piscina's queue only ever holds a few.
     idleTimeout: Infinity
   })
