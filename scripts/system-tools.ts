@@ -23,7 +23,9 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { usedBy: "the interoperation tests (Asio's chat example)", command: 'g++', aptPackage: 'g++' },
   { usedBy: "the interoperation tests (Asio's chat example)", file: '/usr/include/asio.hpp', aptPackage: 'libasio-dev' },
   { usedBy: "the interoperation tests (Asio's chat example)", file: join(ASIO_EXAMPLE_DIR, 'chat_server.cpp'), aptPackage: 'libasio-doc' },
-  { usedBy: 'the cluster tests', command: 'redis-server', aptPackage: 'redis-server' }
+  { usedBy: 'the cluster tests', command: 'redis-server', aptPackage: 'redis-server' },
+  // Prometheus's own parser and linter checks what GET /metrics serves.
+  { usedBy: 'the Prometheus metrics test', command: 'promtool', aptPackage: 'prometheus' }
 ]
 
 export interface Machine {

@@ -244,6 +244,26 @@ describe('switchboard serve --web --settings (out/main/cli.js)', () => {
     expect(JSON.parse(readFileSync(path, 'utf8')).server).toEqual({ ...server, listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: DEFAULTS.workers, limits: DEFAULT_LIMITS })
   })
 
+  it('takes the access token from --token-file, for the control room and for a Prometheus scrape', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-'))
+    const tokenFile = join(dir, 'token')
+    writeFileSync(tokenFile, 'scrape-me-0123456789\n')
+    const cli = run(['serve', '--web', '0', '--token-file', tokenFile, '--listen', 'line:0', '--status-ms', '0'])
+    await waitFor('the control room', () => /control room at http/.test(cli.output().stdout))
+    const url = new URL(/control room at (\S+)/.exec(cli.output().stdout)![1])
+    expect(url.searchParams.get('token')).toBe('scrape-me-0123456789')
+    const scrape = (token: string) => fetch(new URL('/metrics', url), { headers: { Authorization: `Bearer ${token}` } })
+    expect((await scrape('scrape-me-0123456789')).status).toBe(200)
+    expect((await scrape('something-else-012345')).status).toBe(401)
+    await stop(cli)
+
+    writeFileSync(tokenFile, 'short\n')
+    const refused = run(['serve', '--web', '0', '--token-file', tokenFile, '--listen', 'line:0', '--status-ms', '0'])
+    expect(await refused.exited).toBe(1)
+    expect(refused.output().stderr).toContain(`the token in ${tokenFile} must be 16 or more characters`)
+    expect(() => parseServeArgs(['--token-file', tokenFile])).toThrow(/--token-file .* give --web too/)
+  })
+
   it('says a settings file could not be used, keeps it as FILE.bad, and serves all the same', async () => {
     const path = settingsFile()
     writeFileSync(path, '{"version": 1, "server":')

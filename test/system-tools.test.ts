@@ -8,8 +8,8 @@ const machine = (lacks: string[], { isRoot = true, hasAptGet = true } = {}) => (
 })
 
 describe('the system tools npm test needs', () => {
-  it('names a Debian package for each tool the tests use: the browser, g++ and Asio, redis-server', () => {
-    expect(new Set(SYSTEM_TOOLS.map((tool) => tool.aptPackage))).toEqual(new Set(['chromium', 'g++', 'libasio-dev', 'libasio-doc', 'redis-server']))
+  it('names a Debian package for each tool the tests use: the browser, g++ and Asio, redis-server, promtool', () => {
+    expect(new Set(SYSTEM_TOOLS.map((tool) => tool.aptPackage))).toEqual(new Set(['chromium', 'g++', 'libasio-dev', 'libasio-doc', 'redis-server', 'prometheus']))
   })
 
   it('does nothing when all are there', () => {

@@ -98,6 +98,8 @@ export interface ClusterMetrics {
   redisReachable: boolean
   /** Why this node stopped serving (its lease may have lapsed: it closed its sessions, and rejoins once Redis answers); null while it serves. */
   fenced: string | null
+  /** How long ago Redis last accepted a renewal of this node's lease (ms); past the lease it fences. */
+  leaseAgeMs: number
   nodes: ClusterNode[]
   rooms: ClusterRoom[]
   /** Sessions of the other nodes (a bounded sample per node; the count per node is in `nodes`). */

@@ -70,6 +70,7 @@ const CLUSTER: ClusterMetrics = {
   appended: 1234,
   backlogBytes: 3 * 2 ** 20,
   backlogRefused: 42,
+  leaseAgeMs: 800,
   delivered: 5678,
   duplicatesDropped: 3,
   entriesLost: 7,

@@ -36,6 +36,9 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
                               (the control room may join a cluster only through the --cluster given here)
   --allow-target H:P          a server the control room's client windows and load runs may connect to besides this
                               one's own listeners (repeatable, or separated by commas)
+  --token-file FILE           with --web: the access token of the control room and of GET /metrics, read from FILE
+                              (16+ characters A-Z a-z 0-9 _ -), so a Prometheus scrape config can hold it too
+                              (default: a new random token at every start, printed in the control room's URL)
   --settings FILE             with --web: keep the control room's server config and last traffic-lab run in FILE
                               (JSON, made if missing); the server starts from the config kept there unless
                               a --listen, --workers, --work-us, limit (--max-* .. --rate-burst) or cluster flag is given
@@ -86,6 +89,8 @@ export interface ServeArgs {
   webPort: number | null
   /** Where the control room's settings are kept; null: nowhere, nothing is kept. */
   settingsFile: string | null
+  /** Where the web host's access token is read from; null: a random one. */
+  tokenFile: string | null
   /** What the control room may reach beyond this server: the operator's flags, never the page's say. */
   reach: Reach
   /** How a cluster node uses Redis. */
@@ -114,6 +119,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'redis-backlog-mb': { type: 'string' },
     'status-ms': { type: 'string' },
     web: { type: 'string' },
+    'token-file': { type: 'string' },
     settings: { type: 'string' },
     'allow-remote': { type: 'boolean', default: false },
     'allow-target': { type: 'string', multiple: true },
@@ -133,6 +139,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
   if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
   if (values.settings === '') throw new UsageError('--settings takes a file name')
+  if (values['token-file'] !== undefined && values.web === undefined) throw new UsageError('--token-file is the access token of the browser control room and /metrics: give --web too')
   // The flags' config passes the same check as one from the control room (ranges, e.g. --workers <= 64):
   // refused here as a usage error, not later as a crash.
   let config: ServerConfig
@@ -166,6 +173,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
+    tokenFile: values['token-file'] ?? null,
     reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: values.cluster ?? null },
     clusterTuning: {
       emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS,

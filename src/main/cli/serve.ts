@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { DEFAULTS } from '../core/server/options'
 import { logToConsole } from '../host/console-log'
 import { connectLocal } from '../host/local-transport'
@@ -57,7 +58,8 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
   let web: WebHost | null = null
   if (args.webPort !== null) {
     try {
-      web = await startWebHost({ host, rendererDir: paths.rendererDir, port: args.webPort })
+      const token = args.tokenFile === null ? undefined : readToken(args.tokenFile)
+      web = await startWebHost({ host, rendererDir: paths.rendererDir, port: args.webPort, token })
     } catch (error) {
       console.error(`switchboard: cannot serve the control room: ${(error as Error).message}`)
       await host.dispose()
@@ -80,4 +82,11 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
   await web?.close()
   console.log('switchboard: stopped')
   return 0
+}
+
+/** The access token kept in `file` (its first line): long enough to guess at no sooner than the random one. */
+function readToken(file: string): string {
+  const token = readFileSync(file, 'utf8').split('\n')[0].trim()
+  if (!/^[A-Za-z0-9_-]{16,}$/.test(token)) throw new Error(`the token in ${file} must be 16 or more characters A-Z a-z 0-9 _ -`)
+  return token
 }

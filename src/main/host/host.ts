@@ -15,7 +15,7 @@ import type { AgentLauncher } from '../core/load/agent-process'
 import { clusterBackend, type ClusterTuning } from '../core/cluster/cluster-chat'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
-import { ChatServer } from '../core/server/server'
+import { ChatServer, type ServerCounters } from '../core/server/server'
 import { checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
 import { SETTINGS_VERSION, type Settings, type SettingsStore } from './settings'
 import { WindowClient } from './window-client'
@@ -83,6 +83,11 @@ export class SwitchboardHost {
 
   get serverState(): ServerState {
     return this.state
+  }
+
+  /** The running server's totals and levels for a scraper (GET /metrics); null while it is stopped. */
+  counters(): ServerCounters | null {
+    return this.server?.counters() ?? null
   }
 
   attach(channel: PeerChannel): HostPeer {

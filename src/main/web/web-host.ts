@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { extname, join, normalize, sep } from 'node:path'
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { PrometheusMetrics } from '../core/metrics/prometheus'
 import type { SwitchboardHost } from '../host/host'
 import { decodeCall, encodeEvent, encodeReply, type ReplyMessage } from '../../shared/web-wire'
 
@@ -114,11 +115,29 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     return (entry[encoding] ??= compress[encoding](body))
   }
 
+  const prometheus = new PrometheusMetrics(() => options.host.counters())
   const http = createServer((request, response) => {
-    serveStatic(request, response).catch(() => {
+    const served = requestUrl(request)?.pathname === '/metrics' ? serveMetrics(request, response) : serveStatic(request, response)
+    served.catch(() => {
       if (!response.headersSent) response.writeHead(500).end('internal error')
     })
   })
+
+  /** GET /metrics for Prometheus: the access token as a bearer token (a scraper keeps no cookie). */
+  async function serveMetrics(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (!sameToken(bearer, token)) {
+      response.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="switchboard"', 'Content-Type': 'text/plain' }).end('unauthorized: send the access token as Authorization: Bearer <token>\n')
+      return
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { Allow: 'GET, HEAD' }).end()
+      return
+    }
+    const body = Buffer.from(await prometheus.text())
+    response.writeHead(200, { 'Content-Type': prometheus.contentType, 'Content-Length': String(body.length), 'Cache-Control': 'no-store' })
+    response.end(request.method === 'HEAD' ? undefined : body)
+  }
 
   async function serveStatic(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = requestUrl(request)
@@ -221,15 +240,21 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     ws.on('error', () => ws.terminate())
   }
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject)
-    http.listen(options.port, bindHost, () => resolve())
-  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(options.port, bindHost, () => resolve())
+    })
+  } catch (error) {
+    prometheus.close()
+    throw error
+  }
   port = (http.address() as { port: number }).port
   return {
     url: `http://${bindHost}:${port}/?token=${token}`,
     port,
     close: async () => {
+      prometheus.close()
       for (const ws of sockets.clients) ws.close(1001, 'host shutting down')
       sockets.close()
       http.closeAllConnections()

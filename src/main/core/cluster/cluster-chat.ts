@@ -239,6 +239,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
       redis: this.options.config.redis,
       redisReachable: this.store.connection.status === 'ready' && this.readerConnection.status === 'ready' && this.registry.lease.reachable,
       fenced: this.registry.fenced,
+      leaseAgeMs: this.registry.lease.ageMs,
       nodes: this.registry.nodes,
       rooms: rooms.sort((a, b) => a.room.localeCompare(b.room)),
       remoteSessions: this.registry.remoteSessions,

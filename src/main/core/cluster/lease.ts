@@ -109,9 +109,14 @@ export class Lease {
     return 'renewed'
   }
 
+  /** How long ago the last renewal Redis accepted was sent (ms): past the lease, the node fences. */
+  get ageMs(): number {
+    return performance.now() - this.renewedAt
+  }
+
   /** Whether the lease may have run out in Redis by now, as far as this node can know: past this it must stop. */
   get lapsed(): boolean {
-    return performance.now() - this.renewedAt >= this.timing.leaseMs
+    return this.ageMs >= this.timing.leaseMs
   }
 
   /** Whether Redis answered lately (two renewals' time). */

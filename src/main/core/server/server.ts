@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { BoundListener, ListenerConfig } from '../../../shared/contract'
-import type { LogEvent, LogKind, MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
+import type { ClusterMetrics, LogEvent, LogKind, MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
 import { getCodec, type Codec, type DecodeErrorCode } from '../codec'
 import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '../logic/executor'
 import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../logic/pipeline'
@@ -17,7 +17,7 @@ import { LineChat } from './line-chat'
 import type { LineBackend } from './line-backend'
 import { checkOptions, DEFAULTS, type ServerOptions } from './options'
 import { ReadGate } from './read-gate'
-import { Session, type FlushWhen, type SessionHost, type SessionLimits } from './session'
+import { Session, SLOW_CONSUMER, type FlushWhen, type SessionHost, type SessionLimits } from './session'
 
 export type { BoundListener }
 
@@ -68,6 +68,25 @@ const LIMIT_CODES = new Set<ErrorCode>(['rate-limited', 'idle-timeout', 'partial
 
 type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
+/** Why the server ended a session for a limit it ran into. */
+export type LimitEnd = 'slow-consumer' | 'idle-timeout' | 'partial-timeout'
+
+/**
+ * What a scraper reads (GET /metrics): totals since the server started and levels now. Read without the
+ * 4 Hz snapshot's session list, and without starting a new sampling interval (the status line's rates and
+ * percentiles stay the sampler's own).
+ */
+export interface ServerCounters extends Counters {
+  /** Sessions open now, by listener name (every listener, with none too). */
+  sessionsByListener: Record<string, number>
+  limitEnds: Record<LimitEnd, number>
+  logicQueueDepth: number
+  sessionsHeld: number
+  batchesRedone: number
+  /** On a node of a cluster, its view of Redis; null on a server on its own. */
+  cluster: ClusterMetrics | null
+}
+
 function addCounters(into: Counters, from: Counters): void {
   into.msgsIn += from.msgsIn
   into.msgsOut += from.msgsOut
@@ -117,6 +136,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private nextId = 1
   /** Counters of sessions that are gone; live sessions keep their own. */
   private readonly retired: Counters = { msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, rateLimited: 0 }
+  private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0 }
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
@@ -230,6 +250,24 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }, this.chat.metrics())
     this.lastTotals = snapshot.totals
     return snapshot
+  }
+
+  counters(): ServerCounters {
+    const totals = { ...this.retired }
+    const sessionsByListener = Object.fromEntries([...this.endpoints.values()].map((listener) => [listener.spec.name, 0]))
+    for (const session of this.sessions.values()) {
+      addCounters(totals, session)
+      sessionsByListener[session.listener] = (sessionsByListener[session.listener] ?? 0) + 1
+    }
+    return {
+      ...totals,
+      sessionsByListener,
+      limitEnds: { ...this.limitEnds },
+      logicQueueDepth: this.pipeline.depth,
+      sessionsHeld: this.gate.held,
+      batchesRedone: this.pipeline.batchesRedone,
+      cluster: this.chat.metrics()
+    }
   }
 
   kick(sessionId: number, reason = 'kicked'): boolean {
@@ -451,6 +489,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       case 'refuse':
         return listener.protocol.refuse(session, marker.code, marker.detail)
       case 'broken':
+        if (marker.code === 'idle-timeout' || marker.code === 'partial-timeout') this.limitEnds[marker.code]++
         this.log(LIMIT_CODES.has(marker.code) ? 'limit' : 'error', `session ${session.id}: ${marker.code}: ${marker.detail}`, session.id)
         listener.protocol.refuse(session, marker.code, marker.detail)
         return session.end(`${marker.code}: ${marker.detail}`)
@@ -459,6 +498,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       case 'closed':
         if (!this.sessions.delete(session.id)) return
         addCounters(this.retired, session.metrics())
+        if (marker.reason.startsWith(SLOW_CONSUMER)) this.limitEnds['slow-consumer']++
         listener.protocol.leave(session)
         this.log('disconnect', `session ${session.id} disconnected: ${marker.reason}`, session.id)
         if (this.sessions.size === 0) this.whenEmpty.splice(0).forEach((resolve) => resolve())

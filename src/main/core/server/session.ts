@@ -38,6 +38,9 @@ export type TimeoutCode = 'idle-timeout' | 'partial-timeout'
 /** How soon queued output must be written: this turn, or lazily with others (presence in a crowd). */
 export type FlushWhen = 'turn' | 'lazy'
 
+/** How the close reason of a session dropped for the output it would not take begins. */
+export const SLOW_CONSUMER = 'slow consumer'
+
 /**
  * One TCP connection. It owns the socket's I/O: reading through its codec's decoder, and a send
  * queue that is written out once per event-loop turn as a single write, only while the socket
@@ -145,6 +148,11 @@ export class Session {
     return !this.endedByServer
   }
 
+  /** Messages dropped for going over the rate limit. */
+  get rateLimited(): number {
+    return this.flood?.dropped ?? 0
+  }
+
   /** Output accepted for this peer that the kernel has not taken yet. */
   get queuedBytes(): number {
     return this.outputBytes + this.socket.writableLength
@@ -174,7 +182,7 @@ export class Session {
     this.outputBytes += frame.length
     this.msgsOut += messages
     if (this.queuedBytes > this.limits.maxOutputBytes) {
-      this.destroy(`slow consumer: more than ${this.limits.maxOutputBytes} bytes of output queued`)
+      this.destroy(`${SLOW_CONSUMER}: more than ${this.limits.maxOutputBytes} bytes of output queued`)
       return false
     }
     return true
@@ -268,7 +276,7 @@ export class Session {
       msgsIn: this.msgsIn,
       msgsOut: this.msgsOut,
       queuedBytes: this.queuedBytes,
-      rateLimited: this.flood?.dropped ?? 0
+      rateLimited: this.rateLimited
     }
   }
 }
