@@ -92,7 +92,17 @@ describe('GET /metrics', () => {
     expect(value(body, 'switchboard_event_loop_lag_seconds_count')).toBeGreaterThan(0)
     // A server on its own has no cluster figures at all (rather than a Redis that reads as down).
     expect(body).not.toContain('switchboard_cluster_redis_up{')
+
+    // A session that goes takes nothing from the totals: they never go down while the server runs.
     await talker.close()
+    let after = (await scrape(base)).body
+    for (let tries = 0; value(after, `switchboard_sessions{listener="${listener}"}`) !== 0 && tries < 50; tries++) {
+      await new Promise((resolveTimer) => setTimeout(resolveTimer, 50))
+      after = (await scrape(base)).body
+    }
+    for (const total of ['switchboard_messages_received_total', 'switchboard_deliveries_total', 'switchboard_sent_bytes_total']) {
+      expect(value(after, total)).toBeGreaterThanOrEqual(value(body, total)!)
+    }
   })
 })
 
@@ -101,7 +111,7 @@ describe('the Prometheus registry on a node of a cluster', () => {
     const counters: ServerCounters = {
       msgsIn: 5, msgsOut: 50, bytesIn: 100, bytesOut: 1000, rateLimited: 0,
       sessionsByListener: { 'line:7000': 3 },
-      limitEnds: { 'slow-consumer': 1, 'idle-timeout': 0, 'partial-timeout': 0 },
+      limitEnds: { 'slow-consumer': 1, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 },
       logicQueueDepth: 0, sessionsHeld: 0, batchesRedone: 0,
       cluster: {
         nodeId: 'east-1', redis: 'redis://127.0.0.1:6379', redisReachable: false, fenced: 'lease lapsed', leaseAgeMs: 6500,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { DEFAULTS } from '../core/server/options'
 import { logToConsole } from '../host/console-log'
 import { connectLocal } from '../host/local-transport'
@@ -88,5 +88,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
 function readToken(file: string): string {
   const token = readFileSync(file, 'utf8').split('\n')[0].trim()
   if (!/^[A-Za-z0-9_-]{16,}$/.test(token)) throw new Error(`the token in ${file} must be 16 or more characters A-Z a-z 0-9 _ -`)
+  // It opens the whole control room, not only /metrics.
+  if ((statSync(file).mode & 0o077) !== 0) console.log(`switchboard: warning: ${file} can be read by others than its owner (chmod 600 ${file})`)
   return token
 }

@@ -14,7 +14,10 @@ export class PrometheusMetrics {
   readonly registry = new Registry()
   private readonly lagTimer: NodeJS.Timeout
 
-  /** What this scrape read of the server (one read per scrape, shared by every metric). */
+  /**
+   * What this scrape read of the server (one read per scrape, shared by every metric). prom-client runs every
+   * collect() synchronously at the start of metrics(), so two scrapes at once cannot mix their reads.
+   */
   private scraped: ServerCounters | null = null
 
   constructor(private readonly counters: () => ServerCounters | null) {
@@ -51,14 +54,14 @@ export class PrometheusMetrics {
         }
       })
     total('switchboard_messages_received_total', 'Messages received from clients.', (c) => c.msgsIn)
-    total('switchboard_deliveries_total', 'Messages sent to clients (one per receiver).', (c) => c.msgsOut)
+    total('switchboard_deliveries_total', 'Messages queued for clients (one per receiver).', (c) => c.msgsOut)
     total('switchboard_received_bytes_total', 'Bytes received from clients.', (c) => c.bytesIn)
     total('switchboard_sent_bytes_total', 'Bytes sent to clients.', (c) => c.bytesOut)
     total('switchboard_rate_limited_messages_total', 'Messages dropped for going over a session’s rate limit.', (c) => c.rateLimited)
     total('switchboard_logic_batches_redone_total', 'Logic batches a worker failed or hung on, redone on the I/O thread.', (c) => c.batchesRedone)
     new Counter({
       name: 'switchboard_sessions_ended_total',
-      help: 'Sessions the server ended for a limit, by cause: slow-consumer, idle-timeout, partial-timeout.',
+      help: 'Sessions the server ended for a limit, by cause: slow-consumer, idle-timeout, partial-timeout, rate-limited.',
       labelNames: ['cause'],
       registers,
       collect() {
@@ -124,8 +127,8 @@ export class PrometheusMetrics {
     gauge('switchboard_cluster_redis_up', 'Whether Redis answers this node (1) or not (0).', (c) => (c.redisReachable ? 1 : 0))
     gauge('switchboard_cluster_fenced', 'Whether this node stopped serving for want of its lease (1) or serves (0).', (c) => (c.fenced === null ? 0 : 1))
     gauge('switchboard_cluster_lease_age_seconds', 'How long ago Redis last accepted a renewal of this node’s lease.', (c) => c.leaseAgeMs / 1000)
-    gauge('switchboard_cluster_stream_lag_seconds', 'How far behind its rooms’ streams this node delivers, at most over its rooms.', (c) =>
-      Math.max(0, ...c.rooms.map((room) => room.lagMs ?? 0)) / 1000
+    gauge('switchboard_cluster_stream_lag_seconds', 'How far behind its rooms’ streams this node delivered, at its last delivery, at most over its rooms.', (c) =>
+      c.rooms.reduce((most, room) => Math.max(most, room.lagMs ?? 0), 0) / 1000
     )
     gauge('switchboard_cluster_backlog_bytes', 'What this node holds waiting on Redis, estimated as memory.', (c) => c.backlogBytes)
     total('switchboard_cluster_backlog_refused_total', 'Lines refused for the node’s backlog bound.', (c) => c.backlogRefused)

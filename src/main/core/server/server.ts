@@ -69,7 +69,7 @@ const LIMIT_CODES = new Set<ErrorCode>(['rate-limited', 'idle-timeout', 'partial
 type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
 /** Why the server ended a session for a limit it ran into. */
-export type LimitEnd = 'slow-consumer' | 'idle-timeout' | 'partial-timeout'
+export type LimitEnd = 'slow-consumer' | 'idle-timeout' | 'partial-timeout' | 'rate-limited'
 
 /**
  * What a scraper reads (GET /metrics): totals since the server started and levels now. Read without the
@@ -136,7 +136,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private nextId = 1
   /** Counters of sessions that are gone; live sessions keep their own. */
   private readonly retired: Counters = { msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, rateLimited: 0 }
-  private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0 }
+  private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 }
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
@@ -489,7 +489,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       case 'refuse':
         return listener.protocol.refuse(session, marker.code, marker.detail)
       case 'broken':
-        if (marker.code === 'idle-timeout' || marker.code === 'partial-timeout') this.limitEnds[marker.code]++
+        if (marker.code === 'idle-timeout' || marker.code === 'partial-timeout' || marker.code === 'rate-limited') this.limitEnds[marker.code]++
         this.log(LIMIT_CODES.has(marker.code) ? 'limit' : 'error', `session ${session.id}: ${marker.code}: ${marker.detail}`, session.id)
         listener.protocol.refuse(session, marker.code, marker.detail)
         return session.end(`${marker.code}: ${marker.detail}`)
