@@ -42,6 +42,16 @@ function scrape(base: string, headers: Record<string, string> = { Authorization:
   })
 }
 
+/** Scrapes until `done` holds of what came back (or 50 tries, 50 ms apart), and returns the last scrape. */
+async function scrapeUntil(base: string, done: (body: string) => boolean): ReturnType<typeof scrape> {
+  let scraped = await scrape(base)
+  for (let tries = 0; !done(scraped.body) && tries < 50; tries++) {
+    await new Promise((resolveTimer) => setTimeout(resolveTimer, 50))
+    scraped = await scrape(base)
+  }
+  return scraped
+}
+
 /** A sample's value from the text format, e.g. value(body, 'switchboard_sessions{listener="…"}'). */
 function value(body: string, sample: string): number | undefined {
   const line = body.split('\n').find((l) => l.startsWith(`${sample} `))
@@ -70,12 +80,7 @@ describe('GET /metrics', () => {
 
     const listener = `line:${port}`
     // Scraped until the idle one is gone (its end is committed in order, after what came before it).
-    let scraped = await scrape(base)
-    for (let tries = 0; value(scraped.body, `switchboard_sessions{listener="${listener}"}`) !== 1 && tries < 50; tries++) {
-      await new Promise((resolveTimer) => setTimeout(resolveTimer, 50))
-      scraped = await scrape(base)
-    }
-    const { status, headers, body } = scraped
+    const { status, headers, body } = await scrapeUntil(base, (text) => value(text, `switchboard_sessions{listener="${listener}"}`) === 1)
     expect(status).toBe(200)
     expect(headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8')
     // Prometheus's own parser and linter: exit 0 and nothing to say (names, units, _total, help, types).
@@ -95,11 +100,7 @@ describe('GET /metrics', () => {
 
     // A session that goes takes nothing from the totals: they never go down while the server runs.
     await talker.close()
-    let after = (await scrape(base)).body
-    for (let tries = 0; value(after, `switchboard_sessions{listener="${listener}"}`) !== 0 && tries < 50; tries++) {
-      await new Promise((resolveTimer) => setTimeout(resolveTimer, 50))
-      after = (await scrape(base)).body
-    }
+    const after = (await scrapeUntil(base, (text) => value(text, `switchboard_sessions{listener="${listener}"}`) === 0)).body
     for (const total of ['switchboard_messages_received_total', 'switchboard_deliveries_total', 'switchboard_sent_bytes_total']) {
       expect(value(after, total)).toBeGreaterThanOrEqual(value(body, total)!)
     }

@@ -22,66 +22,65 @@ export class PrometheusMetrics {
 
   constructor(private readonly counters: () => ServerCounters | null) {
     const registers = [this.registry]
-    const read = () => this.scraped
-    new Gauge({
-      name: 'switchboard_server_up',
-      help: 'Whether the chat server is running (1) or stopped (0).',
-      registers,
-      collect() {
-        this.set(read() ? 1 : 0)
-      }
-    })
-    new Gauge({
-      name: 'switchboard_sessions',
-      help: 'Sessions open now, by listener.',
-      labelNames: ['listener'],
-      registers,
-      collect() {
-        this.reset()
-        for (const [listener, sessions] of Object.entries(read()?.sessionsByListener ?? {})) this.set({ listener }, sessions)
-      }
-    })
-    const total = (name: string, help: string, value: (c: ServerCounters) => number) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          // Totals the server keeps: set from them (they restart at 0 with the server, which Prometheus takes as a reset).
-          this.reset()
-          const current = read()
-          if (current) this.inc(value(current))
-        }
-      })
-    total('switchboard_messages_received_total', 'Messages received from clients.', (c) => c.msgsIn)
-    total('switchboard_deliveries_total', 'Messages queued for clients (one per receiver).', (c) => c.msgsOut)
-    total('switchboard_received_bytes_total', 'Bytes received from clients.', (c) => c.bytesIn)
-    total('switchboard_sent_bytes_total', 'Bytes sent to clients.', (c) => c.bytesOut)
-    total('switchboard_rate_limited_messages_total', 'Messages dropped for going over a session’s rate limit.', (c) => c.rateLimited)
-    total('switchboard_logic_batches_redone_total', 'Logic batches a worker failed or hung on, redone on the I/O thread.', (c) => c.batchesRedone)
-    new Counter({
-      name: 'switchboard_sessions_ended_total',
-      help: 'Sessions the server ended for a limit, by cause: slow-consumer, idle-timeout, partial-timeout, rate-limited.',
-      labelNames: ['cause'],
-      registers,
-      collect() {
-        this.reset()
-        for (const [cause, ended] of Object.entries(read()?.limitEnds ?? {})) this.inc({ cause }, ended)
-      }
-    })
-    const level = (name: string, help: string, value: (c: ServerCounters) => number) =>
+    /** Samples of one metric: its labels and value, as this scrape read them (none: the metric says nothing). */
+    type Samples = () => [labels: Record<string, string>, value: number][]
+    // Every figure is the server's own, set at each scrape: its totals restart at 0 with the server, which
+    // Prometheus takes as a counter reset.
+    const gauge = (name: string, help: string, labelNames: string[], samples: Samples) =>
       new Gauge({
         name,
         help,
+        labelNames,
         registers,
         collect() {
-          const current = read()
-          this.set(current ? value(current) : 0)
+          this.reset()
+          for (const [labels, value] of samples()) this.set(labels, value)
         }
       })
-    level('switchboard_logic_queue_depth', 'Frames accepted by the logic stage and not yet committed.', (c) => c.logicQueueDepth)
-    level('switchboard_sessions_held', 'Sessions whose reading waits for their turn in the logic queue.', (c) => c.sessionsHeld)
-    this.clusterMetrics(registers, read)
+    const counter = (name: string, help: string, labelNames: string[], samples: Samples) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset()
+          for (const [labels, value] of samples()) this.inc(labels, value)
+        }
+      })
+    const server = (value: (c: ServerCounters) => number): Samples => () => (this.scraped ? [[{}, value(this.scraped)]] : [])
+    const node = (value: (c: NonNullable<ServerCounters['cluster']>) => number): Samples => () => {
+      const cluster = this.scraped?.cluster
+      return cluster ? [[{ node: cluster.nodeId }, value(cluster)]] : []
+    }
+
+    gauge('switchboard_server_up', 'Whether the chat server is running (1) or stopped (0).', [], () => [[{}, this.scraped ? 1 : 0]])
+    gauge('switchboard_sessions', 'Sessions open now, by listener.', ['listener'], () =>
+      Object.entries(this.scraped?.sessionsByListener ?? {}).map(([listener, sessions]) => [{ listener }, sessions])
+    )
+    counter('switchboard_messages_received_total', 'Messages received from clients.', [], server((c) => c.msgsIn))
+    counter('switchboard_deliveries_total', 'Messages queued for clients (one per receiver).', [], server((c) => c.msgsOut))
+    counter('switchboard_received_bytes_total', 'Bytes received from clients.', [], server((c) => c.bytesIn))
+    counter('switchboard_sent_bytes_total', 'Bytes sent to clients.', [], server((c) => c.bytesOut))
+    counter('switchboard_rate_limited_messages_total', 'Messages dropped for going over a session’s rate limit.', [], server((c) => c.rateLimited))
+    counter('switchboard_logic_batches_redone_total', 'Logic batches a worker failed or hung on, redone on the I/O thread.', [], server((c) => c.batchesRedone))
+    counter('switchboard_sessions_ended_total', 'Sessions the server ended for a limit, by cause: slow-consumer, idle-timeout, partial-timeout, rate-limited.', ['cause'], () =>
+      Object.entries(this.scraped?.limitEnds ?? {}).map(([cause, ended]) => [{ cause }, ended])
+    )
+    gauge('switchboard_logic_queue_depth', 'Frames accepted by the logic stage and not yet committed.', [], server((c) => c.logicQueueDepth))
+    gauge('switchboard_sessions_held', 'Sessions whose reading waits for their turn in the logic queue.', [], server((c) => c.sessionsHeld))
+
+    // A cluster node's view of Redis, labelled with the node's id: nothing at all on a server on its own.
+    gauge('switchboard_cluster_redis_up', 'Whether Redis answers this node (1) or not (0).', ['node'], node((c) => (c.redisReachable ? 1 : 0)))
+    gauge('switchboard_cluster_fenced', 'Whether this node stopped serving for want of its lease (1) or serves (0).', ['node'], node((c) => (c.fenced === null ? 0 : 1)))
+    gauge('switchboard_cluster_lease_age_seconds', 'How long ago Redis last accepted a renewal of this node’s lease.', ['node'], node((c) => c.leaseAgeMs / 1000))
+    gauge('switchboard_cluster_stream_lag_seconds', 'How far behind its rooms’ streams this node delivered, at its last delivery, at most over its rooms.', ['node'],
+      node((c) => c.rooms.reduce((most, room) => Math.max(most, room.lagMs ?? 0), 0) / 1000)
+    )
+    gauge('switchboard_cluster_backlog_bytes', 'What this node holds waiting on Redis, estimated as memory.', ['node'], node((c) => c.backlogBytes))
+    counter('switchboard_cluster_backlog_refused_total', 'Lines refused for the node’s backlog bound.', ['node'], node((c) => c.backlogRefused))
+    counter('switchboard_cluster_entries_lost_total', 'Stream entries trimmed before this node read them.', ['node'], node((c) => c.entriesLost))
+    counter('switchboard_cluster_duplicates_dropped_total', 'Stream entries read twice and dropped.', ['node'], node((c) => c.duplicatesDropped))
 
     const lag = new Histogram({
       name: 'switchboard_event_loop_lag_seconds',
@@ -95,45 +94,6 @@ export class PrometheusMetrics {
       lag.observe(Math.max(0, now - due) / 1000)
       due = now + LAG_SAMPLE_MS
     }, LAG_SAMPLE_MS).unref()
-  }
-
-  /** A cluster node's view of Redis, labelled with the node's id: nothing at all on a server on its own. */
-  private clusterMetrics(registers: Registry[], read: () => ServerCounters | null): void {
-    const labelNames = ['node']
-    const gauge = (name: string, help: string, value: (cluster: NonNullable<ServerCounters['cluster']>) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset()
-          const cluster = read()?.cluster
-          if (cluster) this.set({ node: cluster.nodeId }, value(cluster))
-        }
-      })
-    const total = (name: string, help: string, value: (cluster: NonNullable<ServerCounters['cluster']>) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset()
-          const cluster = read()?.cluster
-          if (cluster) this.inc({ node: cluster.nodeId }, value(cluster))
-        }
-      })
-    gauge('switchboard_cluster_redis_up', 'Whether Redis answers this node (1) or not (0).', (c) => (c.redisReachable ? 1 : 0))
-    gauge('switchboard_cluster_fenced', 'Whether this node stopped serving for want of its lease (1) or serves (0).', (c) => (c.fenced === null ? 0 : 1))
-    gauge('switchboard_cluster_lease_age_seconds', 'How long ago Redis last accepted a renewal of this node’s lease.', (c) => c.leaseAgeMs / 1000)
-    gauge('switchboard_cluster_stream_lag_seconds', 'How far behind its rooms’ streams this node delivered, at its last delivery, at most over its rooms.', (c) =>
-      c.rooms.reduce((most, room) => Math.max(most, room.lagMs ?? 0), 0) / 1000
-    )
-    gauge('switchboard_cluster_backlog_bytes', 'What this node holds waiting on Redis, estimated as memory.', (c) => c.backlogBytes)
-    total('switchboard_cluster_backlog_refused_total', 'Lines refused for the node’s backlog bound.', (c) => c.backlogRefused)
-    total('switchboard_cluster_entries_lost_total', 'Stream entries trimmed before this node read them.', (c) => c.entriesLost)
-    total('switchboard_cluster_duplicates_dropped_total', 'Stream entries read twice and dropped.', (c) => c.duplicatesDropped)
   }
 
   get contentType(): string {
