@@ -497,7 +497,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         return session.end(marker.reason)
       case 'closed':
         if (!this.sessions.delete(session.id)) return
-        addCounters(this.retired, session.metrics())
+        addCounters(this.retired, session)
         if (marker.reason.startsWith(SLOW_CONSUMER)) this.limitEnds['slow-consumer']++
         listener.protocol.leave(session)
         this.log('disconnect', `session ${session.id} disconnected: ${marker.reason}`, session.id)
