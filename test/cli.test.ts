@@ -40,8 +40,9 @@ describe('switchboard serve arguments', () => {
     expect(args.config.limits).toEqual({ ...DEFAULT_LIMITS, presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20 })
     expect(args.serverDefaults).toEqual({ batchTimeoutMs: 500 })
     expect(args.configFlagged).toBe(true)
-    const sizes = parseServeArgs(['--max-line', '512', '--max-sessions', '3', '--max-output', '2048'])
-    expect(sizes.config.limits).toMatchObject({ maxLineBytes: 512, maxSessions: 3, maxOutputBytes: 2048 })
+    const sizes = parseServeArgs(['--max-line', '512', '--max-sessions', '3', '--max-output', '2048', '--soft-output', '1024', '--soft-output-time', '2', '--max-total-output', '4096'])
+    expect(sizes.config.limits).toMatchObject({ maxLineBytes: 512, maxSessions: 3, maxOutputBytes: 2048, softOutputBytes: 1024, softOutputMs: 2000, maxTotalOutputBytes: 4096 })
+    expect(() => parseServeArgs(['--max-total-output', '0'])).toThrow(/--max-total-output takes a whole number >= 1/)
     expect(parseServeArgs([]).config.limits).toEqual(DEFAULT_LIMITS)
     // Not part of the config: a kept config still applies.
     expect(parseServeArgs(['--batch-timeout', '500', '--status-ms', '0']).configFlagged).toBe(false)

@@ -83,6 +83,13 @@ describe('settings in a file', () => {
     expect(parseSettings(JSON.stringify({ ...SETTINGS, load: null })).load).toBeNull()
   })
 
+  it('gives a limit added since the file was written its default, and keeps the limits it holds', () => {
+    const { softOutputBytes: _, softOutputMs: __, maxTotalOutputBytes: ___, ...older } = SETTINGS.server.limits
+    const read = parseSettings(JSON.stringify({ ...SETTINGS, server: { ...SETTINGS.server, limits: older } }))
+    expect(read.server.limits).toEqual(SETTINGS.server.limits)
+    expect(() => parseSettings(JSON.stringify({ ...SETTINGS, server: { ...SETTINGS.server, limits: { ...older, maxRate: -1 } } }))).toThrow(/maxRate/)
+  })
+
   it('says why a save failed, and does not throw', async () => {
     const dir = tempDir()
     // A file where its folder should be: no folder can be made there.

@@ -27,8 +27,13 @@ export interface ServerLimits {
   maxSessions: number
   /** Longest line (line codec) or body (asio) accepted, in bytes. */
   maxLineBytes: number
-  /** Output queued for one session before it is dropped as a slow reader, in bytes. */
+  /** Output queued for one session before it is dropped as a slow reader at once (the hard limit), in bytes. */
   maxOutputBytes: number
+  /** Output a session may hold above this only for softOutputMs (the soft limit; 0 = none), in bytes. */
+  softOutputBytes: number
+  softOutputMs: number
+  /** Output queued for all sessions together; past it the sessions holding the most are dropped, in bytes. */
+  maxTotalOutputBytes: number
   /** Rooms with more members than this announce JOINED, LEFT and NICK only to the session concerned. */
   presenceLimit: number
   /** Messages a session may send per second, on average; 0 = no limit. */
@@ -184,7 +189,13 @@ export function createApiProxy(transport: Transport): SwitchboardApi {
 export const DEFAULT_LIMITS: ServerLimits = {
   maxSessions: 10_000,
   maxLineBytes: 4096,
-  maxOutputBytes: 1 << 20,
+  // Redis's pubsub client-output-buffer-limit, with a shorter grace: a reader that stalls for a GC pause or a
+  // window drag in a 100 MB/s room falls some MB behind and catches up; one that stops reading is cut within seconds.
+  maxOutputBytes: 32 << 20,
+  softOutputBytes: 8 << 20,
+  softOutputMs: 5000,
+  // 10,000 readers at their hard limit would be 320 GB: the node's own cap comes first.
+  maxTotalOutputBytes: 256 << 20,
   // Twitch stops sending JOIN/PART in channels above 1,000 users; past that, presence is N² lines.
   presenceLimit: 1000,
   // Far above a person typing and above a traffic-lab client of the default runs (a few hundred/s),

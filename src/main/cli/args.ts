@@ -16,7 +16,12 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --work-us N                 simulated CPU work per message in the logic step (default 0)
   --max-line BYTES            longest line accepted (default ${DEFAULTS.maxLineBytes})
   --max-sessions N            sessions at once (default ${DEFAULTS.maxSessions})
-  --max-output BYTES          output queued per session before it is dropped as slow (default ${DEFAULTS.maxOutputBytes})
+  --max-output BYTES          output queued for a session before it is dropped as slow at once (default ${DEFAULTS.maxOutputBytes})
+  --soft-output BYTES         output a session may hold above this for --soft-output-time only, 0 = no soft limit
+                              (default ${DEFAULTS.softOutputBytes})
+  --soft-output-time S        how long a session may stay above --soft-output, in seconds (default ${DEFAULTS.softOutputMs / 1000})
+  --max-total-output BYTES    output queued for all sessions together; past it the sessions holding the most are
+                              dropped (default ${DEFAULTS.maxTotalOutputBytes})
   --presence-limit N          rooms above N members announce JOINED/LEFT/NICK only to the session concerned (default ${DEFAULTS.presenceLimit})
   --idle-timeout S            close a session that sends no complete message for S seconds, 0 = never (default ${DEFAULTS.idleTimeoutMs / 1000})
   --partial-timeout S         close a session whose message stays incomplete for S seconds, 0 = never (default ${DEFAULTS.partialTimeoutMs / 1000})
@@ -58,6 +63,9 @@ const CONFIG_FLAGS = [
   'max-line',
   'max-sessions',
   'max-output',
+  'soft-output',
+  'soft-output-time',
+  'max-total-output',
   'presence-limit',
   'idle-timeout',
   'partial-timeout',
@@ -106,6 +114,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'max-line': { type: 'string' },
     'max-sessions': { type: 'string' },
     'max-output': { type: 'string' },
+    'soft-output': { type: 'string' },
+    'soft-output-time': { type: 'string' },
+    'max-total-output': { type: 'string' },
     'presence-limit': { type: 'string' },
     'idle-timeout': { type: 'string' },
     'partial-timeout': { type: 'string' },
@@ -154,6 +165,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
           maxLineBytes: wholeFlag('max-line', values['max-line']) ?? DEFAULTS.maxLineBytes,
           maxSessions: wholeFlag('max-sessions', values['max-sessions']) ?? DEFAULTS.maxSessions,
           maxOutputBytes: wholeFlag('max-output', values['max-output']) ?? DEFAULTS.maxOutputBytes,
+          softOutputBytes: wholeFlag('soft-output', values['soft-output']) ?? DEFAULTS.softOutputBytes,
+          softOutputMs: secondsFlag('soft-output-time', values['soft-output-time']) ?? DEFAULTS.softOutputMs,
+          maxTotalOutputBytes: wholeFlag('max-total-output', values['max-total-output'], 1) ?? DEFAULTS.maxTotalOutputBytes,
           presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
           idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
           partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,

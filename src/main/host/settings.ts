@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../shared/contract'
+import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../shared/contract'
 import type { LoadConfig } from '../../shared/load'
 import { checkLoadConfig, checkServerConfig, ValidationError } from './validate'
 
@@ -44,9 +44,16 @@ export function parseSettings(text: string): Settings {
   if (extra.length > 0) throw new ValidationError(`unknown keys ${extra.join(', ')}`)
   return {
     version: SETTINGS_VERSION,
-    server: checkServerConfig(o.server, 'server'),
+    server: checkServerConfig(withLimitsAdded(o.server), 'server'),
     load: o.load === null || o.load === undefined ? null : checkLoadConfig(o.load, 'load')
   }
+}
+
+/** A limit added since the file was written (such as the soft output limit) takes its default; the rest are checked as they are. */
+function withLimitsAdded(server: unknown): unknown {
+  const limits = (server as { limits?: unknown } | null)?.limits
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) return server
+  return { ...(server as object), limits: { ...DEFAULT_LIMITS, ...limits } }
 }
 
 const errorCode = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code

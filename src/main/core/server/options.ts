@@ -53,6 +53,7 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
   maxLineBytes: 1,
   maxSessions: 1,
   maxOutputBytes: 1,
+  maxTotalOutputBytes: 1,
   logicHighWater: 1,
   sessionHighWater: 1,
   maxBatch: 1,
@@ -65,6 +66,8 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
   presenceLimit: 0,
   idleTimeoutMs: 0,
   partialTimeoutMs: 0,
+  softOutputBytes: 0,
+  softOutputMs: 0,
   maxRate: 0,
   shutdownDeadlineMs: 0
 }

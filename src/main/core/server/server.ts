@@ -95,9 +95,10 @@ function addCounters(into: Counters, from: Counters): void {
   into.rateLimited += from.rateLimited
 }
 
-/** The timeout sweep's period: a quarter of the shortest timeout, within reason. */
-function sweepPeriod({ idleTimeoutMs, partialTimeoutMs }: ServerOptions): number {
-  const shortest = Math.min(...[idleTimeoutMs, partialTimeoutMs].filter((ms) => ms > 0))
+/** The sweep's period: a quarter of the shortest timeout or soft-limit grace, within reason. */
+function sweepPeriod({ idleTimeoutMs, partialTimeoutMs, softOutputBytes, softOutputMs }: ServerOptions): number {
+  const grace = softOutputBytes > 0 ? softOutputMs : 0
+  const shortest = Math.min(...[idleTimeoutMs, partialTimeoutMs, grace].filter((ms) => ms > 0), 4000)
   return Math.min(1000, Math.max(25, shortest / 4))
 }
 
@@ -137,6 +138,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   /** Counters of sessions that are gone; live sessions keep their own. */
   private readonly retired: Counters = { msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, rateLimited: 0 }
   private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 }
+  /** Output pending for every session, as each last reported it: what maxTotalOutputBytes caps. */
+  private outputBytes = 0
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
@@ -163,6 +166,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.limits = {
       maxPayload: this.options.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
+      softOutputBytes: this.options.softOutputBytes,
+      softOutputMs: this.options.softOutputMs,
       lingerMs: this.options.shutdownDeadlineMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
       partialTimeoutMs: this.options.partialTimeoutMs,
@@ -212,10 +217,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     }
     this.metricsTimer = setInterval(() => this.emit('metrics', this.snapshot()), this.options.metricsIntervalMs)
     this.metricsTimer.unref()
-    if (this.options.idleTimeoutMs > 0 || this.options.partialTimeoutMs > 0) {
-      this.sweepTimer = setInterval(() => this.sweep(), sweepPeriod(this.options))
-      this.sweepTimer.unref()
-    }
+    this.sweepTimer = setInterval(() => this.sweep(), sweepPeriod(this.options))
+    this.sweepTimer.unref()
     return this.addresses
   }
 
@@ -408,6 +411,25 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.pushMarker(session, { kind: 'finished', reason: 'closed by peer' })
   }
 
+  onOutputChanged(_session: Session, delta: number): void {
+    this.outputBytes += delta
+    if (delta > 0 && this.outputBytes > this.options.maxTotalOutputBytes) this.makeOutputRoom()
+  }
+
+  /**
+   * The node holds more output than it may: the sessions holding the most are dropped, largest first, until
+   * it is back under its cap. They are the slowest readers; a broadcast frame queued for many is counted for
+   * each, so the cap bounds memory from above.
+   */
+  private makeOutputRoom(): void {
+    const cap = this.options.maxTotalOutputBytes
+    const largest = [...this.sessions.values()].filter((s) => s.open).sort((a, b) => b.queuedBytes - a.queuedBytes)
+    for (const session of largest) {
+      if (this.outputBytes <= cap) break
+      session.destroy(`${SLOW_CONSUMER}: the server's output memory cap (${cap} bytes) was reached, and this session held the most (${session.queuedBytes} bytes)`)
+    }
+  }
+
   onClosed(session: Session, reason: string): void {
     this.dirty.delete(session)
     this.lazyDirty.delete(session)
@@ -421,10 +443,14 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.pipeline.push({ session, listener: this.listenerOf(session), frame: null, parse: false, arrivedAt: performance.now(), marker })
   }
 
-  /** Closes the sessions that ran into a timeout; what they sent before is answered first. */
+  /**
+   * Closes the sessions that ran into a timeout, what they sent before answered first; and drops those whose
+   * output stayed over the soft limit for its grace though nothing new was queued for them.
+   */
   private sweep(): void {
     const now = performance.now()
     for (const session of this.sessions.values()) {
+      if (!session.applyOutputLimits()) continue
       const code = session.overdue(now)
       if (code === null) continue
       session.pauseReading()

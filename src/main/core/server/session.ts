@@ -16,12 +16,17 @@ export interface SessionHost {
   /** The peer half-closed and every frame it sent before was taken: it will send nothing more, but still reads. */
   onFinished(session: Session): void
   onClosed(session: Session, reason: string): void
+  /** The session's output pending (ours plus the socket's) grew or shrank by `delta` bytes: the node's total follows. */
+  onOutputChanged(session: Session, delta: number): void
 }
 
 export interface SessionLimits {
   maxPayload: number
   /** Output queued for one peer (ours plus the socket's); past it the peer is a slow consumer and is dropped. */
   maxOutputBytes: number
+  /** Output a peer may hold above this for softOutputMs at most (0 = no soft limit), as Redis's client-output-buffer-limit. */
+  softOutputBytes: number
+  softOutputMs: number
   /** How long a closing session may take to hand over its last output before it is cut off. */
   lingerMs: number
   /** No complete frame for this long is an idle session; 0 = never. */
@@ -76,6 +81,10 @@ export class Session {
   /** The peer's FIN arrived; it is passed on only once every frame before it was taken. */
   private peerFinished = false
   private lingerTimer: NodeJS.Timeout | null = null
+  /** Since when its output has been over the soft limit without a break; null while under it. */
+  private overSoftSince: number | null = null
+  /** The output pending last added to the node's total; a closed session takes its share back once. */
+  private reported = 0
   // Liveness, as the server's sweep last saw it: no clock is read per frame.
   private msgsAtSweep = 0
   private progressAt = performance.now()
@@ -111,6 +120,7 @@ export class Session {
     socket.on('drain', () => {
       this.awaitingDrain = false
       this.flush()
+      this.applyOutputLimits()
     })
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.closeReason ??= `socket error: ${error.code ?? error.message}`
@@ -122,6 +132,7 @@ export class Session {
     })
     socket.on('close', () => {
       if (this.lingerTimer) clearTimeout(this.lingerTimer)
+      this.release()
       host.onClosed(this, this.closeReason ?? 'closed by peer')
     })
   }
@@ -181,11 +192,58 @@ export class Session {
     this.output.push(frame)
     this.outputBytes += frame.length
     this.msgsOut += messages
-    if (this.queuedBytes > this.limits.maxOutputBytes) {
-      this.destroy(`${SLOW_CONSUMER}: more than ${this.limits.maxOutputBytes} bytes of output queued`)
+    return this.applyOutputLimits()
+  }
+
+  /**
+   * Applies the output limits to what is pending now, and tells the node its new share; false if the session
+   * was dropped for it, here or by the node making room. A hard limit cuts at once; a soft one only when
+   * output stayed above it for its whole grace period, so a reader that pauses and catches up is kept.
+   */
+  applyOutputLimits(): boolean {
+    const pending = this.queuedBytes
+    const { maxOutputBytes, softOutputBytes, softOutputMs } = this.limits
+    if (pending > maxOutputBytes) {
+      this.destroy(`${SLOW_CONSUMER}: more than ${maxOutputBytes} bytes of output queued`)
       return false
     }
-    return true
+    if (softOutputBytes > 0 && pending > softOutputBytes) {
+      const now = performance.now()
+      this.overSoftSince ??= now
+      if (now - this.overSoftSince >= softOutputMs) {
+        this.destroy(`${SLOW_CONSUMER}: more than ${softOutputBytes} bytes of output queued for ${softOutputMs / 1000}s`)
+        return false
+      }
+    } else {
+      this.overSoftSince = null
+    }
+    this.report(pending)
+    return this.open
+  }
+
+  /** How long its output has stayed over the soft limit (ms), or null while under it. */
+  overSoftMs(now: number): number | null {
+    return this.overSoftSince === null ? null : now - this.overSoftSince
+  }
+
+  private report(pending: number): void {
+    if (this.reported === pending || this.reported < 0) return
+    const delta = pending - this.reported
+    this.reported = pending
+    this.host.onOutputChanged(this, delta)
+  }
+
+  /** Takes the session's share of output back from the node's total, once (marked by -1). */
+  private release(): void {
+    if (this.reported < 0) return
+    const share = this.reported
+    this.reported = -1
+    if (share > 0) this.host.onOutputChanged(this, -share)
+  }
+
+  /** The socket took a write into the kernel: what is pending shrank. */
+  private readonly onWritten = (): void => {
+    if (this.reported > 0) this.report(this.queuedBytes)
   }
 
   private requestFlush(when: FlushWhen): void {
@@ -202,7 +260,7 @@ export class Session {
       this.output = []
       this.outputBytes = 0
       this.bytesOut += data.length
-      if (!this.socket.write(data)) this.awaitingDrain = true
+      if (!this.socket.write(data, this.onWritten)) this.awaitingDrain = true
     }
     if (this.ending && !this.awaitingDrain) this.socket.end()
   }
@@ -225,6 +283,7 @@ export class Session {
     this.endedByServer = true
     this.output = []
     this.outputBytes = 0
+    this.release()
     this.socket.destroy()
   }
 

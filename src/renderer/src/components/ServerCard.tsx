@@ -43,7 +43,10 @@ function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfi
 const LIMIT_FIELDS: { key: keyof ServerLimits; label: string; hint: string; seconds?: true }[] = [
   { key: 'maxSessions', label: 'max sessions', hint: 'Sessions at once; one more is refused with ERR server-full' },
   { key: 'maxLineBytes', label: 'max line bytes', hint: 'Longest line (line) or body (asio) accepted' },
-  { key: 'maxOutputBytes', label: 'max output bytes', hint: 'Output queued for one session before it is dropped as too slow' },
+  { key: 'maxOutputBytes', label: 'max output bytes', hint: 'Output queued for one session before it is dropped as too slow at once (hard limit)' },
+  { key: 'softOutputBytes', label: 'soft output bytes', hint: 'Output a session may hold above this for the soft time only; 0 = no soft limit' },
+  { key: 'softOutputMs', label: 'soft output time (s)', hint: 'How long a session may stay above the soft output limit', seconds: true },
+  { key: 'maxTotalOutputBytes', label: 'max total output', hint: 'Output queued for all sessions together; past it the sessions holding the most are dropped' },
   { key: 'presenceLimit', label: 'presence limit', hint: 'Rooms above this many members announce JOINED/LEFT/NICK only to the session concerned' },
   { key: 'maxRate', label: 'msgs/s per session', hint: 'Average messages a session may send per second; 0 = no limit' },
   { key: 'rateBurst', label: 'rate burst', hint: 'Messages a session may send at once above its rate' },
