@@ -4,7 +4,7 @@ import { resolveLoadConfig, runLoad } from '../src/main/core/load'
 import { clusterBackend } from '../src/main/core/cluster/cluster-chat'
 import { keys } from '../src/main/core/cluster/keys'
 import { ChatServer } from '../src/main/core/server/server'
-import { LOAD_AGENT_FILE, TestClient, waitFor } from './helpers'
+import { LOAD_AGENT_FILE, TestClient, waitFor, sessionsOf } from './helpers'
 import { freePort } from '../scripts/asio-reference'
 import { clusterFixture, msgs, waitForAsync } from './cluster-nodes'
 
@@ -236,7 +236,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     const [a, b] = await twoNodes()
     await member(a.port, 'watcher')
     const victim = await member(b.port, 'victim')
-    const id = b.server.snapshot().sessions[0].id
+    const id = sessionsOf(b.server)[0].id
     expect(await a.server.kickRemote('b', id, 'by a test')).toBe(true)
     await victim.expect('BYE kicked by a test')
     expect(await a.server.kickRemote('nobody', id, 'by a test')).toBe(false)

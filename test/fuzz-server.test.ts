@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { getCodec } from '../src/main/core/codec'
 import { parseCommand } from '../src/main/core/protocol/commands'
 import { reply } from '../src/main/core/protocol/replies'
-import { waitFor, type TestClient } from './helpers'
+import { waitFor, type TestClient, sessionsOf } from './helpers'
 import { LINE_BACKENDS, lineFixture } from './line-backends'
 
 const MAX_LINE = 256
@@ -294,7 +294,7 @@ describe.each(LINE_BACKENDS)('server under random sessions, on $name', (backend)
     expect(probe.stray(), 'lines the probe did not ask for').toEqual([])
     await probe.burst(3)
     // Every random session is gone from the server, and a newcomer is welcomed.
-    await waitFor('the random sessions to be gone', () => fixture.servers.reduce((n, server) => n + server.snapshot().sessions.length, 0) === 1)
+    await waitFor('the random sessions to be gone', () => fixture.servers.reduce((n, server) => n + sessionsOf(server).length, 0) === 1)
     const newcomer = await fixture.join(port)
     expect(newcomer.nick).toMatch(/^guest-/)
     await probe.burst(3)

@@ -12,6 +12,9 @@ for (const file of [WORKER_FILE, LOAD_AGENT_FILE]) {
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
 }
 
+/** Every session of `server`, oldest first, as a page the size of all of them. */
+export const sessionsOf = (server: ChatServer) => server.sessionPage({ sort: 'age', filter: '', offset: 0, limit: Number.MAX_SAFE_INTEGER }).rows
+
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<{ server: ChatServer; port: number }> {
   const server = new ChatServer({
     listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }],

@@ -94,6 +94,7 @@ describe('GET /metrics', () => {
     expect(value(body, 'switchboard_sessions_ended_total{cause="idle-timeout"}')).toBe(1)
     expect(value(body, 'switchboard_sessions_ended_total{cause="slow-consumer"}')).toBe(0)
     expect(value(body, 'switchboard_logic_queue_depth')).toBe(0)
+    expect(value(body, 'switchboard_output_pending_bytes')).toBe(0)
     expect(value(body, 'switchboard_event_loop_lag_seconds_count')).toBeGreaterThan(0)
     // A server on its own has no cluster figures at all (rather than a Redis that reads as down).
     expect(body).not.toContain('switchboard_cluster_redis_up{')
@@ -113,7 +114,7 @@ describe('the Prometheus registry on a node of a cluster', () => {
       msgsIn: 5, msgsOut: 50, bytesIn: 100, bytesOut: 1000, rateLimited: 0,
       sessionsByListener: { 'line:7000': 3 },
       limitEnds: { 'slow-consumer': 1, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 },
-      logicQueueDepth: 0, sessionsHeld: 0, batchesRedone: 0,
+      logicQueueDepth: 0, outputPendingBytes: 2048, sessionsHeld: 0, batchesRedone: 0,
       cluster: {
         nodeId: 'east-1', redis: 'redis://127.0.0.1:6379', redisReachable: false, fenced: 'lease lapsed', leaseAgeMs: 6500,
         nodes: [], remoteSessions: [], appended: 9, delivered: 9, duplicatesDropped: 2, entriesLost: 3, nodesReaped: 0, backlogBytes: 4096, backlogRefused: 7,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import type { LogEvent } from '../src/shared/telemetry'
-import { waitFor, type TestClient } from './helpers'
+import { waitFor, type TestClient, sessionsOf } from './helpers'
 import { LINE_BACKENDS, lineFixture } from './line-backends'
 
 /** Every line `c` receives from now on; `expect` consumes TestClient.lines, this keeps them all. */
@@ -35,7 +35,7 @@ describe.each(LINE_BACKENDS)('limits, on $name', (backend) => {
       for (const leaver of [d, e]) {
         leaver.c.send('QUIT')
         await leaver.c.closed()
-        await waitFor('the leaver gone', () => !leaver.server!.snapshot().sessions.some((s) => s.id === leaver.id))
+        await waitFor('the leaver gone', () => !sessionsOf(leaver.server!).some((s) => s.id === leaver.id))
       }
       await barrier(a.c, 'after')
       const seen = heardByA.join('\n')
@@ -106,7 +106,7 @@ describe.each(LINE_BACKENDS)('limits, on $name', (backend) => {
       await idle.c.expect(/^ERR idle-timeout /)
       await idle.c.closed()
       // Its keep-alives are what the server hears from it: 40 more of them are two more idle timeouts.
-      const keepAlives = () => fixture.server.snapshot().sessions.find((s) => s.id !== idle.id)?.msgsIn ?? 0
+      const keepAlives = () => sessionsOf(fixture.server).find((s) => s.id !== idle.id)?.msgsIn ?? 0
       const target = keepAlives() + 40
       await waitFor('40 more keep-alives', () => keepAlives() >= target, 10_000)
       expect(listener.closedWith).toBeNull()
@@ -147,7 +147,7 @@ describe.each(LINE_BACKENDS)('limits, on $name', (backend) => {
       expect(answered()).toBeLessThan(25)
       expect(heard.filter((line) => line.startsWith('ERR rate-limited'))).toHaveLength(1)
       const snapshot = a.server!.snapshot()
-      const row = snapshot.sessions.find((s) => s.id === a.id)!
+      const row = sessionsOf(a.server!).find((s) => s.id === a.id)!
       expect(row.rateLimited).toBe(25 - answered())
       expect(snapshot.totals.rateLimited).toBe(row.rateLimited)
       expect(a.c.closedWith).toBeNull()

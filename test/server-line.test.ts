@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { waitFor } from './helpers'
+import { waitFor, sessionsOf } from './helpers'
 import { LINE_BACKENDS, lineFixture } from './line-backends'
 
 describe.each(LINE_BACKENDS)('line protocol over loopback, on $name', (backend) => {
@@ -122,7 +122,7 @@ describe.each(LINE_BACKENDS)('line protocol over loopback, on $name', (backend) 
     const b = await join(port)
     // Slow logic (300 ms a message): the reset arrives while the lines are still in the logic queue.
     a.c.client.sendRaw('CHAT one\nCHAT two\nCHAT last words\n')
-    await waitFor('the lines read', () => fixture.server.snapshot().sessions.find((s) => s.id === a.id)!.msgsIn >= 3)
+    await waitFor('the lines read', () => sessionsOf(fixture.server).find((s) => s.id === a.id)!.msgsIn >= 3)
     a.c.client.reset()
     await b.c.expect(`MSG lobby ${a.nick} last words`)
     await b.c.expect(`LEFT lobby ${a.nick}`)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { LogEvent, MetricsSnapshot } from '../src/shared/telemetry'
-import { waitFor } from './helpers'
+import { waitFor, sessionsOf } from './helpers'
 import { serverFixture } from './line-backends'
 
 const fixture = serverFixture()
@@ -64,13 +64,18 @@ describe('the logic stage behind the sockets', () => {
     await b.c.expect(`JOINED den ${b.nick}`)
     for (let i = 0; i < 10; i++) a.c.send(`CHAT ${i}`)
     await a.c.until('10 messages', (lines) => chats(lines).length === 10)
-    const snapshot = await new Promise<MetricsSnapshot>((resolve) => fixture.server.once('metrics', resolve))
-    const rows = Object.fromEntries(snapshot.sessions.map((row) => [row.id, row]))
+    const rows = Object.fromEntries(sessionsOf(fixture.server).map((row) => [row.id, row]))
     expect(rows[a.id]).toMatchObject({ nick: 'ann', room: 'lobby', codec: 'line', msgsIn: 11 })
     expect(rows[b.id]).toMatchObject({ nick: b.nick, room: 'den', msgsIn: 1 })
     expect(rows[a.id].remote).toMatch(/^127\.0\.0\.1:\d+$/)
     expect(rows[a.id].bytesIn).toBe('NICK ann\n'.length + 10 * 'CHAT 0\n'.length)
+    const snapshot = await new Promise<MetricsSnapshot>((resolve) => fixture.server.once('metrics', resolve))
     expect(snapshot.totals).toMatchObject({ sessions: 2, msgsIn: 12, logicQueueDepth: 0, poolThreads: 2 })
+    // Aggregates, not the sessions: one listener with both, and each room with its member.
+    expect(snapshot.listeners).toEqual([{ listener: fixture.server.addresses[0].name, sessions: 2, msgsInPerSec: expect.any(Number), queuedBytes: 0 }])
+    expect(snapshot.rooms).toEqual([{ room: 'den', members: 1 }, { room: 'lobby', members: 1 }])
+    expect(snapshot.roomCount).toBe(2)
+    expect(snapshot).not.toHaveProperty('sessions')
   })
 
   it('on stop, delivers what was accepted, says BYE, then closes', async () => {

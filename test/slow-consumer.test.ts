@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../scripts/asio-reference'
 import type { LogEvent } from '../src/shared/telemetry'
-import { joinLine, startServer, waitFor } from './helpers'
+import { joinLine, startServer, waitFor, sessionsOf } from './helpers'
 
 const CLI = resolve('out/main/cli.js')
 const MESSAGES = 400_000
@@ -145,8 +145,8 @@ describe('the output limits, one by one', () => {
       const stalled = await paused(port)
       sender.send('PING joined')
       await sender.expect('PONG joined')
-      const pending = (id: number) => server.snapshot().sessions.find((s) => s.id === id)?.queuedBytes ?? 0
-      const [laggingId, stalledId] = server.snapshot().sessions.map((s) => s.id).slice(1)
+      const pending = (id: number) => sessionsOf(server).find((s) => s.id === id)?.queuedBytes ?? 0
+      const [laggingId, stalledId] = sessionsOf(server).map((s) => s.id).slice(1)
       // 16 MB: more than the kernel holds for a reader that does not read, so the server's queue grows.
       flood(sender, 16_000)
       await waitFor('the lagging reader over the soft limit', () => pending(laggingId) > 64 << 10, 10_000)
@@ -176,7 +176,7 @@ describe('the output limits, one by one', () => {
       const stalled = await paused(port)
       sender.send('PING joined')
       await sender.expect('PONG joined')
-      const stalledId = server.snapshot().sessions.map((s) => s.id)[1]
+      const stalledId = sessionsOf(server).map((s) => s.id)[1]
       flood(sender, 16_000)
       await waitFor('the stalled reader cut', () => ends.some((e) => e.sessionId === stalledId), 10_000)
       expect(ends.find((e) => e.sessionId === stalledId)!.text).toMatch(/slow consumer: the server's output memory cap \(1048576 bytes\) was reached/)

@@ -2,7 +2,7 @@
 // Declared once; main implements it, preload and the browser transport expose it, the renderer calls it.
 // Naming as in VS Code's IPC: `onSomething` is an event stream, everything else a call returning a Promise.
 import type { LoadConfig, LoadProgress, LoadReport } from './load'
-import type { CodecName, LogEvent, MetricsSnapshot } from './telemetry'
+import type { ChartPoint, CodecName, LogEvent, MetricsSnapshot, SessionPage, SessionQuery } from './telemetry'
 
 /** One listening socket: the core's listener spec and the control room's row are this one type. */
 export interface ListenerConfig {
@@ -118,10 +118,16 @@ export interface SwitchboardApi {
   getLoadRuns(): Promise<LoadReport[]>
   /** The config the last run was started with (kept between launches where the host keeps settings); null before any. */
   getLastLoadConfig(): Promise<LoadConfig | null>
+  /** The charts' last minutes, oldest first: a window asks as it loads, so a reload keeps its charts. */
+  getMetricsHistory(): Promise<ChartPoint[]>
+  /** Which page of sessions this window looks at; it is sent that page now, and with every snapshot after. */
+  setSessionQuery(query: SessionQuery): Promise<void>
 
   onServerState(listener: (state: ServerState) => void): Unsubscribe
-  /** At most 10 times a second. */
+  /** Totals and aggregates, 4 times a second while the server runs. */
   onMetrics(listener: (snapshot: MetricsSnapshot) => void): Unsubscribe
+  /** This window's page of sessions, as setSessionQuery last asked (none before), with every snapshot. */
+  onSessions(listener: (page: SessionPage) => void): Unsubscribe
   /** Log events in batches, oldest first. */
   onLog(listener: (events: LogEvent[]) => void): Unsubscribe
   onClientState(listener: (state: ClientState) => void): Unsubscribe
@@ -151,11 +157,14 @@ const calls: Record<CallName, true> = {
   startLoad: true,
   stopLoad: true,
   getLoadRuns: true,
-  getLastLoadConfig: true
+  getLastLoadConfig: true,
+  getMetricsHistory: true,
+  setSessionQuery: true
 }
 const events: Record<EventName, true> = {
   onServerState: true,
   onMetrics: true,
+  onSessions: true,
   onLog: true,
   onClientState: true,
   onClientFrames: true,

@@ -21,6 +21,62 @@ export interface SessionMetrics {
   queuedBytes: number
   /** Messages dropped for going over the session's rate limit. */
   rateLimited: number
+  /** Messages it sent per second, over the last sampling interval. */
+  msgsInPerSec: number
+  /** Since its last complete message (or since it connected), within a sampling interval. */
+  idleMs: number
+  /** How long its output has been over the soft output limit, or null while under it. */
+  overSoftMs: number | null
+}
+
+/** How a viewer's page of sessions is ordered: most output pending, most msgs/s, longest idle, oldest. */
+export type SessionSort = 'pending' | 'rate' | 'idle' | 'age'
+
+/** Which page of the server's sessions a viewer looks at: sorted and filtered by the server, never all of them. */
+export interface SessionQuery {
+  sort: SessionSort
+  /** Kept if its nick, address or room holds this text (case-insensitive); empty keeps all. */
+  filter: string
+  offset: number
+  /** At most MAX_PAGE_ROWS. */
+  limit: number
+}
+
+export const MAX_PAGE_ROWS = 100
+export const DEFAULT_SESSION_QUERY: SessionQuery = { sort: 'pending', filter: '', offset: 0, limit: MAX_PAGE_ROWS }
+
+export interface SessionPage {
+  query: SessionQuery
+  at: number
+  /** Sessions the filter kept, of all this server holds. */
+  matched: number
+  total: number
+  rows: SessionMetrics[]
+}
+
+/** One listener's share of the sessions and traffic. */
+export interface ListenerAggregate {
+  listener: string
+  sessions: number
+  msgsInPerSec: number
+  /** Output pending for its sessions, all together. */
+  queuedBytes: number
+}
+
+export interface RoomAggregate {
+  room: string
+  /** Members on this server. */
+  members: number
+}
+
+/** A session dropped as a slow consumer: who, and why (which limit, with how much output pending). */
+export interface SlowDrop {
+  at: number
+  id: number
+  nick: string | null
+  remote: string
+  listener: string
+  reason: string
 }
 
 export interface TotalsMetrics {
@@ -50,8 +106,13 @@ export interface TotalsMetrics {
   /** Time from a frame's arrival to its commit, over the last interval; null when nothing was committed. */
   logicLatencyP50Ms: number | null
   logicLatencyP99Ms: number | null
-  /** How late the event loop ran its timers, p99 over the last interval. */
+  /** How late the event loop ran a timer due every 10 ms, p99 and max over the whole last interval (stalls included). */
   eventLoopLagP99Ms: number
+  eventLoopLagMaxMs: number
+  /** Output pending for all sessions, as the server-wide output cap counts it. */
+  queuedBytes: number
+  /** Sessions dropped as slow consumers since the server started. */
+  slowConsumers: number
   /** Batches a worker failed or hung on, redone inline; and of those, the ones past the batch deadline. */
   batchesRedone: number
   batchTimeouts: number
@@ -118,14 +179,37 @@ export interface ClusterMetrics {
   backlogRefused: number
 }
 
+/**
+ * What every viewer is sent at 4 Hz: totals and aggregates, a size that does not grow with the sessions.
+ * The sessions themselves go page by page (SessionPage), only to the viewers looking at them.
+ */
 export interface MetricsSnapshot {
   at: number
   uptimeMs: number
   totals: TotalsMetrics
-  sessions: SessionMetrics[]
+  listeners: ListenerAggregate[]
+  /** The rooms with the most members here (at most TOP_ROOMS), of `roomCount`. */
+  rooms: RoomAggregate[]
+  roomCount: number
+  /** The sessions with the most output pending now (a few), nearest to being dropped as slow. */
+  slowest: SessionMetrics[]
+  /** The last sessions dropped as slow consumers, oldest first (a few). */
+  slowDrops: SlowDrop[]
   /** Null unless the server runs as a node of a cluster (`--cluster redis://…`). */
   cluster: ClusterMetrics | null
 }
+
+/** One point of the control room's charts; the host keeps the last minutes of them for a window that opens or reloads. */
+export type ChartPoint = { at: number } & Pick<TotalsMetrics, 'logicQueueDepth' | 'msgsInPerSec' | 'msgsOutPerSec' | 'poolUtilization' | 'eventLoopLagP99Ms'>
+
+export const chartPoint = ({ at, totals: t }: MetricsSnapshot): ChartPoint => ({
+  at,
+  logicQueueDepth: t.logicQueueDepth,
+  msgsInPerSec: t.msgsInPerSec,
+  msgsOutPerSec: t.msgsOutPerSec,
+  poolUtilization: t.poolUtilization,
+  eventLoopLagP99Ms: t.eventLoopLagP99Ms
+})
 
 /**
  * `limit`: a session closed for a limit it ran into (idle, incomplete message, rate);

@@ -69,10 +69,13 @@ describe('the control room in a browser', () => {
     // Restart it from the UI, with the logic inline this time.
     await panel.getByRole('button', { name: 'Stop' }).click()
     await status.filter({ hasText: 'stopped' }).waitFor()
+    await expect.poll(() => panel.getByRole('region', { name: 'event log' }).textContent()).toContain('server stopped')
     await panel.getByLabel('workers').fill('0')
     await panel.getByRole('button', { name: 'Start' }).click()
     await status.filter({ hasText: 'running' }).waitFor()
     await expect.poll(() => panel.getByText('inline ·').count()).toBe(1)
+    // The server's own uptime: never below zero, whatever this page's clock says.
+    expect(await panel.getByTestId('uptime').textContent()).toMatch(/^up \d[^-]*$/)
 
     const alice = await openClientWindow(panel, 'alice')
     const bob = await openClientWindow(panel, 'bob')
@@ -85,6 +88,9 @@ describe('the control room in a browser', () => {
 
     const rows = panel.getByRole('table', { name: 'live sessions' }).getByRole('row')
     await expect.poll(() => rows.count()).toBe(2)
+    // The host's page of sessions, sorted by it: most output pending first.
+    expect(await panel.getByTestId('page-rows').textContent()).toBe('1–2 of 2')
+    expect(await panel.getByRole('columnheader', { name: /^output pending/ }).getAttribute('aria-sort')).toBe('descending')
     const bobRow = rows.filter({ hasText: 'bob' })
     await expect.poll(() => bobRow.count()).toBe(1)
     await bobRow.getByRole('button', { name: 'Kick' }).click()

@@ -1,52 +1,34 @@
 // @vitest-environment happy-dom
-import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react'
-import type { ReactElement } from 'react'
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
-import { AppProvider } from '../../src/renderer/src/context'
-import { createAppStore, type AppStore } from '../../src/renderer/src/store'
-import { createApiProxy, type ServerConfig, type ServerState } from '../../src/shared/contract'
-import type { ClusterMetrics, MetricsSnapshot, SessionMetrics } from '../../src/shared/telemetry'
-import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
+import type { AppStore } from '../../src/renderer/src/store'
+import type { ServerConfig, ServerState } from '../../src/shared/contract'
+import { DEFAULT_SESSION_QUERY, MAX_PAGE_ROWS, type ClusterMetrics, type MetricsSnapshot, type SessionMetrics } from '../../src/shared/telemetry'
+import { sessionPage, snapshot as fixture } from './fixtures'
+import { renderWithHost, renderWithStore, TEST_CONFIG, type Harness, type RecordedCall } from './harness'
 
 /**
- * A cluster needs Redis and a second node; what the control room draws of one is a snapshot. These
- * tests feed the store such snapshots and record the calls the components make, through the contract's
- * own proxy so that a call looks exactly as a host would receive it.
+ * A cluster needs Redis and a second node; what the control room draws of one is a snapshot (and this
+ * node's page of sessions). These tests feed the store such snapshots and pages, and record the calls the
+ * components make, through the contract's own proxy so that a call looks exactly as a host would receive it.
  */
-function recordingApi(kicked: boolean) {
-  const calls: { call: string; args: unknown[] }[] = []
-  const api = createApiProxy({
-    invoke: async (call, args) => {
-      calls.push({ call, args: [...args] })
-      return (call === 'kickSession' ? kicked : undefined) as never
-    },
-    subscribe: () => () => {}
-  })
-  return { api, calls }
-}
-
-/** `kicked`: what the host answers a Kick (false: the session, or its node, was gone). */
-function renderWithStore(ui: ReactElement, kicked = true): { store: AppStore; calls: { call: string; args: unknown[] }[] } {
-  const store = createAppStore()
-  const { api, calls } = recordingApi(kicked)
-  render(
-    <AppProvider api={api} store={store}>
-      {ui}
-    </AppProvider>
-  )
-  return { store, calls }
-}
 
 const NOW = 1_700_000_000_000
 
 function session(id: number, nick: string): SessionMetrics {
   return {
     id, remote: `127.0.0.1:${50000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', connectedAt: NOW - 65_000,
-    bytesIn: 2048, bytesOut: 4096, msgsIn: 12, msgsOut: 34, queuedBytes: 0, rateLimited: 0
+    bytesIn: 2048, bytesOut: 4096, msgsIn: 12, msgsOut: 34, queuedBytes: 0, rateLimited: 0, msgsInPerSec: 2, idleMs: 1500, overSoftMs: null
   }
 }
+
+/** This node's own sessions, as the host pages them: most output pending first. */
+const LOCAL: SessionMetrics[] = [
+  { ...session(2, 'alan'), queuedBytes: 300_000, overSoftMs: 1200, msgsInPerSec: 0, idleMs: 42_000, rateLimited: 3 },
+  session(1, 'ada')
+]
 
 const CLUSTER: ClusterMetrics = {
   nodeId: 'node-a',
@@ -78,19 +60,25 @@ const CLUSTER: ClusterMetrics = {
 }
 
 function snapshot(cluster: ClusterMetrics | null): MetricsSnapshot {
-  return {
-    at: NOW,
-    uptimeMs: 60_000,
-    sessions: [session(1, 'ada'), session(2, 'alan')],
+  return fixture(NOW, {
     cluster,
     totals: {
-      sessions: 2, msgsIn: 24, msgsOut: 68, bytesIn: 0, bytesOut: 0, msgsInPerSec: 120, msgsOutPerSec: 480, bytesInPerSec: 0,
-      bytesOutPerSec: 0, logicQueueDepth: 0, logicQueuePeak: 0, batchesInFlight: 0, readingPaused: false, sessionsHeld: 0,
-      poolThreads: 2, poolUtilization: 0.1, logicLatencyP50Ms: 0.2, logicLatencyP99Ms: 1, eventLoopLagP99Ms: 1, rateLimited: 0,
-      batchesRedone: 0, batchTimeouts: 0
+      sessions: 2, msgsIn: 24, msgsOut: 68, msgsInPerSec: 120, msgsOutPerSec: 480, poolThreads: 2, poolUtilization: 0.1,
+      logicLatencyP50Ms: 0.2, logicLatencyP99Ms: 1, eventLoopLagP99Ms: 1
     }
-  }
+  })
 }
+
+/** What the host sends a cluster node's table: the snapshot (with the other nodes' sessions) and this node's page. */
+function feed(store: AppStore, cluster: ClusterMetrics | null) {
+  act(() => {
+    store.getState().pushMetrics(snapshot(cluster))
+    store.getState().setSessionPage(sessionPage(LOCAL))
+  })
+}
+
+const queries = (calls: RecordedCall[]) => calls.filter((c) => c.call === 'setSessionQuery').map((c) => c.args[0])
+const kicks = (calls: RecordedCall[]) => calls.filter((c) => c.call === 'kickSession')
 
 const RUNNING: ServerState = {
   status: 'running',
@@ -200,47 +188,100 @@ describe('SessionsTable of a cluster node', () => {
   })
 
   const rowOf = (node: string, id: number) => document.querySelector(`[data-node="${node}"][data-session="${id}"]`) as HTMLElement
+  /** Rows the table holds (the virtualizer renders those in view only, in a scroller as tall as all of them). */
+  const listedRows = () => parseFloat((document.querySelector('.table-body > div') as HTMLElement).style.height) / 28
 
   it('lists every node\'s sessions with a node column, dashes for counters kept on another node', () => {
     const { store } = renderWithStore(<SessionsTable />)
-    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    feed(store, CLUSTER)
     const headers = screen.getAllByRole('columnheader').map((h) => h.textContent)
-    expect(headers.slice(0, 7)).toEqual(['id ▴', 'node', 'nick', 'room', 'remote', 'listener', 'age'])
+    expect(headers).toEqual([
+      'id', 'node', 'nick', 'room', 'remote', 'listener', 'age', 'idle', 'msgs/s', 'msgs in', 'msgs out', 'bytes out', 'output pending ▾', 'rate-dropped'
+    ])
     expect(screen.getByTestId('session-count').textContent).toBe('4')
     // 2 here and 5 on node-b, of which Redis listed 2.
     expect(screen.getByTestId('cluster-session-count').textContent).toBe('of 7 in the cluster')
 
-    expect(cellsOf(rowOf('node-a', 1))).toEqual(['1', 'node-a', 'ada', 'lobby', '127.0.0.1:50001', 'line:7000', '1m 5s', '12', '34', '2KB', '4.1KB', '0B', '0'])
-    expect(cellsOf(rowOf('node-b', 1))).toEqual(['1', 'node-b', 'bea', 'lobby', '10.0.0.9:41000', 'line:7100', '5s', '–', '–', '–', '–', '–', '–'])
-    expect(cellsOf(rowOf('node-b', 9))).toEqual(['9', 'node-b', 'ben', 'den', '10.0.0.9:41001', 'asio:7101', '7s', '–', '–', '–', '–', '–', '–'])
+    // This node's page first, in the host's order; then the other node's sessions, as Redis listed them.
+    const rows = [...document.querySelectorAll('[data-session]')].map((el) => `${el.getAttribute('data-node')}:${el.getAttribute('data-session')}`)
+    expect(rows).toEqual(['node-a:2', 'node-a:1', 'node-b:1', 'node-b:9'])
+    expect(cellsOf(rowOf('node-a', 1))).toEqual(['1', 'node-a', 'ada', 'lobby', '127.0.0.1:50001', 'line:7000', '1m 5s', '1s', '2', '12', '34', '4.1KB', '0B', '0'])
+    expect(cellsOf(rowOf('node-a', 2))).toEqual(['2', 'node-a', 'alan', 'lobby', '127.0.0.1:50002', 'line:7000', '1m 5s', '42s', '0', '12', '34', '4.1KB', '300KBsoft 1.2s', '3'])
+    expect(cellsOf(rowOf('node-b', 1))).toEqual(['1', 'node-b', 'bea', 'lobby', '10.0.0.9:41000', 'line:7100', '5s', '–', '–', '–', '–', '–', '–', '–'])
+    expect(cellsOf(rowOf('node-b', 9))).toEqual(['9', 'node-b', 'ben', 'den', '10.0.0.9:41001', 'asio:7101', '7s', '–', '–', '–', '–', '–', '–', '–'])
+  })
 
+  it('asks the host for its page by the filter, and filters the other nodes\' sessions itself', async () => {
+    const { store, calls } = renderWithStore(<SessionsTable />)
+    feed(store, CLUSTER)
+    await waitFor(() => expect(queries(calls)).toEqual([DEFAULT_SESSION_QUERY]))
     fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: 'node-b' } })
+    const asked = { ...DEFAULT_SESSION_QUERY, filter: 'node-b' }
+    await waitFor(() => expect(queries(calls).at(-1)).toEqual(asked))
+    // The host's answer: none of this node's sessions holds "node-b".
+    act(() => store.getState().setSessionPage(sessionPage([], { query: asked, matched: 0, total: 2 })))
     expect(screen.getByTestId('session-count').textContent).toBe('2 of 4')
+    expect(rowOf('node-a', 1)).toBeNull()
+    expect(rowOf('node-b', 1)).toBeTruthy()
+    expect(rowOf('node-b', 9)).toBeTruthy()
+
+    fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: 'BEN' } })
+    await waitFor(() => expect(queries(calls).at(-1)).toEqual({ ...DEFAULT_SESSION_QUERY, filter: 'BEN' }))
+    expect(rowOf('node-b', 1)).toBeNull()
+    expect(rowOf('node-b', 9)).toBeTruthy()
+  })
+
+  it('shows the other nodes\' sessions after this node\'s first page only', async () => {
+    const { store, calls } = renderWithStore(<SessionsTable />)
+    const many = Array.from({ length: 250 }, (_, i) => session(i + 1, `user-${i + 1}`))
+    act(() => {
+      store.getState().pushMetrics(snapshot(CLUSTER))
+      store.getState().setSessionPage(sessionPage(many.slice(0, MAX_PAGE_ROWS), { matched: 250, total: 250 }))
+    })
+    expect(screen.getByTestId('page-rows').textContent).toBe('1–100 of 250')
+    expect(screen.getByTestId('session-count').textContent).toBe('252')
+    expect(screen.getByTestId('cluster-session-count').textContent).toBe('of 255 in the cluster')
+    // Only the rows in view are in the DOM; the scroller's height holds them all.
+    expect(listedRows()).toBe(102)
+    expect((screen.getByRole('button', { name: 'previous page' }) as HTMLButtonElement).disabled).toBe(true)
+
+    fireEvent.click(screen.getByRole('button', { name: 'next page' }))
+    const second = { ...DEFAULT_SESSION_QUERY, offset: MAX_PAGE_ROWS }
+    await waitFor(() => expect(queries(calls).at(-1)).toEqual(second))
+    act(() => store.getState().setSessionPage(sessionPage(many.slice(100, 200), { query: second, matched: 250, total: 250 })))
+    expect(screen.getByTestId('page-rows').textContent).toBe('101–200 of 250')
+    expect(listedRows()).toBe(100)
+    expect(document.querySelector('[data-node="node-b"]')).toBeNull()
+    expect((screen.getByRole('button', { name: 'previous page' }) as HTMLButtonElement).disabled).toBe(false)
   })
 
   it('kicks a session of another node through that node, and one of this node here', async () => {
     const { store, calls } = renderWithStore(<SessionsTable />)
-    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    feed(store, CLUSTER)
     fireEvent.click(within(rowOf('node-b', 1)).getByRole('button', { name: 'Kick' }))
     fireEvent.click(within(rowOf('node-a', 1)).getByRole('button', { name: 'Kick' }))
-    await waitFor(() => expect(calls).toHaveLength(2))
-    expect(calls[0]).toEqual({ call: 'kickSession', args: [1, 'node-b'] })
-    expect(calls[1]).toEqual({ call: 'kickSession', args: [1] })
+    await waitFor(() => expect(kicks(calls)).toHaveLength(2))
+    expect(kicks(calls)).toEqual([
+      { call: 'kickSession', args: [1, 'node-b'] },
+      { call: 'kickSession', args: [1] }
+    ])
   })
 
   it('says so when a Kick found nothing to kick: the other node was gone', async () => {
     const { store } = renderWithStore(<SessionsTable />, false)
-    act(() => store.getState().pushMetrics(snapshot(CLUSTER)))
+    feed(store, CLUSTER)
     fireEvent.click(within(rowOf('node-b', 1)).getByRole('button', { name: 'Kick' }))
     expect((await screen.findByRole('alert')).textContent).toBe('session 1 of node node-b was not kicked: it is gone, or its node is')
   })
 
   it('has no node column for a server on its own', () => {
     const { store } = renderWithStore(<SessionsTable />)
-    act(() => store.getState().pushMetrics(snapshot(null)))
+    feed(store, null)
     const headers = screen.getAllByRole('columnheader').map((h) => h.textContent)
     expect(headers).not.toContain('node')
+    expect(headers).not.toContain('listener')
     expect(headers).toContain('codec')
+    expect(cellsOf(document.querySelector('[data-session="1"]') as HTMLElement).slice(0, 5)).toEqual(['1', 'ada', 'lobby', '127.0.0.1:50001', 'line'])
     expect(screen.getByTestId('session-count').textContent).toBe('2')
     expect(screen.queryByTestId('cluster-session-count')).toBeNull()
   })

@@ -131,21 +131,48 @@ describe('SessionsTable', () => {
     await b.c.expect('BYE kicked by the control panel')
     await b.c.closed()
     await a.c.expect('LEFT lobby zoe')
-    await waitFor(() => expect(harness!.store.getState().latest?.sessions.map((s) => s.id)).toEqual([a.id]))
+    // Still filtered by "zoe": the host's page now keeps none of the one session left.
+    await waitFor(() => expect(screen.getByTestId('session-count').textContent).toBe('0 of 1'))
+    expect(harness.store.getState().sessionPage).toMatchObject({ matched: 0, total: 1, rows: [] })
+    fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: '' } })
+    await waitFor(() => expect(harness!.store.getState().sessionPage?.rows.map((s) => s.id)).toEqual([a.id]))
+    expect(screen.getByTestId('session-count').textContent).toBe('1')
   })
 
-  it('sorts by a column when its header is clicked', async () => {
+  it('sorts on the server by the column clicked: most msgs/s, then oldest first', async () => {
     harness = renderWithHost(<SessionsTable />)
     await act(() => harness!.host.startServer(harness!.host.serverState.config))
     const port = await runningPort(harness)
-    const clients = await Promise.all([joinLine(port), joinLine(port), joinLine(port)])
+    // One after another, so their ages differ and age orders them as they came.
+    const clients: Awaited<ReturnType<typeof joinLine>>[] = []
+    for (let i = 0; i < 3; i++) {
+      clients.push(await joinLine(port))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
     cleanup.push(...clients.map((c) => () => c.c.close()))
+    const [oldest, middle, newest] = clients.map((c) => c.id)
     await waitFor(() => expect(screen.getByTestId('session-count').textContent).toBe('3'))
     const ids = () => [...document.querySelectorAll('[data-session]')].map((el) => Number(el.getAttribute('data-session')))
-    const ascending = clients.map((c) => c.id).sort((x, y) => x - y)
-    await waitFor(() => expect(ids()).toEqual(ascending))
-    fireEvent.click(screen.getByRole('columnheader', { name: /^id/ }))
-    await waitFor(() => expect(ids()).toEqual([...ascending].reverse()))
+    const header = (name: RegExp) => screen.getByRole('columnheader', { name })
+    // By output pending at first; only the host's four orders are buttons.
+    expect(header(/^output pending/).textContent).toBe('output pending ▾')
+    expect(header(/^output pending/).getAttribute('aria-sort')).toBe('descending')
+    expect(header(/^id$/).tagName).toBe('SPAN')
+    expect(header(/^nick/).getAttribute('aria-sort')).toBeNull()
+
+    // The newest talks all the time: by msgs/s it comes first.
+    const chatter = setInterval(() => clients[2].c.send('PING'), 5)
+    cleanup.unshift(async () => clearInterval(chatter))
+    fireEvent.click(header(/^msgs\/s/))
+    expect(header(/^msgs\/s/).textContent).toBe('msgs/s ▾')
+    expect(header(/^output pending/).getAttribute('aria-sort')).toBe('none')
+    await waitFor(() => expect(ids()[0]).toBe(newest))
+    expect(harness.store.getState().sessionPage?.query.sort).toBe('rate')
+
+    fireEvent.click(header(/^age/))
+    await waitFor(() => expect(ids()).toEqual([oldest, middle, newest]))
+    expect(harness.store.getState().sessionPage?.query.sort).toBe('age')
+    expect(header(/^age/).getAttribute('aria-sort')).toBe('descending')
   })
 })
 

@@ -4,7 +4,7 @@ import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
 import type { Reach } from '../../src/main/host/reach'
 import { connectLocal } from '../../src/main/host/local-transport'
 import type { SettingsStore } from '../../src/main/host/settings'
-import { DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
+import { createApiProxy, DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
 import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
 import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
@@ -56,4 +56,41 @@ export function renderWithHost(
       await host.dispose()
     }
   }
+}
+
+export interface RecordedCall {
+  call: string
+  args: unknown[]
+}
+
+/**
+ * An api that answers nothing on its own, recording the calls made to it through the contract's own proxy,
+ * so that a call looks exactly as a host would receive it. `kicked`: what it answers a Kick.
+ */
+export function recordingApi(kicked: boolean) {
+  const calls: RecordedCall[] = []
+  const api = createApiProxy({
+    invoke: async (call, args) => {
+      calls.push({ call, args: [...args] })
+      return (call === 'kickSession' ? kicked : undefined) as never
+    },
+    subscribe: () => () => {}
+  })
+  return { api, calls }
+}
+
+/**
+ * Renders a component against a store the test feeds itself (snapshots, pages), for what a single real
+ * server cannot show (a cluster, a slow consumer at a given point); `kicked`: what the api answers a Kick
+ * (false: the session, or its node, was gone).
+ */
+export function renderWithStore(ui: ReactElement, kicked = true): { store: AppStore; calls: RecordedCall[] } {
+  const store = createAppStore()
+  const { api, calls } = recordingApi(kicked)
+  render(
+    <AppProvider api={api} store={store}>
+      {ui}
+    </AppProvider>
+  )
+  return { store, calls }
 }

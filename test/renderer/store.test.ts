@@ -1,25 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import type { MetricsSnapshot } from '../../src/shared/telemetry'
+import { chartPoint, type ChartPoint, type MetricsSnapshot } from '../../src/shared/telemetry'
 import { createAppStore } from '../../src/renderer/src/store'
 import { applyLine, emptyChat } from '../../src/renderer/src/store/chat'
 import { MESSAGE_CAP } from '../../src/renderer/src/store/client-slice'
 import { LOG_CAP } from '../../src/renderer/src/store/log-slice'
 import { HISTORY_POINTS } from '../../src/renderer/src/store/series'
+import { sessionPage, snapshot as fixture } from './fixtures'
 
 function snapshot(at: number, queue: number): MetricsSnapshot {
-  return {
-    at,
+  return fixture(at, {
     uptimeMs: at,
-    sessions: [],
-    cluster: null,
-    totals: {
-      sessions: 0, msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0, msgsInPerSec: 1, msgsOutPerSec: 2, bytesInPerSec: 0,
-      bytesOutPerSec: 0, logicQueueDepth: queue, logicQueuePeak: queue, batchesInFlight: 0, readingPaused: false,
-      sessionsHeld: 0, poolThreads: 2, poolUtilization: 0.25, logicLatencyP50Ms: null, logicLatencyP99Ms: null,
-      eventLoopLagP99Ms: 3, rateLimited: 0, batchesRedone: 0, batchTimeouts: 0
-    }
-  }
+    totals: { msgsInPerSec: 1, msgsOutPerSec: 2, logicQueueDepth: queue, logicQueuePeak: queue, poolThreads: 2, poolUtilization: 0.25, eventLoopLagP99Ms: 3 }
+  })
 }
+
+const point = (at: number, queue: number): ChartPoint => chartPoint(snapshot(at, queue))
 
 describe('the chat view follows the line protocol', () => {
   it('tracks nick, room and members from what the server says', () => {
@@ -55,6 +50,42 @@ describe('the store', () => {
     expect(history.time[0]).toBe(5)
     expect(history.poolUtilization[0]).toBe(25)
     expect(latest?.totals.logicQueueDepth).toBe(HISTORY_POINTS + 4)
+  })
+
+  it('starts the charts from the host\'s history, keeping what arrived before it', () => {
+    const store = createAppStore()
+    // A snapshot may arrive before the history does: it is kept after the history's points, once.
+    store.getState().pushMetrics(snapshot(5000, 50))
+    store.getState().pushMetrics(snapshot(6000, 60))
+    store.getState().loadMetricsHistory([point(1000, 10), point(2000, 20), point(5000, 50)])
+    const { history } = store.getState()
+    expect(history.time).toEqual([1, 2, 5, 6])
+    expect(history.queueDepth).toEqual([10, 20, 50, 60])
+    expect(history.msgsOutPerSec).toEqual([2, 2, 2, 2])
+    expect(history.poolUtilization).toEqual([25, 25, 25, 25])
+    expect(history.eventLoopLagMs).toEqual([3, 3, 3, 3])
+    store.getState().pushMetrics(snapshot(7000, 70))
+    expect(store.getState().history.queueDepth).toEqual([10, 20, 50, 60, 70])
+  })
+
+  it('keeps at most HISTORY_POINTS of a long history, the newest', () => {
+    const store = createAppStore()
+    store.getState().loadMetricsHistory(Array.from({ length: HISTORY_POINTS + 3 }, (_, i) => point(1000 * i, i)))
+    const { history } = store.getState()
+    expect(history.time).toHaveLength(HISTORY_POINTS)
+    expect(history.time[0]).toBe(3)
+    expect(history.queueDepth.at(-1)).toBe(HISTORY_POINTS + 2)
+  })
+
+  it('holds the last page of sessions it was sent, until the metrics are cleared', () => {
+    const store = createAppStore()
+    expect(store.getState().sessionPage).toBeNull()
+    const page = sessionPage([], { matched: 0, total: 7 })
+    store.getState().setSessionPage(page)
+    expect(store.getState().sessionPage).toBe(page)
+    store.getState().pushMetrics(snapshot(1000, 1))
+    store.getState().clearMetrics()
+    expect(store.getState()).toMatchObject({ sessionPage: null, latest: null, history: { time: [] } })
   })
 
   it('keeps the newest log events only', () => {

@@ -24,6 +24,8 @@ export function formatStatus(t: TotalsMetrics, cluster: ClusterMetrics | null = 
     `lag ${ms(t.eventLoopLagP99Ms)}`,
     // Faults and limits only when there are any: a quiet status line on a good day.
     ...(t.rateLimited > 0 ? [`rate-limited ${t.rateLimited}`] : []),
+    ...(t.queuedBytes > 0 ? [`output queued ${compact.format(t.queuedBytes)}B`] : []),
+    ...(t.slowConsumers > 0 ? [`slow consumers dropped ${t.slowConsumers}`] : []),
     ...(t.batchesRedone > 0 ? [`batches redone ${t.batchesRedone} (${t.batchTimeouts} past deadline)`] : []),
     ...(cluster ? [formatCluster(cluster)] : [])
   ].join(' | ')

@@ -10,7 +10,7 @@ import type {
 } from '../../shared/contract'
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
 import type { LoadConfig, LoadReport, LoadTarget } from '../../shared/load'
-import type { LogEvent } from '../../shared/telemetry'
+import { chartPoint, type ChartPoint, type LogEvent, type MetricsSnapshot, type SessionPage, type SessionQuery } from '../../shared/telemetry'
 import type { AgentLauncher } from '../core/load/agent-process'
 import { clusterBackend, type ClusterTuning } from '../core/cluster/cluster-chat'
 import { LoadRun } from '../core/load/coordinator'
@@ -51,6 +51,8 @@ const LOG_FLUSH_MS = 250
 const LOAD_REPORTS_KEPT = 20
 /** Events kept for a window that opens later; the renderer keeps its own, longer cap. */
 const LOG_BACKLOG = 500
+/** Chart points kept for a window that opens or reloads: five minutes of 4 Hz snapshots. */
+const CHART_POINTS = 1200
 
 /**
  * Implements the contract on top of the core, for any number of peers (windows, tabs, the CLI).
@@ -63,6 +65,7 @@ export class SwitchboardHost {
   private pendingLog: LogEvent[] = []
   private readonly backlog: LogEvent[] = []
   private logTimer: NodeJS.Timeout | null = null
+  private readonly chart: ChartPoint[] = []
   private transition: Promise<unknown> = Promise.resolve()
   private loadRun: LoadRun | null = null
   private readonly loadReports: LoadReport[] = []
@@ -220,13 +223,14 @@ export class SwitchboardHost {
     const lineBackend = cluster === null ? undefined : clusterBackend(cluster, this.options.clusterTuning)
     const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, lineBackend, workerFile: this.options.workerFile })
     server.on('log', (event) => this.log(event))
-    server.on('metrics', (snapshot) => this.broadcast('onMetrics', snapshot))
+    server.on('metrics', (snapshot) => this.publish(snapshot))
     try {
       const bound = await server.start()
       this.server = server
       this.setState({ status: 'running', bound, startedAt: Date.now() })
     } catch (error) {
       this.setState({ status: 'stopped', bound: [], startedAt: null, error: (error as Error).message })
+      this.log({ at: Date.now(), kind: 'error', text: `server failed to start: ${(error as Error).message}` })
     }
     return this.state
   }
@@ -238,8 +242,10 @@ export class SwitchboardHost {
     try {
       await server.stop()
       this.setState({ status: 'stopped', bound: [], startedAt: null })
+      this.log({ at: Date.now(), kind: 'shutdown', text: 'server stopped' })
     } catch (error) {
       this.setState({ status: 'stopped', bound: [], startedAt: null, error: (error as Error).message })
+      this.log({ at: Date.now(), kind: 'error', text: `server stopped with an error: ${(error as Error).message}` })
     }
     this.server = null
     return this.state
@@ -248,6 +254,36 @@ export class SwitchboardHost {
   private setState(change: Partial<ServerState>): void {
     this.state = { ...this.state, ...change }
     this.broadcast('onServerState', this.state)
+  }
+
+  /**
+   * A snapshot goes to every peer, and its chart point into the history; each peer gets its page of sessions,
+   * computed once per distinct query and sent as one object, which the web host encodes once.
+   */
+  private publish(snapshot: MetricsSnapshot): void {
+    this.chart.push(chartPoint(snapshot))
+    if (this.chart.length > CHART_POINTS) this.chart.shift()
+    this.broadcast('onMetrics', snapshot)
+    const pages = new Map<string, SessionPage>()
+    for (const peer of this.peers) {
+      if (peer.sessionQuery === null) continue
+      const key = JSON.stringify(peer.sessionQuery)
+      const page = pages.get(key) ?? this.sessionPage(peer.sessionQuery)
+      // The server is gone (a stop overtook the snapshot): nobody gets a page.
+      if (!page) return
+      pages.set(key, page)
+      peer.channel.send('onSessions', page)
+    }
+  }
+
+  /** The last minutes of chart points (across restarts: a stop shows as a gap). */
+  get metricsHistory(): ChartPoint[] {
+    return [...this.chart]
+  }
+
+  /** A page of the running server's sessions; null while it is stopped. */
+  sessionPage(query: SessionQuery): SessionPage | null {
+    return this.server?.sessionPage(query) ?? null
   }
 
   broadcast<E extends EventName>(event: E, payload: EventPayload<E>): void {
@@ -275,6 +311,8 @@ export class SwitchboardHost {
 /** One window's (or tab's) view of the host: its calls, and the chat client it owns. */
 export class HostPeer {
   private readonly client: WindowClient
+  /** The page of sessions this window looks at; null until it asks for one (the CLI never does). */
+  sessionQuery: SessionQuery | null = null
 
   constructor(
     private readonly host: SwitchboardHost,
@@ -312,6 +350,13 @@ export class HostPeer {
     startLoad: (config) => this.host.startLoad(config),
     stopLoad: () => this.host.stopLoad(),
     getLoadRuns: () => this.host.loadRuns,
-    getLastLoadConfig: () => this.host.lastLoadConfig
+    getLastLoadConfig: () => this.host.lastLoadConfig,
+    getMetricsHistory: () => this.host.metricsHistory,
+    setSessionQuery: (query) => {
+      this.sessionQuery = query
+      // At once, not at the next snapshot: a click on a column answers now.
+      const page = this.host.sessionPage(query)
+      if (page) this.channel.send('onSessions', page)
+    }
   }
 }

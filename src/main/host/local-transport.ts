@@ -7,8 +7,10 @@ import type { SwitchboardHost } from './host'
  */
 export function connectLocal(host: SwitchboardHost): { api: SwitchboardApi; close(): void } {
   const listeners = new Map<EventName, Set<(payload: never) => void>>()
+  // Delivered a microtask later, as over a wire: what the host sends as it attaches the peer (its state,
+  // the log backlog) reaches the listeners subscribed right after connectLocal returns.
   const peer = host.attach({
-    send: (event, payload) => listeners.get(event)?.forEach((listener) => listener(payload as never))
+    send: (event, payload) => queueMicrotask(() => listeners.get(event)?.forEach((listener) => listener(payload as never)))
   })
   const api = createApiProxy({
     invoke: (call, args) => peer.invoke(call, args) as never,

@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS, type CallArgs, type CallName, type ClientConfig, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../shared/contract'
 import type { LoadConfig } from '../../shared/load'
+import { MAX_PAGE_ROWS, type SessionQuery, type SessionSort } from '../../shared/telemetry'
 import { isNodeId, isRedisUrl } from '../core/cluster/config'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
@@ -95,6 +96,16 @@ const clientConfig: Check<ClientConfig> = (value, path) => {
 const text: Check<string> = (value, path) =>
   typeof value === 'string' && value.length <= 65536 ? value : fail(path, 'a string of at most 65536 characters', value)
 
+const SORTS: SessionSort[] = ['pending', 'rate', 'idle', 'age']
+
+/** A viewer's page of sessions: at most MAX_PAGE_ROWS rows, and a filter short enough to match cheaply 10,000 times. */
+const sessionQuery: Check<SessionQuery> = (value, path) => {
+  const o = object(value, path, ['sort', 'filter', 'offset', 'limit'])
+  const sort = SORTS.includes(o.sort as SessionSort) ? (o.sort as SessionSort) : fail(`${path}.sort`, `one of ${SORTS.join(', ')}`, o.sort)
+  const filter = typeof o.filter === 'string' && o.filter.length <= 200 ? o.filter : fail(`${path}.filter`, 'a string of at most 200 characters', o.filter)
+  return { sort, filter, offset: integer(0, Number.MAX_SAFE_INTEGER)(o.offset, `${path}.offset`), limit: integer(1, MAX_PAGE_ROWS)(o.limit, `${path}.limit`) }
+}
+
 const none = () => [] as []
 
 /** One check per call, so every call's arguments are checked before the host sees them. */
@@ -114,7 +125,9 @@ const validators: { [C in CallName]: (args: unknown[]) => CallArgs<C> } = {
   startLoad: (args) => [checkLoadConfig(args[0], 'config')],
   stopLoad: none,
   getLoadRuns: none,
-  getLastLoadConfig: none
+  getLastLoadConfig: none,
+  getMetricsHistory: none,
+  setSessionQuery: (args) => [sessionQuery(args[0], 'query')]
 }
 
 export function validateCall<C extends CallName>(call: C, args: unknown): CallArgs<C> {

@@ -5,6 +5,7 @@ import { extname, join, normalize, sep } from 'node:path'
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { PrometheusMetrics } from '../core/metrics/prometheus'
+import type { EventName } from '../../shared/contract'
 import type { SwitchboardHost } from '../host/host'
 import { decodeCall, encodeEvent, encodeReply, type ReplyMessage } from '../../shared/web-wire'
 
@@ -40,6 +41,8 @@ const MAX_VIEWERS = 32
 const MAX_VIEWER_BACKLOG_BYTES = 8 << 20
 /** 1013, Try Again Later (RFC 6455 registry): the refusal is about load, not about the viewer. */
 const CLOSE_TRY_AGAIN_LATER = 1013
+/** Events the next of their kind replaces whole, so a viewer behind may miss one. */
+const SUPERSEDED = new Set<EventName>(['onMetrics', 'onSessions'])
 
 /** Text is sent compressed where the browser takes it: the renderer's script is a quarter of its size in brotli. */
 const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.svg', '.json'])
@@ -211,15 +214,29 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     })
   })
 
+  /**
+   * The host sends one snapshot, and one page per distinct query, to every viewer as the same object: it is
+   * encoded for the first and the text reused for the others.
+   */
+  const eventTexts = new WeakMap<object, { event: EventName; text: string }>()
+  function encodeOnce(event: EventName, payload: unknown): string {
+    if (typeof payload !== 'object' || payload === null) return encodeEvent(event, payload)
+    const known = eventTexts.get(payload)
+    if (known?.event === event) return known.text
+    const text = encodeEvent(event, payload)
+    eventTexts.set(payload, { event, text })
+    return text
+  }
+
   function attach(ws: WebSocket): void {
     const peer = options.host.attach({
       send: (event, payload) => {
         if (ws.readyState !== ws.OPEN) return
         // A viewer that stopped reading cannot be told so: it is cut off, and what waited for it freed.
         if (ws.bufferedAmount > maxBacklog) return void ws.terminate()
-        // Metrics snapshots are skipped at half of that: the next one supersedes them.
-        if (event === 'onMetrics' && ws.bufferedAmount > maxBacklog / 2) return
-        ws.send(encodeEvent(event, payload))
+        // Snapshots and pages are skipped at half of that: the next ones supersede them.
+        if (SUPERSEDED.has(event) && ws.bufferedAmount > maxBacklog / 2) return
+        ws.send(encodeOnce(event, payload))
       }
     })
     const reply = (message: ReplyMessage) => ws.readyState === ws.OPEN && ws.send(encodeReply(message))

@@ -26,3 +26,6 @@ export function formatPercent(share: number): string {
   const percent = share * 100
   return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`
 }
+
+/** `1 error`, `2 errors`, `1.2K errors`: a count with its noun, singular only for exactly one. */
+export const plural = (count: number, noun: string): string => `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ServerCounters } from '../server/server'
+import { LagProbe } from './lag-probe'
 
 /** How often the event loop's lateness is sampled for the lag histogram (ms). */
 const LAG_SAMPLE_MS = 100
@@ -12,7 +13,7 @@ const LAG_SAMPLE_MS = 100
  */
 export class PrometheusMetrics {
   readonly registry = new Registry()
-  private readonly lagTimer: NodeJS.Timeout
+  private readonly lagProbe: LagProbe
 
   /**
    * What this scrape read of the server (one read per scrape, shared by every metric). prom-client runs every
@@ -68,6 +69,7 @@ export class PrometheusMetrics {
       Object.entries(this.scraped?.limitEnds ?? {}).map(([cause, ended]) => [{ cause }, ended])
     )
     gauge('switchboard_logic_queue_depth', 'Frames accepted by the logic stage and not yet committed.', [], server((c) => c.logicQueueDepth))
+    gauge('switchboard_output_pending_bytes', 'Output queued for all sessions and not yet taken by the kernel, as the output cap counts it.', [], server((c) => c.outputPendingBytes))
     gauge('switchboard_sessions_held', 'Sessions whose reading waits for their turn in the logic queue.', [], server((c) => c.sessionsHeld))
 
     // A cluster node's view of Redis, labelled with the node's id: nothing at all on a server on its own.
@@ -84,16 +86,11 @@ export class PrometheusMetrics {
 
     const lag = new Histogram({
       name: 'switchboard_event_loop_lag_seconds',
-      help: `How late the event loop ran a timer, sampled every ${LAG_SAMPLE_MS} ms.`,
+      help: `How late the event loop ran a timer due every ${LAG_SAMPLE_MS} ms (ticks a stall swallowed counted too).`,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers
     })
-    let due = performance.now() + LAG_SAMPLE_MS
-    this.lagTimer = setInterval(() => {
-      const now = performance.now()
-      lag.observe(Math.max(0, now - due) / 1000)
-      due = now + LAG_SAMPLE_MS
-    }, LAG_SAMPLE_MS).unref()
+    this.lagProbe = new LagProbe(LAG_SAMPLE_MS, (lateMs) => lag.observe(lateMs / 1000))
   }
 
   get contentType(): string {
@@ -106,6 +103,6 @@ export class PrometheusMetrics {
   }
 
   close(): void {
-    clearInterval(this.lagTimer)
+    this.lagProbe.close()
   }
 }

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { BoundListener, ListenerConfig } from '../../../shared/contract'
-import type { ClusterMetrics, LogEvent, LogKind, MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
+import type { ClusterMetrics, LogEvent, LogKind, MetricsSnapshot, SessionMetrics, SessionPage, SessionQuery, SlowDrop } from '../../../shared/telemetry'
 import { getCodec, type Codec, type DecodeErrorCode } from '../codec'
 import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '../logic/executor'
 import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
+import { sessionPage, sessionRow, type Describe } from '../metrics/session-page'
 import { within } from '../within'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
@@ -68,6 +69,22 @@ const LIMIT_CODES = new Set<ErrorCode>(['rate-limited', 'idle-timeout', 'partial
 
 type Counters = Pick<SessionMetrics, 'msgsIn' | 'msgsOut' | 'bytesIn' | 'bytesOut' | 'rateLimited'>
 
+/** Rooms a snapshot names (the largest), sessions it shows as the slowest, and slow-consumer drops it recalls. */
+const TOP_ROOMS = 20
+const SLOWEST_SHOWN = 5
+const SLOW_DROPS_KEPT = 20
+
+/** Keeps `largest` the (at most) `count` sessions with the most output pending, most first. */
+function keepLargest(largest: Session[], session: Session, count: number): void {
+  const at = largest.findIndex((other) => other.queuedBytes < session.queuedBytes)
+  if (at === -1) {
+    if (largest.length < count) largest.push(session)
+    return
+  }
+  largest.splice(at, 0, session)
+  if (largest.length > count) largest.pop()
+}
+
 /** Why the server ended a session for a limit it ran into. */
 export type LimitEnd = 'slow-consumer' | 'idle-timeout' | 'partial-timeout' | 'rate-limited'
 
@@ -81,6 +98,8 @@ export interface ServerCounters extends Counters {
   sessionsByListener: Record<string, number>
   limitEnds: Record<LimitEnd, number>
   logicQueueDepth: number
+  /** Output pending for all sessions (what --max-total-output caps). */
+  outputPendingBytes: number
   sessionsHeld: number
   batchesRedone: number
   /** On a node of a cluster, its view of Redis; null on a server on its own. */
@@ -140,6 +159,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 }
   /** Output pending for every session, as each last reported it: what maxTotalOutputBytes caps. */
   private outputBytes = 0
+  private readonly slowDrops: SlowDrop[] = []
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
     super()
@@ -231,16 +251,35 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     return [...this.endpoints.values()].map((listener) => listener.spec)
   }
 
+  /**
+   * The 4 Hz snapshot: totals and aggregates, in one pass over the sessions that also samples each one's
+   * rate for the pages (sessionPage). Its size does not grow with the sessions.
+   */
   snapshot(): MetricsSnapshot {
-    const sessions = [...this.sessions.values()].map((session) => ({
-      ...session.metrics(),
-      ...this.listenerOf(session).protocol.describe(session)
-    }))
+    const now = performance.now()
     const totals = { ...this.retired }
-    for (const session of sessions) addCounters(totals, session)
-    const snapshot = this.sampler.sample({
+    const listeners = new Map([...this.endpoints.keys()].map((name) => [name, { listener: name, sessions: 0, msgsInPerSec: 0, queuedBytes: 0 }]))
+    const rooms = new Map<string, number>()
+    const slowest: Session[] = []
+    for (const session of this.sessions.values()) {
+      addCounters(totals, session)
+      session.sample(now)
+      const pending = session.queuedBytes
+      const aggregate = listeners.get(session.listener)
+      if (aggregate) {
+        aggregate.sessions++
+        aggregate.msgsInPerSec += session.msgsInPerSec
+        aggregate.queuedBytes += pending
+      }
+      const { room } = this.describe(session)
+      if (room !== null) rooms.set(room, (rooms.get(room) ?? 0) + 1)
+      if (pending > 0) keepLargest(slowest, session, SLOWEST_SHOWN)
+    }
+    const sampled = this.sampler.sample({
       ...totals,
-      sessions,
+      sessions: this.sessions.size,
+      queuedBytes: this.outputBytes,
+      slowConsumers: this.limitEnds['slow-consumer'],
       logicQueueDepth: this.pipeline.depth,
       logicQueuePeak: this.pipeline.takePeak(),
       batchesInFlight: this.pipeline.batchesInFlight,
@@ -250,10 +289,28 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       logicBusyMs: this.pipeline.busyMs,
       batchesRedone: this.pipeline.batchesRedone,
       batchTimeouts: this.pipeline.batchTimeouts
-    }, this.chat.metrics())
-    this.lastTotals = snapshot.totals
-    return snapshot
+    })
+    this.lastTotals = sampled
+    const topRooms = [...rooms].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_ROOMS)
+    return {
+      at: Date.now(),
+      uptimeMs: now - this.sampler.startedAt,
+      totals: sampled,
+      listeners: [...listeners.values()],
+      rooms: topRooms.map(([room, members]) => ({ room, members })),
+      roomCount: rooms.size,
+      slowest: slowest.map((session) => sessionRow(session, this.describe, now)),
+      slowDrops: [...this.slowDrops],
+      cluster: this.chat.metrics()
+    }
   }
+
+  /** One viewer's page of sessions, sorted and filtered here (by the rates the last snapshot sampled). */
+  sessionPage(query: SessionQuery): SessionPage {
+    return sessionPage(this.sessions.values(), this.describe, query, performance.now())
+  }
+
+  private readonly describe: Describe = (session) => this.listenerOf(session).protocol.describe(session)
 
   counters(): ServerCounters {
     const totals = { ...this.retired }
@@ -267,6 +324,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       sessionsByListener,
       limitEnds: { ...this.limitEnds },
       logicQueueDepth: this.pipeline.depth,
+      outputPendingBytes: this.outputBytes,
       sessionsHeld: this.gate.held,
       batchesRedone: this.pipeline.batchesRedone,
       cluster: this.chat.metrics()
@@ -524,11 +582,19 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       case 'closed':
         if (!this.sessions.delete(session.id)) return
         addCounters(this.retired, session)
-        if (marker.reason.startsWith(SLOW_CONSUMER)) this.limitEnds['slow-consumer']++
+        if (marker.reason.startsWith(SLOW_CONSUMER)) this.recordSlowDrop(session, marker.reason)
         listener.protocol.leave(session)
         this.log('disconnect', `session ${session.id} disconnected: ${marker.reason}`, session.id)
         if (this.sessions.size === 0) this.whenEmpty.splice(0).forEach((resolve) => resolve())
     }
+  }
+
+  /** Counted, and kept among the last few for the control room's list of who was dropped as slow and why. */
+  private recordSlowDrop(session: Session, reason: string): void {
+    this.limitEnds['slow-consumer']++
+    const { nick } = this.describe(session)
+    this.slowDrops.push({ at: Date.now(), id: session.id, nick, remote: session.remote, listener: session.listener, reason })
+    if (this.slowDrops.length > SLOW_DROPS_KEPT) this.slowDrops.shift()
   }
 
   private log(kind: LogKind, text: string, sessionId?: number): void {

@@ -89,6 +89,10 @@ export class Session {
   private msgsAtSweep = 0
   private progressAt = performance.now()
   private partialSince: number | null = null
+  /** Messages it sent per second, as the last metrics sample saw it. */
+  msgsInPerSec = 0
+  private msgsAtSample = 0
+  private sampledAt = performance.now()
 
   constructor(
     readonly id: number,
@@ -323,7 +327,20 @@ export class Session {
     return null
   }
 
-  metrics(): Omit<SessionMetrics, 'nick' | 'room'> {
+  /** At each metrics sample: its messages per second since the one before. */
+  sample(now: number): void {
+    const seconds = (now - this.sampledAt) / 1000
+    this.msgsInPerSec = seconds > 0 ? (this.msgsIn - this.msgsAtSample) / seconds : 0
+    this.msgsAtSample = this.msgsIn
+    this.sampledAt = now
+  }
+
+  /** Since the sweep last saw it make progress (within a sweep period, at most a second). */
+  idleMs(now: number): number {
+    return Math.max(0, now - this.progressAt)
+  }
+
+  metrics(now: number): Omit<SessionMetrics, 'nick' | 'room'> {
     return {
       id: this.id,
       remote: this.remote,
@@ -335,7 +352,10 @@ export class Session {
       msgsIn: this.msgsIn,
       msgsOut: this.msgsOut,
       queuedBytes: this.queuedBytes,
-      rateLimited: this.rateLimited
+      rateLimited: this.rateLimited,
+      msgsInPerSec: this.msgsInPerSec,
+      idleMs: this.idleMs(now),
+      overSoftMs: this.overSoftMs(now)
     }
   }
 }

@@ -1,18 +1,10 @@
-import { useEffect, useState } from 'react'
+import { useState } from 'react'
 import { DEFAULT_SERVER_CONFIG, type ClusterConfig, type ListenerConfig, type ServerConfig, type ServerLimits } from '../../../shared/contract'
 import { useApi, useAppStore } from '../context'
 import { secondsToMs, shown, toNumber } from '../fields'
-import { formatCount, formatDuration, formatMs, formatPercent } from '../format'
+import type { MetricsSnapshot } from '../../../shared/telemetry'
+import { formatBytes, formatCount, formatDuration, formatMs, formatPercent, plural } from '../format'
 import { ClusterView } from './ClusterView'
-
-function useNow(periodMs: number): number {
-  const [now, setNow] = useState(Date.now())
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), periodMs)
-    return () => clearInterval(timer)
-  }, [periodMs])
-  return now
-}
 
 function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfig; onChange(l: ListenerConfig): void; onRemove?(): void }) {
   return (
@@ -60,15 +52,40 @@ function toStart(config: ServerConfig): ServerConfig {
   return { ...config, cluster: redis ? { redis, nodeId: config.cluster!.nodeId.trim() } : null }
 }
 
+/** Per listener: sessions, msgs/s and output pending; and the largest rooms, with how many there are. */
+function Aggregates({ listeners, rooms, roomCount }: Pick<MetricsSnapshot, 'listeners' | 'rooms' | 'roomCount'>) {
+  return (
+    <div className="aggregates">
+      <ul aria-label="listeners">
+        {listeners.map((l) => (
+          <li key={l.listener}>
+            {l.listener}: {plural(l.sessions, 'session')}, {formatCount(l.msgsInPerSec)} msgs/s in, {formatBytes(l.queuedBytes)} pending
+          </li>
+        ))}
+      </ul>
+      {roomCount > 0 && (
+        <p className="muted" aria-label="rooms">
+          {plural(roomCount, 'room')}
+          {': '}
+          {rooms.map((r) => `${r.room} ${formatCount(r.members)}`).join(', ')}
+          {roomCount > rooms.length ? ', …' : ''}
+        </p>
+      )}
+    </div>
+  )
+}
+
 export function ServerCard() {
   const api = useApi()
   const server = useAppStore((s) => s.server)
-  const totals = useAppStore((s) => s.latest?.totals ?? null)
-  const cluster = useAppStore((s) => s.latest?.cluster ?? null)
+  const latest = useAppStore((s) => s.latest)
+  const totals = latest?.totals ?? null
+  const cluster = latest?.cluster ?? null
+  // The server's own clock, as the totals below: never ahead of its start, whatever this window's clock says.
+  const uptimeMs = latest?.uptimeMs ?? null
   const [draft, setDraft] = useState<ServerConfig | null>(null)
   // A start the host refused outright (arguments that do not fit), as opposed to one that failed to start.
   const [refused, setRefused] = useState<string | null>(null)
-  const now = useNow(1000)
   const config = draft ?? server?.config ?? DEFAULT_SERVER_CONFIG
   const status = server?.status ?? 'stopped'
   const editable = status === 'stopped'
@@ -96,7 +113,11 @@ export function ServerCard() {
         <span className={`badge ${status}`} data-testid="server-status">
           {status}
         </span>
-        {running && server?.startedAt && <span className="muted">up {formatDuration(now - server.startedAt)}</span>}
+        {running && uptimeMs !== null && (
+          <span className="muted" data-testid="uptime">
+            up {formatDuration(uptimeMs)}
+          </span>
+        )}
       </header>
       <fieldset disabled={!editable}>
         <legend>Listeners</legend>
@@ -209,10 +230,18 @@ export function ServerCard() {
           <dd>
             {formatMs(totals.logicLatencyP50Ms)} / {formatMs(totals.logicLatencyP99Ms)}
           </dd>
-          <dt>loop lag p99</dt>
-          <dd>{formatMs(totals.eventLoopLagP99Ms)}</dd>
+          <dt>loop lag p99 / max</dt>
+          <dd data-testid="loop-lag">
+            {formatMs(totals.eventLoopLagP99Ms)} / {formatMs(totals.eventLoopLagMaxMs)}
+          </dd>
+          <dt>output pending</dt>
+          <dd data-testid="output-pending">
+            {formatBytes(totals.queuedBytes)}
+            {totals.slowConsumers > 0 && <span className="badge warn">{plural(totals.slowConsumers, 'slow consumer')} dropped</span>}
+          </dd>
         </dl>
       )}
+      {running && latest && <Aggregates listeners={latest.listeners} rooms={latest.rooms} roomCount={latest.roomCount} />}
       {running && cluster && <ClusterView cluster={cluster} />}
     </section>
   )

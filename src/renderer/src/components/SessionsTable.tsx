@@ -1,14 +1,16 @@
 import { useVirtualizer } from '@tanstack/react-virtual'
-import { useMemo, useRef, useState } from 'react'
-import type { MetricsSnapshot, SessionMetrics } from '../../../shared/telemetry'
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { DEFAULT_SESSION_QUERY, type RemoteSession, type SessionMetrics, type SessionSort } from '../../../shared/telemetry'
 import { useApi, useAppStore } from '../context'
 import { formatBytes, formatCount, formatDuration } from '../format'
+import { OutputPending } from './OutputPending'
+import { SlowConsumers } from './SlowConsumers'
 
-type Counter = 'bytesIn' | 'bytesOut' | 'msgsIn' | 'msgsOut' | 'queuedBytes' | 'rateLimited'
+type Counter = 'bytesIn' | 'bytesOut' | 'msgsIn' | 'msgsOut' | 'queuedBytes' | 'rateLimited' | 'msgsInPerSec' | 'idleMs' | 'overSoftMs'
 
 /**
- * A session of this server, or of another node of the cluster as that node registered it in Redis
- * (`remoteNode`): those have no codec or traffic counters here, which stay on their node.
+ * A session of this server (from the page the host sent), or of another node of the cluster as that node
+ * registered it in Redis (`remoteNode`): those have no codec or traffic counters here, which stay on their node.
  */
 type Row = Omit<SessionMetrics, Counter | 'codec'> &
   Partial<Pick<SessionMetrics, Counter | 'codec'>> & {
@@ -17,7 +19,8 @@ type Row = Omit<SessionMetrics, Counter | 'codec'> &
     remoteNode: boolean
   }
 
-type Column = { key: Exclude<keyof Row, 'remoteNode'> | 'age'; label: string; numeric?: boolean }
+/** `sort`: the host sorts the page by it (most first); the other columns are as the host sent them. */
+type Column = { key: Exclude<keyof Row, 'remoteNode' | 'overSoftMs'> | 'age'; label: string; numeric?: boolean; sort?: SessionSort }
 
 const NODE_COLUMN: Column = { key: 'node', label: 'node' }
 /** A cluster's nodes may share ports and codecs: the listener's name says which of this node's, and a remote's codec. */
@@ -29,12 +32,13 @@ const COLUMNS: Column[] = [
   { key: 'room', label: 'room' },
   { key: 'remote', label: 'remote' },
   { key: 'codec', label: 'codec' },
-  { key: 'age', label: 'age', numeric: true },
+  { key: 'age', label: 'age', numeric: true, sort: 'age' },
+  { key: 'idleMs', label: 'idle', numeric: true, sort: 'idle' },
+  { key: 'msgsInPerSec', label: 'msgs/s', numeric: true, sort: 'rate' },
   { key: 'msgsIn', label: 'msgs in', numeric: true },
   { key: 'msgsOut', label: 'msgs out', numeric: true },
-  { key: 'bytesIn', label: 'bytes in', numeric: true },
   { key: 'bytesOut', label: 'bytes out', numeric: true },
-  { key: 'queuedBytes', label: 'queued', numeric: true },
+  { key: 'queuedBytes', label: 'output pending', numeric: true, sort: 'pending' },
   { key: 'rateLimited', label: 'rate-dropped', numeric: true }
 ]
 
@@ -46,68 +50,71 @@ function columnsFor(clustered: boolean): Column[] {
   return COLUMNS.flatMap((column) => (column.key === 'id' ? [column, NODE_COLUMN] : column.key === 'codec' ? [LISTENER_COLUMN] : [column]))
 }
 
-function sortValue(row: Row, key: Column['key']): number | string {
-  if (key === 'age') return -row.connectedAt
-  // A remote session's missing counters sort below every real count.
-  return row[key] ?? (key === 'node' || key === 'nick' || key === 'room' ? '' : -1)
-}
-
-function cell(row: Row, key: Column['key'], now: number): string {
+function Cell({ row, column, now }: { row: Row; column: Column; now: number }) {
+  const { key } = column
   switch (key) {
     case 'age':
-      return formatDuration(now - row.connectedAt)
+      return <>{formatDuration(now - row.connectedAt)}</>
+    case 'idleMs':
+      return <>{row.idleMs === undefined ? '–' : formatDuration(row.idleMs)}</>
+    case 'queuedBytes':
+      return row.queuedBytes === undefined ? <>–</> : <OutputPending queuedBytes={row.queuedBytes} overSoftMs={row.overSoftMs ?? null} />
     case 'bytesIn':
     case 'bytesOut':
-    case 'queuedBytes':
-      return row[key] === undefined ? '–' : formatBytes(row[key])
+      return <>{row[key] === undefined ? '–' : formatBytes(row[key])}</>
     case 'msgsIn':
     case 'msgsOut':
     case 'rateLimited':
-      return row[key] === undefined ? '–' : formatCount(row[key])
+    case 'msgsInPerSec':
+      return <>{row[key] === undefined ? '–' : formatCount(row[key])}</>
     default:
-      return String(row[key] ?? '–')
+      return <>{String(row[key] ?? '–')}</>
   }
-}
-
-/** This server's sessions, and with a cluster, every other node's (as far as Redis lists them). */
-function allRows(snapshot: MetricsSnapshot | null): Row[] {
-  if (!snapshot) return []
-  const ownNode = snapshot.cluster?.nodeId ?? null
-  const local: Row[] = snapshot.sessions.map((session) => ({ ...session, node: ownNode, remoteNode: false }))
-  const remote: Row[] = (snapshot.cluster?.remoteSessions ?? []).map((session) => ({ ...session, remoteNode: true }))
-  return local.concat(remote)
 }
 
 const rowKey = (row: Row) => (row.remoteNode ? `${row.node}:${row.id}` : String(row.id))
 
-/** Every live session, sortable and filterable; only the rows in view are in the DOM, so 10,000 stay smooth. */
+/** Another node's sessions, as far as Redis lists them, kept by the same filter the host applies to ours. */
+function remoteRows(sessions: RemoteSession[], filter: string): Row[] {
+  const needle = filter.trim().toLowerCase()
+  return sessions
+    .filter((s) => !needle || [s.node, s.nick, s.room ?? '', s.remote].some((text) => text.toLowerCase().includes(needle)))
+    .map((session) => ({ ...session, remoteNode: true }))
+}
+
+/**
+ * This server's sessions, a page at a time: the host sorts, filters and cuts them, so a viewer of 10,000 is
+ * sent 100. With a cluster, the other nodes' sessions Redis lists follow the first page.
+ */
 export function SessionsTable() {
   const api = useApi()
-  const snapshot = useAppStore((s) => s.latest)
-  const [filter, setFilter] = useState('')
+  const page = useAppStore((s) => s.sessionPage)
+  const cluster = useAppStore((s) => s.latest?.cluster ?? null)
+  const now = useAppStore((s) => s.latest?.at) ?? Date.now()
+  const [query, setQuery] = useState(DEFAULT_SESSION_QUERY)
   /** Why the last Kick did nothing: the session (or its node) was gone, or Redis refused. */
   const [kickProblem, setKickProblem] = useState<string | null>(null)
-  const [sort, setSort] = useState<{ key: Column['key']; descending: boolean }>({ key: 'id', descending: false })
   const scroller = useRef<HTMLDivElement>(null)
 
-  const clustered = Boolean(snapshot?.cluster)
-  const columns = columnsFor(clustered)
-  const all = useMemo(() => allRows(snapshot), [snapshot])
-  // Redis lists a bounded sample of each other node's sessions; the nodes' heartbeats say how many there are.
-  const clusterSessions = snapshot?.cluster?.nodes.reduce((sum, node) => sum + (node.self ? 0 : node.sessions), snapshot.sessions.length)
+  useEffect(() => {
+    api.setSessionQuery(query).catch(() => {})
+  }, [api, query])
 
+  const clustered = cluster !== null
+  const columns = columnsFor(clustered)
+  const remote = useMemo(() => remoteRows(cluster?.remoteSessions ?? [], query.filter), [cluster, query.filter])
   const rows = useMemo(() => {
-    const needle = filter.trim().toLowerCase()
-    const kept = needle
-      ? all.filter((r) => `${r.id} ${r.node ?? ''} ${r.nick ?? ''} ${r.room ?? ''} ${r.remote} ${r.listener}`.toLowerCase().includes(needle))
-      : all.slice()
-    const direction = sort.descending ? -1 : 1
-    return kept.sort((a, b) => {
-      const x = sortValue(a, sort.key)
-      const y = sortValue(b, sort.key)
-      return (x < y ? -1 : x > y ? 1 : 0) * direction
-    })
-  }, [all, filter, sort])
+    const ownNode = cluster?.nodeId ?? null
+    const local: Row[] = (page?.rows ?? []).map((session) => ({ ...session, node: ownNode, remoteNode: false }))
+    return query.offset === 0 ? local.concat(remote) : local
+  }, [page, cluster, remote, query.offset])
+  // Whatever page is shown: this node's sessions as the host counted them, and the other nodes' Redis listed.
+  const matched = (page?.matched ?? 0) + remote.length
+  const total = (page?.total ?? 0) + (cluster?.remoteSessions.length ?? 0)
+  // Redis lists a bounded sample of each other node's sessions; the nodes' heartbeats say how many there are.
+  const clusterSessions = cluster?.nodes.reduce((sum, node) => sum + (node.self ? 0 : node.sessions), page?.total ?? 0)
+  const first = page && page.matched > 0 ? page.query.offset + 1 : 0
+  const last = page ? page.query.offset + page.rows.length : 0
 
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -116,7 +123,6 @@ export function SessionsTable() {
     overscan: 10,
     initialRect: { width: 1000, height: 400 }
   })
-  const now = snapshot?.at ?? Date.now()
 
   const kick = (row: Row) => {
     setKickProblem(null)
@@ -127,20 +133,38 @@ export function SessionsTable() {
       (error: Error) => setKickProblem(`${whose} was not kicked: ${error.message}`)
     )
   }
+  const turnPage = (pages: number) => setQuery((q) => ({ ...q, offset: Math.max(0, q.offset + pages * q.limit) }))
 
   return (
     <section className="card sessions" aria-label="sessions">
       <header>
         <h2>Sessions</h2>
         <span className="muted" data-testid="session-count">
-          {rows.length === all.length ? rows.length : `${rows.length} of ${all.length}`}
+          {matched === total ? total : `${matched} of ${total}`}
         </span>
-        {clusterSessions !== undefined && clusterSessions > all.length && (
+        {clusterSessions !== undefined && clusterSessions > total && (
           <span className="muted" data-testid="cluster-session-count">
             of {clusterSessions} in the cluster
           </span>
         )}
-        <input type="search" placeholder={clustered ? 'filter: id, node, nick, room, address' : 'filter: id, nick, room, address'} value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="filter sessions" />
+        <input
+          type="search"
+          placeholder={clustered ? 'filter: node, nick, room, address' : 'filter: nick, room, address'}
+          value={query.filter}
+          onChange={(e) => setQuery((q) => ({ ...q, filter: e.target.value, offset: 0 }))}
+          aria-label="filter sessions"
+        />
+        <span className="pager">
+          <button type="button" className="ghost" disabled={query.offset === 0} onClick={() => turnPage(-1)} aria-label="previous page">
+            ‹
+          </button>
+          <span className="muted" data-testid="page-rows">
+            {first}–{last} of {page?.matched ?? 0}
+          </span>
+          <button type="button" className="ghost" disabled={!page || last >= page.matched} onClick={() => turnPage(1)} aria-label="next page">
+            ›
+          </button>
+        </span>
       </header>
       {kickProblem && (
         <p className="error" role="alert">
@@ -148,19 +172,26 @@ export function SessionsTable() {
         </p>
       )}
       <div className={`table-head${clustered ? ' clustered' : ''}`} role="row">
-        {columns.map((column) => (
-          <button
-            key={column.key}
-            type="button"
-            role="columnheader"
-            className={`col col-${column.key}${column.numeric ? ' numeric' : ''}`}
-            aria-sort={sort.key === column.key ? (sort.descending ? 'descending' : 'ascending') : 'none'}
-            onClick={() => setSort((s) => ({ key: column.key, descending: s.key === column.key ? !s.descending : false }))}
-          >
-            {column.label}
-            {sort.key === column.key ? (sort.descending ? ' ▾' : ' ▴') : ''}
-          </button>
-        ))}
+        {columns.map((column) =>
+          column.sort ? (
+            <button
+              key={column.key}
+              type="button"
+              role="columnheader"
+              className={`col col-${column.key} numeric`}
+              aria-sort={query.sort === column.sort ? 'descending' : 'none'}
+              title="sorted by the server, most first"
+              onClick={() => setQuery((q) => ({ ...q, sort: column.sort!, offset: 0 }))}
+            >
+              {column.label}
+              {query.sort === column.sort ? ' ▾' : ''}
+            </button>
+          ) : (
+            <span key={column.key} role="columnheader" className={`col col-${column.key}${column.numeric ? ' numeric' : ''}`}>
+              {column.label}
+            </span>
+          )
+        )}
         <span className="col col-action" />
       </div>
       <div ref={scroller} className="table-body" role="table" aria-label="live sessions">
@@ -178,7 +209,7 @@ export function SessionsTable() {
               >
                 {columns.map((column) => (
                   <span key={column.key} role="cell" className={`col col-${column.key}${column.numeric ? ' numeric' : ''}`}>
-                    {cell(row, column.key, now)}
+                    <Cell row={row} column={column} now={now} />
                   </span>
                 ))}
                 <span className="col col-action">
@@ -196,6 +227,7 @@ export function SessionsTable() {
           })}
         </div>
       </div>
+      <SlowConsumers />
     </section>
   )
 }

@@ -1,5 +1,5 @@
 import { useAppStore } from '../context'
-import { formatCount, formatMs } from '../format'
+import { formatCount, formatMs, plural } from '../format'
 import { LoadForm } from './LoadForm'
 import { LoadRuns } from './LoadRuns'
 import { LoadSummary } from './LoadSummary'
@@ -22,7 +22,7 @@ function LoadProgressLine() {
       <span>
         {progress.deliveries.toLocaleString('en')} / {progress.expected.toLocaleString('en')} delivered
       </span>
-      {progress.errors > 0 && <span className="error">{formatCount(progress.errors)} errors</span>}
+      {progress.errors > 0 && <span className="error">{plural(progress.errors, 'error')}</span>}
     </p>
   )
 }

@@ -26,6 +26,7 @@ export function bridgeApiToStore(api: SwitchboardApi, store: AppStore): () => vo
   const unsubscribe = [
     api.onServerState(s.setServer),
     api.onMetrics(s.pushMetrics),
+    api.onSessions(s.setSessionPage),
     api.onLog(s.appendLog),
     api.onClientState(s.setClient),
     api.onClientFrames(s.appendFrames),
@@ -36,5 +37,7 @@ export function bridgeApiToStore(api: SwitchboardApi, store: AppStore): () => vo
   // Earlier runs (of any window) for comparison; a host without the traffic lab just leaves the list empty.
   api.getLoadRuns().then(s.mergeLoadRuns, () => {})
   api.getLastLoadConfig().then(s.setLastLoadConfig, () => {})
+  // The charts' last minutes, kept by the host: a reloaded window does not start from empty charts.
+  api.getMetricsHistory().then(s.loadMetricsHistory, () => {})
   return () => unsubscribe.forEach((off) => off())
 }
