@@ -257,23 +257,31 @@ export class SwitchboardHost {
   }
 
   /**
-   * A snapshot goes to every peer, and its chart point into the history; each peer gets its page of sessions,
-   * computed once per distinct query and sent as one object, which the web host encodes once.
+   * A snapshot goes to every peer, and its chart point into the history. Then each peer gets its page of
+   * sessions: computed once per distinct query, each in an event-loop turn of its own (a page walks every
+   * session: three viewers' pages in one turn with the snapshot would hold up the sessions' I/O three times
+   * as long), and sent as one object, which the web host encodes once.
    */
   private publish(snapshot: MetricsSnapshot): void {
     this.chart.push(chartPoint(snapshot))
     if (this.chart.length > CHART_POINTS) this.chart.shift()
     this.broadcast('onMetrics', snapshot)
-    const pages = new Map<string, SessionPage>()
+    const viewers = new Map<string, HostPeer[]>()
     for (const peer of this.peers) {
       if (peer.sessionQuery === null) continue
       const key = JSON.stringify(peer.sessionQuery)
-      const page = pages.get(key) ?? this.sessionPage(peer.sessionQuery)
+      viewers.set(key, [...(viewers.get(key) ?? []), peer])
+    }
+    const next = (queries: HostPeer[][]): void => {
+      const [peers, ...rest] = queries
+      if (!peers) return
+      const page = this.sessionPage(peers[0].sessionQuery!)
       // The server is gone (a stop overtook the snapshot): nobody gets a page.
       if (!page) return
-      pages.set(key, page)
-      peer.channel.send('onSessions', page)
+      for (const peer of peers) if (this.peers.has(peer)) peer.channel.send('onSessions', page)
+      setImmediate(next, rest)
     }
+    setImmediate(next, [...viewers.values()])
   }
 
   /** The last minutes of chart points (across restarts: a stop shows as a gap). */
