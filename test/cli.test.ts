@@ -6,12 +6,14 @@ import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
 import { parseLoadArgs } from '../src/main/cli/load-args'
+import { StatusLine } from '../src/main/cli/status'
 import { DEFAULTS } from '../src/main/core/server/options'
 import { CLUSTER_TUNING } from '../src/main/core/cluster/cluster-chat'
 import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
 import { joinLine, TestClient, waitFor } from './helpers'
+import { snapshot } from './telemetry-fixtures'
 
 const CLI = resolve('out/main/cli.js')
 
@@ -100,6 +102,18 @@ describe('switchboard serve arguments', () => {
   ])('refuses %j', (argv, message) => {
     expect(() => parseServeArgs(argv)).toThrow(UsageError)
     expect(() => parseServeArgs(argv)).toThrow(message)
+  })
+})
+
+describe('the status line', () => {
+  it('says the worst queue peak and lag of the snapshots it skipped, and starts over after each line', () => {
+    const status = new StatusLine(1000)
+    const lags = [[1, 2], [40, 95], [3, 4], [2, 3], [1, 1]]
+    const lines = lags.map(([p99, max], i) => status.take(snapshot(1000 + i * 250, { totals: { eventLoopLagP99Ms: p99, eventLoopLagMaxMs: max, logicQueuePeak: i === 1 ? 700 : 5 } })))
+    expect(lines.slice(0, 4)).toEqual([expect.stringContaining('lag p99 1.00ms max 2.00ms'), null, null, null])
+    expect(lines[4]).toContain('lag p99 40ms max 95ms')
+    expect(lines[4]).toContain('peak 700')
+    expect(status.take(snapshot(3000, { totals: { eventLoopLagP99Ms: 2, eventLoopLagMaxMs: 3 } }))).toContain('lag p99 2.00ms max 3.00ms')
   })
 })
 

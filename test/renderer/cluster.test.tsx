@@ -6,7 +6,7 @@ import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
 import type { AppStore } from '../../src/renderer/src/store'
 import type { ServerConfig, ServerState } from '../../src/shared/contract'
 import { DEFAULT_SESSION_QUERY, MAX_PAGE_ROWS, type ClusterMetrics, type MetricsSnapshot, type SessionMetrics } from '../../src/shared/telemetry'
-import { sessionPage, snapshot as fixture } from './fixtures'
+import { sessionPage, snapshot as fixture } from '../telemetry-fixtures'
 import { renderWithHost, renderWithStore, TEST_CONFIG, type Harness, type RecordedCall } from './harness'
 
 /**

@@ -15,7 +15,7 @@ import { createWebSocketTransport } from '../../src/renderer/src/transport/webso
 import { createApiProxy, type ServerState } from '../../src/shared/contract'
 import { MAX_PAGE_ROWS, type SessionMetrics } from '../../src/shared/telemetry'
 import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
-import { snapshot } from './fixtures'
+import { snapshot } from '../telemetry-fixtures'
 import { renderWithHost, renderWithStore, TEST_CONFIG, type Harness } from './harness'
 
 let harness: Harness | undefined

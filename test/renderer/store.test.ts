@@ -5,7 +5,7 @@ import { applyLine, emptyChat } from '../../src/renderer/src/store/chat'
 import { MESSAGE_CAP } from '../../src/renderer/src/store/client-slice'
 import { LOG_CAP } from '../../src/renderer/src/store/log-slice'
 import { HISTORY_POINTS } from '../../src/renderer/src/store/series'
-import { sessionPage, snapshot as fixture } from './fixtures'
+import { sessionPage, snapshot as fixture } from '../telemetry-fixtures'
 
 function snapshot(at: number, queue: number): MetricsSnapshot {
   return fixture(at, {

@@ -6,7 +6,7 @@ import { SwitchboardHost } from '../host/host'
 import { createSettingsFile } from '../host/settings'
 import { startWebHost, type WebHost } from '../web/web-host'
 import type { ServeArgs } from './args'
-import { formatStatus } from './status'
+import { StatusLine } from './status'
 
 export interface ServePaths {
   workerFile: string
@@ -34,16 +34,13 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
   logToConsole(api, args.verbose)
-  let lastStatus = 0
-  // Each snapshot's queue peak covers its own 250 ms: a line skips some, so it says the deepest of them.
-  let peak = 0
-  api.onMetrics((snapshot) => {
-    peak = Math.max(peak, snapshot.totals.logicQueuePeak)
-    if (args.statusMs === 0 || snapshot.at - lastStatus < args.statusMs - 50) return
-    lastStatus = snapshot.at
-    console.log(formatStatus({ ...snapshot.totals, logicQueuePeak: peak }, snapshot.cluster))
-    peak = 0
-  })
+  if (args.statusMs > 0) {
+    const status = new StatusLine(args.statusMs)
+    api.onMetrics((snapshot) => {
+      const line = status.take(snapshot)
+      if (line !== null) console.log(line)
+    })
+  }
 
   const state = await api.startServer(host.serverState.config).catch((error: Error) => ({ status: 'refused', error: error.message }) as const)
   if (state.status !== 'running') {

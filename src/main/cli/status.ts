@@ -1,4 +1,4 @@
-import type { ClusterMetrics, TotalsMetrics } from '../../shared/telemetry'
+import type { ClusterMetrics, MetricsSnapshot, TotalsMetrics } from '../../shared/telemetry'
 import { compact, ms } from './format'
 
 /** A node's view of its cluster: nodes alive, the worst stream lag, and trouble only when there is some. */
@@ -21,7 +21,7 @@ export function formatStatus(t: TotalsMetrics, cluster: ClusterMetrics | null = 
     `out ${compact.format(t.msgsOutPerSec)} msg/s (${compact.format(t.bytesOutPerSec)}B/s)`,
     `queue ${t.logicQueueDepth} peak ${t.logicQueuePeak}${t.readingPaused ? ' PAUSED' : ''}${t.sessionsHeld > 0 ? ` held ${t.sessionsHeld}` : ''}`,
     `logic ${pool} p50 ${ms(t.logicLatencyP50Ms)} p99 ${ms(t.logicLatencyP99Ms)}`,
-    `lag ${ms(t.eventLoopLagP99Ms)}`,
+    `lag p99 ${ms(t.eventLoopLagP99Ms)} max ${ms(t.eventLoopLagMaxMs)}`,
     // Faults and limits only when there are any: a quiet status line on a good day.
     ...(t.rateLimited > 0 ? [`rate-limited ${t.rateLimited}`] : []),
     ...(t.queuedBytes > 0 ? [`output queued ${compact.format(t.queuedBytes)}B`] : []),
@@ -29,4 +29,30 @@ export function formatStatus(t: TotalsMetrics, cluster: ClusterMetrics | null = 
     ...(t.batchesRedone > 0 ? [`batches redone ${t.batchesRedone} (${t.batchTimeouts} past deadline)`] : []),
     ...(cluster ? [formatCluster(cluster)] : [])
   ].join(' | ')
+}
+
+/** The figures a line keeps the worst of, over the snapshots since the last line. */
+type Worst = Pick<TotalsMetrics, 'logicQueuePeak' | 'eventLoopLagP99Ms' | 'eventLoopLagMaxMs'>
+const NONE: Worst = { logicQueuePeak: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0 }
+
+/**
+ * One status line every `periodMs` from the 4 Hz snapshots. Each snapshot's queue peak and lag cover its own
+ * 250 ms: a line that skipped three says the worst of them, so a stall the control room showed is here too.
+ */
+export class StatusLine {
+  private lastAt = 0
+  private worst = NONE
+
+  constructor(private readonly periodMs: number) {}
+
+  /** The line to print now, or null until the period has passed. */
+  take({ at, totals, cluster }: MetricsSnapshot): string | null {
+    const worst = { ...this.worst }
+    for (const key of Object.keys(worst) as (keyof Worst)[]) worst[key] = Math.max(worst[key], totals[key])
+    this.worst = worst
+    if (at - this.lastAt < this.periodMs - 50) return null
+    this.lastAt = at
+    this.worst = NONE
+    return formatStatus({ ...totals, ...worst }, cluster)
+  }
 }

@@ -1,5 +1,5 @@
 // Snapshots and pages as the host sends them, for tests that feed the store without a server behind it.
-import { DEFAULT_SESSION_QUERY, type MetricsSnapshot, type SessionMetrics, type SessionPage, type TotalsMetrics } from '../../src/shared/telemetry'
+import { DEFAULT_SESSION_QUERY, type MetricsSnapshot, type SessionMetrics, type SessionPage, type TotalsMetrics } from '../src/shared/telemetry'
 
 /** A quiet server's totals: all zero (no latency yet, reading not paused), but for what a test sets. */
 export function totals(set: Partial<TotalsMetrics> = {}): TotalsMetrics {
