@@ -159,6 +159,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly limitEnds: Record<LimitEnd, number> = { 'slow-consumer': 0, 'idle-timeout': 0, 'partial-timeout': 0, 'rate-limited': 0 }
   /** Output pending for every session, as each last reported it: what maxTotalOutputBytes caps. */
   private outputBytes = 0
+  /** Set while makeOutputRoom counts again and drops: the reports it causes must not start it over. */
+  private makingRoom = false
   private readonly slowDrops: SlowDrop[] = []
 
   constructor(options: Partial<ServerOptions> & Pick<ServerOptions, 'listeners'>) {
@@ -471,20 +473,28 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
 
   onOutputChanged(_session: Session, delta: number): void {
     this.outputBytes += delta
-    if (delta > 0 && this.outputBytes > this.options.maxTotalOutputBytes) this.makeOutputRoom()
+    if (delta > 0 && !this.makingRoom && this.outputBytes > this.options.maxTotalOutputBytes) this.makeOutputRoom()
   }
 
   /**
-   * The node holds more output than it may: the sessions holding the most are dropped, largest first, until
-   * it is back under its cap. They are the slowest readers; a broadcast frame queued for many is counted for
-   * each, so the cap bounds memory from above.
+   * The node may hold more output than it may. Sessions report as they flush, so what the kernel took since
+   * is counted again first; if it is still over its cap, the sessions holding the most are dropped, largest
+   * first, until it is back under it. They are the slowest readers; a broadcast frame queued for many is
+   * counted for each, so the cap bounds memory from above.
    */
   private makeOutputRoom(): void {
     const cap = this.options.maxTotalOutputBytes
-    const largest = [...this.sessions.values()].filter((s) => s.open).sort((a, b) => b.queuedBytes - a.queuedBytes)
-    for (const session of largest) {
-      if (this.outputBytes <= cap) break
-      session.destroy(`${SLOW_CONSUMER}: the server's output memory cap (${cap} bytes) was reached, and this session held the most (${session.queuedBytes} bytes)`)
+    this.makingRoom = true
+    try {
+      for (const session of this.sessions.values()) session.reportOutput()
+      if (this.outputBytes <= cap) return
+      const largest = [...this.sessions.values()].filter((s) => s.open).sort((a, b) => b.queuedBytes - a.queuedBytes)
+      for (const session of largest) {
+        if (this.outputBytes <= cap) break
+        session.destroy(`${SLOW_CONSUMER}: the server's output memory cap (${cap} bytes) was reached, and this session held the most (${session.queuedBytes} bytes)`)
+      }
+    } finally {
+      this.makingRoom = false
     }
   }
 

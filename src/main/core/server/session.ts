@@ -196,16 +196,21 @@ export class Session {
     this.output.push(frame)
     this.outputBytes += frame.length
     this.msgsOut += messages
-    return this.applyOutputLimits()
+    return this.withinLimits(this.queuedBytes)
+  }
+
+  /** The output limits, and the node's share of its output: at drain and by the sweep (enqueue checks the limits alone). */
+  applyOutputLimits(): boolean {
+    if (!this.withinLimits(this.queuedBytes)) return false
+    this.reportOutput()
+    return this.open
   }
 
   /**
-   * Applies the output limits to what is pending now, and tells the node its new share; false if the session
-   * was dropped for it, here or by the node making room. A hard limit cuts at once; a soft one only when
-   * output stayed above it for its whole grace period, so a reader that pauses and catches up is kept.
+   * False if `pending` cost the session its place (it is dropped). A hard limit cuts at once; a soft one only
+   * when output stayed above it for its whole grace period, so a reader that pauses and catches up is kept.
    */
-  applyOutputLimits(): boolean {
-    const pending = this.queuedBytes
+  private withinLimits(pending: number): boolean {
     const { maxOutputBytes, softOutputBytes, softOutputMs } = this.limits
     if (pending > maxOutputBytes) {
       this.destroy(`${SLOW_CONSUMER}: more than ${maxOutputBytes} bytes of output queued`)
@@ -221,8 +226,7 @@ export class Session {
     } else {
       this.overSoftSince = null
     }
-    this.report(pending)
-    return this.open
+    return true
   }
 
   /** How long its output has stayed over the soft limit (ms), or null while under it. */
@@ -230,8 +234,14 @@ export class Session {
     return this.overSoftSince === null ? null : now - this.overSoftSince
   }
 
-  private report(pending: number): void {
-    if (this.reported === pending || this.reported < 0) return
+  /**
+   * Tells the node how much output it holds now: once a turn, as it flushes (not per frame: a broadcast is
+   * one frame for every member), at drain, and when the node counts again before making room.
+   */
+  reportOutput(): void {
+    if (this.reported < 0) return
+    const pending = this.queuedBytes
+    if (pending === this.reported) return
     const delta = pending - this.reported
     this.reported = pending
     this.host.onOutputChanged(this, delta)
@@ -245,10 +255,6 @@ export class Session {
     if (share > 0) this.host.onOutputChanged(this, -share)
   }
 
-  /** The socket took a write into the kernel: what is pending shrank. */
-  private readonly onWritten = (): void => {
-    if (this.reported > 0) this.report(this.queuedBytes)
-  }
 
   private requestFlush(when: FlushWhen): void {
     this.flushRequested = when
@@ -258,14 +264,15 @@ export class Session {
   /** Hands everything queued so far to the socket as one write. */
   flush(): void {
     this.flushRequested = null
-    if (this.awaitingDrain || this.socket.destroyed) return
-    if (this.output.length > 0) {
+    if (this.socket.destroyed) return
+    if (!this.awaitingDrain && this.output.length > 0) {
       const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output, this.outputBytes)
       this.output = []
       this.outputBytes = 0
       this.bytesOut += data.length
-      if (!this.socket.write(data, this.onWritten)) this.awaitingDrain = true
+      if (!this.socket.write(data)) this.awaitingDrain = true
     }
+    this.reportOutput()
     if (this.ending && !this.awaitingDrain) this.socket.end()
   }
 
