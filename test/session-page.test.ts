@@ -146,6 +146,19 @@ describe('the host and its viewers', () => {
     const history = (await host.attach(recorder().channel).invoke('getMetricsHistory', [])) as { at: number }[]
     expect(history.length).toBeGreaterThanOrEqual(2)
     expect(history.map((p) => p.at)).toEqual([...history.map((p) => p.at)].sort((x, y) => x - y))
+
+    // A viewer that asks for another page right after a snapshot, before its pages went out, is not sent
+    // the page it no longer looks at (its group's), only the new one.
+    const server = (host as unknown as { server: ChatServer }).server
+    const changed = query({ sort: 'idle', limit: 1 })
+    const sentBefore = a.pages().length
+    await new Promise<void>((resolve) => {
+      server.once('metrics', () => {
+        void peers[0].peer.invoke('setSessionQuery', [changed]).then(() => resolve())
+      })
+    })
+    await waitFor('pages after the change', () => b.pages().length > 0 && a.pages().length >= sentBefore + 3)
+    expect(a.pages().slice(sentBefore).map((page) => page.query)).toEqual(a.pages().slice(sentBefore).map(() => changed))
   })
 })
 

@@ -90,6 +90,15 @@ describe('settings in a file', () => {
     expect(() => parseSettings(JSON.stringify({ ...SETTINGS, server: { ...SETTINGS.server, limits: { ...older, maxRate: -1 } } }))).toThrow(/maxRate/)
   })
 
+  it('moves a file from before the soft limit off the old 1 MiB hard default, and keeps a hard limit the user chose', () => {
+    const { softOutputBytes: _, softOutputMs: __, maxTotalOutputBytes: ___, ...older } = SETTINGS.server.limits
+    const read = (maxOutputBytes: number) => parseSettings(JSON.stringify({ ...SETTINGS, server: { ...SETTINGS.server, limits: { ...older, maxOutputBytes } } })).server.limits
+    expect(read(1 << 20).maxOutputBytes).toBe(DEFAULT_LIMITS.maxOutputBytes)
+    expect(read(2 << 20).maxOutputBytes).toBe(2 << 20)
+    // Written by this build: 1 MiB with a soft limit beside it is a choice, kept.
+    expect(parseSettings(JSON.stringify({ ...SETTINGS, server: { ...SETTINGS.server, limits: { ...SETTINGS.server.limits, maxOutputBytes: 1 << 20 } } })).server.limits.maxOutputBytes).toBe(1 << 20)
+  })
+
   it('says why a save failed, and does not throw', async () => {
     const dir = tempDir()
     // A file where its folder should be: no folder can be made there.

@@ -150,9 +150,16 @@ describe('the output limits, one by one', () => {
       // 16 MB: more than the kernel holds for a reader that does not read, so the server's queue grows.
       flood(sender, 16_000)
       await waitFor('the lagging reader over the soft limit', () => pending(laggingId) > 64 << 10, 10_000)
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await new Promise((resolve) => setTimeout(resolve, 700))
       lagging.socket.resume()
       await waitFor('the lagging reader caught up', () => pending(laggingId) === 0, 10_000)
+      // A second stop, over the limit again: with the first, longer than the grace, but each one shorter.
+      lagging.socket.pause()
+      flood(sender, 16_000)
+      await waitFor('the lagging reader over the soft limit again', () => pending(laggingId) > 64 << 10, 10_000)
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      lagging.socket.resume()
+      await waitFor('the lagging reader caught up again', () => pending(laggingId) === 0, 10_000)
       // The stalled one stays over the limit with nothing new queued for it: the sweep cuts it.
       await waitFor('the stalled reader cut', () => ends.some((e) => e.sessionId === stalledId), 10_000)
       expect(ends.find((e) => e.sessionId === stalledId)!.text).toMatch(/slow consumer: more than 65536 bytes of output queued for 1\.5s/)
@@ -185,6 +192,8 @@ describe('the output limits, one by one', () => {
       expect(sender.closedWith).toBeNull()
       stalled.socket.destroy()
       await sender.close()
+      // Every session's share came back: the node's total does not drift.
+      await waitFor('no output pending', () => server.counters().outputPendingBytes === 0)
     } finally {
       await server.stop()
     }

@@ -253,6 +253,10 @@ describe('SessionsTable of a cluster node', () => {
     expect(listedRows()).toBe(100)
     expect(document.querySelector('[data-node="node-b"]')).toBeNull()
     expect((screen.getByRole('button', { name: 'previous page' }) as HTMLButtonElement).disabled).toBe(false)
+
+    // The sessions leave while this page is shown: the table goes back to the last page there is.
+    act(() => store.getState().setSessionPage(sessionPage([], { query: second, matched: 60, total: 60 })))
+    await waitFor(() => expect(queries(calls).at(-1)).toEqual(DEFAULT_SESSION_QUERY))
   })
 
   it('kicks a session of another node through that node, and one of this node here', async () => {

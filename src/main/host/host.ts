@@ -266,22 +266,26 @@ export class SwitchboardHost {
     this.chart.push(chartPoint(snapshot))
     if (this.chart.length > CHART_POINTS) this.chart.shift()
     this.broadcast('onMetrics', snapshot)
-    const viewers = new Map<string, HostPeer[]>()
+    const viewers = new Map<string, { query: SessionQuery; peers: HostPeer[] }>()
     for (const peer of this.peers) {
       if (peer.sessionQuery === null) continue
-      const key = JSON.stringify(peer.sessionQuery)
-      viewers.set(key, [...(viewers.get(key) ?? []), peer])
+      const key = queryKey(peer.sessionQuery)
+      const group = viewers.get(key) ?? { query: peer.sessionQuery, peers: [] }
+      group.peers.push(peer)
+      viewers.set(key, group)
     }
-    const next = (queries: HostPeer[][]): void => {
-      const [peers, ...rest] = queries
-      if (!peers) return
-      const page = this.sessionPage(peers[0].sessionQuery!)
+    const next = (groups: [string, { query: SessionQuery; peers: HostPeer[] }][]): void => {
+      const [group, ...rest] = groups
+      if (!group) return
+      const [key, { query, peers }] = group
+      const page = this.sessionPage(query)
       // The server is gone (a stop overtook the snapshot): nobody gets a page.
       if (!page) return
-      for (const peer of peers) if (this.peers.has(peer)) peer.channel.send('onSessions', page)
+      // A peer that asked for another page meanwhile was answered then: this one is no longer its page.
+      for (const peer of peers) if (this.peers.has(peer) && peer.sessionQuery && queryKey(peer.sessionQuery) === key) peer.channel.send('onSessions', page)
       setImmediate(next, rest)
     }
-    setImmediate(next, [...viewers.values()])
+    setImmediate(next, [...viewers])
   }
 
   /** The last minutes of chart points (across restarts: a stop shows as a gap). */
@@ -315,6 +319,8 @@ export class SwitchboardHost {
     this.broadcast('onLog', batch)
   }
 }
+
+const queryKey = (query: SessionQuery): string => JSON.stringify(query)
 
 /** One window's (or tab's) view of the host: its calls, and the chat client it owns. */
 export class HostPeer {

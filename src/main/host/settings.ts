@@ -49,11 +49,20 @@ export function parseSettings(text: string): Settings {
   }
 }
 
-/** A limit added since the file was written (such as the soft output limit) takes its default; the rest are checked as they are. */
+/** The hard output limit's default before the soft limit came: a file written then holds it as it was. */
+const OLD_OUTPUT_DEFAULT = 1 << 20
+
+/**
+ * A limit added since the file was written (such as the soft output limit) takes its default; the rest are
+ * checked as they are. A file from before the soft limit that holds the old 1 MiB default for the hard one
+ * takes the new default too: that was the cliff the soft limit replaced, not a choice the user made.
+ */
 function withLimitsAdded(server: unknown): unknown {
   const limits = (server as { limits?: unknown } | null)?.limits
   if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) return server
-  return { ...(server as object), limits: { ...DEFAULT_LIMITS, ...limits } }
+  const kept = limits as Record<string, unknown>
+  const oldDefault = !('softOutputBytes' in kept) && kept.maxOutputBytes === OLD_OUTPUT_DEFAULT
+  return { ...(server as object), limits: { ...DEFAULT_LIMITS, ...kept, ...(oldDefault ? { maxOutputBytes: DEFAULT_LIMITS.maxOutputBytes } : {}) } }
 }
 
 const errorCode = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code

@@ -34,7 +34,8 @@ export function sessionPage(sessions: Iterable<Session>, describe: Describe, que
   return { query, at: Date.now(), matched: kept.length, total: all.length, rows }
 }
 
-type Keyed = { session: Session; key: number }
+/** A session and the figure it is ordered by: most first, ties by id. */
+export type Keyed = { session: Session; key: number }
 
 const before = (a: Keyed, b: Keyed): boolean => a.key > b.key || (a.key === b.key && a.session.id < b.session.id)
 
@@ -42,7 +43,7 @@ const before = (a: Keyed, b: Keyed): boolean => a.key > b.key || (a.key === b.ke
  * The first `count` in order, without sorting them all: a page of 100 out of 10,000 is one pass that keeps
  * the best 100 so far (most sessions fall behind the last of them at one comparison).
  */
-function leading(keyed: Keyed[], count: number): Keyed[] {
+export function leading(keyed: Keyed[], count: number): Keyed[] {
   if (count >= keyed.length / 4) return keyed.sort((a, b) => (before(a, b) ? -1 : 1))
   const best: Keyed[] = []
   for (const item of keyed) {

@@ -7,7 +7,7 @@ import { createInlineExecutor, createPoolExecutor, type LogicExecutor } from '..
 import { FRAME_FAILED, LogicPipeline, type PipelineEntry } from '../logic/pipeline'
 import { calibrateSpin } from '../logic/work'
 import { MetricsSampler } from '../metrics/sampler'
-import { sessionPage, sessionRow, type Describe } from '../metrics/session-page'
+import { leading, sessionPage, sessionRow, type Describe, type Keyed } from '../metrics/session-page'
 import { within } from '../within'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
@@ -74,17 +74,6 @@ const TOP_ROOMS = 20
 const SLOWEST_SHOWN = 5
 const SLOW_DROPS_KEPT = 20
 
-/** Keeps `largest` the (at most) `count` sessions with the most output pending, most first. */
-function keepLargest(largest: Session[], session: Session, count: number): void {
-  const at = largest.findIndex((other) => other.queuedBytes < session.queuedBytes)
-  if (at === -1) {
-    if (largest.length < count) largest.push(session)
-    return
-  }
-  largest.splice(at, 0, session)
-  if (largest.length > count) largest.pop()
-}
-
 /** Why the server ended a session for a limit it ran into. */
 export type LimitEnd = 'slow-consumer' | 'idle-timeout' | 'partial-timeout' | 'rate-limited'
 
@@ -136,7 +125,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly executor: LogicExecutor
   private readonly pipeline: LogicPipeline<Entry>
   private readonly gate: ReadGate
-  private readonly sampler = new MetricsSampler()
+  private readonly sampler: MetricsSampler
   /**
    * Per session, what its commits still being applied (in a cluster: waiting on Redis) settle with. A marker
    * that ends the session waits for it, so the answers to what it sent before come first, as on one node.
@@ -169,6 +158,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     checkOptions(this.options)
     const { workers, workerFile, workUs, maxBatch, logicHighWater } = this.options
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
+    // After the checks: its lag probe is a timer, which a constructor that throws would leave running.
+    this.sampler = new MetricsSampler()
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
     this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
     const { presenceLimit, maxLineBytes, lineBackend } = this.options
@@ -262,7 +253,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     const totals = { ...this.retired }
     const listeners = new Map([...this.endpoints.keys()].map((name) => [name, { listener: name, sessions: 0, msgsInPerSec: 0, queuedBytes: 0 }]))
     const rooms = new Map<string, number>()
-    const slowest: Session[] = []
+    const pendingOutput: Keyed[] = []
     for (const session of this.sessions.values()) {
       addCounters(totals, session)
       session.sample(now)
@@ -275,7 +266,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       }
       const { room } = this.describe(session)
       if (room !== null) rooms.set(room, (rooms.get(room) ?? 0) + 1)
-      if (pending > 0) keepLargest(slowest, session, SLOWEST_SHOWN)
+      if (pending > 0) pendingOutput.push({ session, key: pending })
     }
     const sampled = this.sampler.sample({
       ...totals,
@@ -301,7 +292,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       listeners: [...listeners.values()],
       rooms: topRooms.map(([room, members]) => ({ room, members })),
       roomCount: rooms.size,
-      slowest: slowest.map((session) => sessionRow(session, this.describe, now)),
+      slowest: leading(pendingOutput, SLOWEST_SHOWN).map(({ session }) => sessionRow(session, this.describe, now)),
       slowDrops: [...this.slowDrops],
       cluster: this.chat.metrics()
     }
@@ -480,7 +471,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
    * The node may hold more output than it may. Sessions report as they flush, so what the kernel took since
    * is counted again first; if it is still over its cap, the sessions holding the most are dropped, largest
    * first, until it is back under it. They are the slowest readers; a broadcast frame queued for many is
-   * counted for each, so the cap bounds memory from above.
+   * counted for each, so the count is above what the node really holds, not below.
    */
   private makeOutputRoom(): void {
     const cap = this.options.maxTotalOutputBytes
@@ -488,9 +479,10 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     try {
       for (const session of this.sessions.values()) session.reportOutput()
       if (this.outputBytes <= cap) return
-      const largest = [...this.sessions.values()].filter((s) => s.open).sort((a, b) => b.queuedBytes - a.queuedBytes)
+      // Closing sessions too: one lingering over its last output holds memory like any other.
+      const largest = [...this.sessions.values()].sort((a, b) => b.queuedBytes - a.queuedBytes)
       for (const session of largest) {
-        if (this.outputBytes <= cap) break
+        if (this.outputBytes <= cap || session.queuedBytes === 0) break
         session.destroy(`${SLOW_CONSUMER}: the server's output memory cap (${cap} bytes) was reached, and this session held the most (${session.queuedBytes} bytes)`)
       }
     } finally {

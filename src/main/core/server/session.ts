@@ -123,8 +123,9 @@ export class Session {
     })
     socket.on('drain', () => {
       this.awaitingDrain = false
+      // Reports what it holds now; under the soft limit again, its grace starts over.
       this.flush()
-      this.applyOutputLimits()
+      this.withinLimits()
     })
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.closeReason ??= `socket error: ${error.code ?? error.message}`
@@ -196,21 +197,22 @@ export class Session {
     this.output.push(frame)
     this.outputBytes += frame.length
     this.msgsOut += messages
-    return this.withinLimits(this.queuedBytes)
+    return this.withinLimits()
   }
 
   /** The output limits, and the node's share of its output: at drain and by the sweep (enqueue checks the limits alone). */
   applyOutputLimits(): boolean {
-    if (!this.withinLimits(this.queuedBytes)) return false
+    if (!this.withinLimits()) return false
     this.reportOutput()
     return this.open
   }
 
   /**
-   * False if `pending` cost the session its place (it is dropped). A hard limit cuts at once; a soft one only
+   * False if the output pending now cost the session its place (it is dropped). A hard limit cuts at once; a soft one only
    * when output stayed above it for its whole grace period, so a reader that pauses and catches up is kept.
    */
-  private withinLimits(pending: number): boolean {
+  private withinLimits(): boolean {
+    const pending = this.queuedBytes
     const { maxOutputBytes, softOutputBytes, softOutputMs } = this.limits
     if (pending > maxOutputBytes) {
       this.destroy(`${SLOW_CONSUMER}: more than ${maxOutputBytes} bytes of output queued`)
@@ -254,7 +256,6 @@ export class Session {
     this.reported = -1
     if (share > 0) this.host.onOutputChanged(this, -share)
   }
-
 
   private requestFlush(when: FlushWhen): void {
     this.flushRequested = when

@@ -100,6 +100,13 @@ export function SessionsTable() {
     api.setSessionQuery(query).catch(() => {})
   }, [api, query])
 
+  // Sessions left while this window looked at a later page: back to the last page there is.
+  useEffect(() => {
+    if (!page || page.query.offset === 0 || page.query.offset < page.matched) return
+    const lastPage = Math.max(0, Math.floor((page.matched - 1) / page.query.limit) * page.query.limit)
+    setQuery((q) => (q.offset === page.query.offset ? { ...q, offset: lastPage } : q))
+  }, [page])
+
   const clustered = cluster !== null
   const columns = columnsFor(clustered)
   const remote = useMemo(() => remoteRows(cluster?.remoteSessions ?? [], query.filter), [cluster, query.filter])
