@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CODEC_NAMES, getCodec, type CodecName } from '../src/main/core/codec'
 import { ASIO_HEADER_LENGTH, ASIO_MAX_BODY } from '../src/main/core/codec/asio'
-import { NAME_PATTERN, parseCommand, type Command } from '../src/main/core/protocol/commands'
+import { MAX_HISTORY, MESSAGE_ID_PATTERN, NAME_PATTERN, parseCommand, type Command } from '../src/main/core/protocol/commands'
 
 /**
  * What a decoder told its owner, in order. An error is kept by its code: the line decoder's detail says
@@ -225,10 +225,10 @@ describe('codecs, fed generated streams', () => {
   })
 })
 
-const VERBS = new Set(['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP', 'NOOP', 'ERR'])
+const VERBS = new Set(['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP', 'CAP', 'HISTORY', 'RESUME', 'NOOP', 'ERR'])
 /** The refusals the parser itself can make; the others (nick-taken, a decoder's, ...) come from elsewhere. */
 const PARSER_ERRORS = new Set(['unknown-command', 'bad-argument', 'bad-encoding'])
-const COMMAND_VERBS = ['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP']
+const COMMAND_VERBS = ['NICK', 'JOIN', 'CHAT', 'WHO', 'PING', 'QUIT', 'HELP', 'CAP', 'HISTORY', 'RESUME']
 
 /** A well-formed Command of a known verb, with arguments its verb allows. */
 function checkShape(command: Command): void {
@@ -244,6 +244,13 @@ function checkShape(command: Command): void {
       return void expect(typeof command.token).toBe('string')
     case 'QUIT':
       return void expect(typeof command.reason).toBe('string')
+    case 'CAP':
+      return void expect(command.cap).toBe('ids')
+    case 'HISTORY':
+      return void expect(command.count >= 1 && command.count <= MAX_HISTORY).toBe(true)
+    case 'RESUME':
+      expect(command.room).toMatch(NAME_PATTERN)
+      return void expect(command.id).toMatch(MESSAGE_ID_PATTERN)
     case 'ERR':
       expect(PARSER_ERRORS.has(command.code)).toBe(true)
       return void expect(typeof command.text).toBe('string')
@@ -281,7 +288,12 @@ const validCommands: fc.Arbitrary<Case> = fc.oneof(
   fc.tuple(verbAs('QUIT'), fc.option(anyText())).map(([verb, reason]) =>
     line(reason === null ? verb : `${verb} ${reason}`, { verb: 'QUIT', reason: reason ?? '' })
   ),
-  fc.constant(line('', { verb: 'NOOP' }))
+  fc.constant(line('', { verb: 'NOOP' })),
+  fc.tuple(verbAs('CAP'), fc.mixedCase(fc.constant('ids'))).map(([verb, cap]) => line(`${verb} ${cap}`, { verb: 'CAP', cap: 'ids' })),
+  fc.tuple(verbAs('HISTORY'), fc.integer({ min: 1, max: MAX_HISTORY })).map(([verb, count]) => line(`${verb} ${count}`, { verb: 'HISTORY', count })),
+  fc
+    .tuple(verbAs('RESUME'), name, fc.stringMatching(/^[0-9a-z.-]{1,64}$/))
+    .map(([verb, room, id]) => line(`${verb} ${room} ${id}`, { verb: 'RESUME', room, id }))
 )
 
 /** A byte that is never UTF-8, an overlong form, a lone continuation, a surrogate, past U+10FFFF, a cut-short sequence. */
@@ -295,6 +307,8 @@ const refusedCommands: fc.Arbitrary<{ line: Buffer; code: string }> = fc.oneof(
     .map(([verb, arg]) => ({ line: utf8(arg === null ? verb : `${verb} ${arg}`), code: 'bad-argument' })),
   fc.constantFrom('CHAT', 'CHAT ').map((text) => ({ line: utf8(text), code: 'bad-argument' })),
   fc.tuple(fc.constantFrom('WHO', 'HELP'), anyText({ minLength: 1 })).map(([verb, arg]) => ({ line: utf8(`${verb} ${arg}`), code: 'bad-argument' })),
+  fc.constantFrom('CAP', 'CAP tags', 'HISTORY', 'HISTORY 0', `HISTORY ${MAX_HISTORY + 1}`, 'HISTORY -1', 'HISTORY 1.5', 'RESUME', 'RESUME lobby', 'RESUME lobby a b', 'RESUME lo@by 1', 'RESUME lobby ID')
+    .map((text) => ({ line: utf8(text), code: 'bad-argument' })),
   fc
     .tuple(anyText({ minLength: 1 }), fc.option(anyText()))
     .filter(([verb]) => !verb.includes(' ') && !COMMAND_VERBS.includes(verb.toUpperCase()))

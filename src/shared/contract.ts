@@ -44,6 +44,11 @@ export interface ServerLimits {
   idleTimeoutMs: number
   /** A session whose frame stays incomplete for this long is closed; 0 = never. */
   partialTimeoutMs: number
+  /** Messages a node on its own keeps per room for HISTORY and RESUME (0 = none), and their bytes. */
+  historyMessages: number
+  historyBytes: number
+  /** History of all rooms together; past it the rooms written least lately are forgotten first. */
+  maxTotalHistoryBytes: number
 }
 
 export interface ServerConfig {
@@ -212,7 +217,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxRate: 5000,
   rateBurst: 10_000,
   idleTimeoutMs: 300_000,
-  partialTimeoutMs: 30_000
+  partialTimeoutMs: 30_000,
+  // A minute of a busy room (or a day of a quiet one) to resume from; 1,000 is what one HISTORY may ask for.
+  historyMessages: 1000,
+  historyBytes: 1 << 20,
+  maxTotalHistoryBytes: 64 << 20
 }
 
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {

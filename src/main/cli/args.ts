@@ -22,6 +22,10 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --soft-output-time S        how long a session may stay above --soft-output, in seconds (default ${DEFAULTS.softOutputMs / 1000})
   --max-total-output BYTES    output queued for all sessions together; past it the sessions holding the most are
                               dropped (default ${DEFAULTS.maxTotalOutputBytes})
+  --history N                 messages kept per room for HISTORY and RESUME, 0 = none (default ${DEFAULTS.historyMessages})
+  --history-bytes BYTES       bytes of messages kept per room (default ${DEFAULTS.historyBytes})
+  --max-total-history BYTES   history of all rooms together; past it the rooms written least lately are forgotten
+                              (default ${DEFAULTS.maxTotalHistoryBytes})
   --presence-limit N          rooms above N members announce JOINED/LEFT/NICK only to the session concerned (default ${DEFAULTS.presenceLimit})
   --idle-timeout S            close a session that sends no complete message for S seconds, 0 = never (default ${DEFAULTS.idleTimeoutMs / 1000})
   --partial-timeout S         close a session whose message stays incomplete for S seconds, 0 = never (default ${DEFAULTS.partialTimeoutMs / 1000})
@@ -66,6 +70,9 @@ const CONFIG_FLAGS = [
   'soft-output',
   'soft-output-time',
   'max-total-output',
+  'history',
+  'history-bytes',
+  'max-total-history',
   'presence-limit',
   'idle-timeout',
   'partial-timeout',
@@ -117,6 +124,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'soft-output': { type: 'string' },
     'soft-output-time': { type: 'string' },
     'max-total-output': { type: 'string' },
+    history: { type: 'string' },
+    'history-bytes': { type: 'string' },
+    'max-total-history': { type: 'string' },
     'presence-limit': { type: 'string' },
     'idle-timeout': { type: 'string' },
     'partial-timeout': { type: 'string' },
@@ -168,6 +178,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
           softOutputBytes: wholeFlag('soft-output', values['soft-output']) ?? DEFAULTS.softOutputBytes,
           softOutputMs: secondsFlag('soft-output-time', values['soft-output-time']) ?? DEFAULTS.softOutputMs,
           maxTotalOutputBytes: wholeFlag('max-total-output', values['max-total-output'], 1) ?? DEFAULTS.maxTotalOutputBytes,
+          historyMessages: wholeFlag('history', values.history) ?? DEFAULTS.historyMessages,
+          historyBytes: wholeFlag('history-bytes', values['history-bytes'], 1) ?? DEFAULTS.historyBytes,
+          maxTotalHistoryBytes: wholeFlag('max-total-history', values['max-total-history'], 1) ?? DEFAULTS.maxTotalHistoryBytes,
           presenceLimit: wholeFlag('presence-limit', values['presence-limit']) ?? DEFAULTS.presenceLimit,
           idleTimeoutMs: secondsFlag('idle-timeout', values['idle-timeout']) ?? DEFAULTS.idleTimeoutMs,
           partialTimeoutMs: secondsFlag('partial-timeout', values['partial-timeout']) ?? DEFAULTS.partialTimeoutMs,

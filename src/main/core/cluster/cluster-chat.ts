@@ -341,6 +341,12 @@ export class ClusterChat extends LineReplies implements LineBackend {
         return this.step(member, true, () => after(this.ownDelivered(member), () => this.quit(session, command.reason)))
       case 'ERR':
         return this.step(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
+      case 'CAP':
+      case 'HISTORY':
+      case 'RESUME':
+        return this.step(member, true, () =>
+          after(this.ownDelivered(member), () => this.refuse(session, 'unavailable', `${command.verb} is not served by a node of a cluster yet`))
+        )
       case 'NOOP':
         return
     }

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'partial-timeout'
   | 'rate-limited'
   | 'unavailable'
+  | 'history-gone'
   | 'internal'
 
 export type Command =
@@ -27,13 +28,36 @@ export type Command =
   | { verb: 'PING'; token: string }
   | { verb: 'QUIT'; reason: string }
   | { verb: 'HELP' }
+  /** `CAP ids`: from now on every MSG to this session carries its id (`@id=<id> MSG ...`). */
+  | { verb: 'CAP'; cap: 'ids' }
+  /** The last `count` messages of the session's room. */
+  | { verb: 'HISTORY'; count: number }
+  /** Joins `room`, first replaying every message of it after `id`. */
+  | { verb: 'RESUME'; room: string; id: string }
   /** An empty line: nothing to do, nothing to answer. */
   | { verb: 'NOOP' }
   /** The line was refused; the session gets `ERR code text` and goes on. */
   | { verb: 'ERR'; code: ErrorCode; text: string }
 
 /** Every verb a client may send, with its arguments: HELP's answer, so it cannot drift from the parser below. */
-export const VERB_USAGE = ['NICK <name>', 'JOIN <room>', 'CHAT <text>', 'WHO', 'PING [token]', 'QUIT [reason]', 'HELP']
+export const VERB_USAGE = [
+  'NICK <name>',
+  'JOIN <room>',
+  'CHAT <text>',
+  'WHO',
+  'PING [token]',
+  'QUIT [reason]',
+  'HELP',
+  'CAP ids',
+  'HISTORY <n>',
+  'RESUME <room> <id>'
+]
+
+/** The most messages one HISTORY asks for. */
+export const MAX_HISTORY = 1000
+
+/** A message id as the server writes them (opaque to clients): short, no spaces. */
+export const MESSAGE_ID_PATTERN = /^[0-9a-z.-]{1,64}$/
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
 
@@ -77,6 +101,20 @@ export function parseCommand(line: Uint8Array): Command {
       return { verb, token: arg }
     case 'QUIT':
       return { verb, reason: arg }
+    case 'CAP':
+      return arg.toLowerCase() === 'ids' ? { verb, cap: 'ids' } : refuse('bad-argument', 'CAP takes ids')
+    case 'HISTORY': {
+      const count = Number(arg)
+      return /^[0-9]{1,4}$/.test(arg) && count >= 1 && count <= MAX_HISTORY
+        ? { verb, count }
+        : refuse('bad-argument', `HISTORY takes a count from 1 to ${MAX_HISTORY}`)
+    }
+    case 'RESUME': {
+      const [room, id, extra] = arg.split(' ')
+      return NAME_PATTERN.test(room) && id !== undefined && MESSAGE_ID_PATTERN.test(id) && extra === undefined
+        ? { verb, room, id }
+        : refuse('bad-argument', 'RESUME takes a room and the id of the last message seen')
+    }
     default:
       return refuse('unknown-command', `unknown command ${JSON.stringify(verb.slice(0, 32))}`)
   }

@@ -4,6 +4,11 @@ import { VERB_USAGE, type ErrorCode } from './commands'
 export const reply = {
   welcome: (sessionId: number, nick: string) => `WELCOME ${sessionId} ${nick}`,
   msg: (room: string, nick: string, text: string) => `MSG ${room} ${nick} ${text}`,
+  /** MSG with its id, as an IRCv3 message tag, for sessions that sent `CAP ids`. */
+  taggedMsg: (id: string, room: string, nick: string, text: string) => `@id=${id} MSG ${room} ${nick} ${text}`,
+  cap: (cap: string) => `CAP ${cap}`,
+  historyEnd: (room: string, count: number) => `HISTORY-END ${room} ${count}`,
+  resumeEnd: (room: string, count: number) => `RESUME-END ${room} ${count}`,
   joined: (room: string, nick: string) => `JOINED ${room} ${nick}`,
   left: (room: string, nick: string) => `LEFT ${room} ${nick}`,
   nick: (oldNick: string, newNick: string) => `NICK ${oldNick} ${newNick}`,

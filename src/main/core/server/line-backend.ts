@@ -1,8 +1,9 @@
 import type { ClusterMetrics } from '../../../shared/telemetry'
 import type { ChatProtocol } from './chat-protocol'
+import type { HistoryLimits } from './room-history'
 
 /** What a line backend may ask of the server that holds it: its limits, its figures, a kick. */
-export interface LineBackendContext {
+export interface LineBackendContext extends HistoryLimits {
   presenceLimit: number
   maxLineBytes: number
   /** This node's figures, for a cluster's heartbeat. */

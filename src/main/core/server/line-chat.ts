@@ -3,6 +3,7 @@ import type { Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend } from './line-backend'
 import { LineReplies } from './line-replies'
+import { RoomHistory, type HistoryEntry, type HistoryLimits } from './room-history'
 import { announce, whoPages } from './room-lines'
 import type { Session } from './session'
 
@@ -13,9 +14,11 @@ export const GUEST_NICK = /^guest-[0-9]+$/i
 interface Member {
   nick: string
   room: string | null
+  /** Sent `CAP ids`: its MSG lines carry their ids. */
+  ids: boolean
 }
 
-export interface LineChatLimits {
+export interface LineChatLimits extends HistoryLimits {
   /** Rooms with more members than this tell JOINED, LEFT and NICK only to the session concerned. */
   presenceLimit: number
   /** The longest line a USERS page may be (the line limit, so any client that can talk to us can read it). */
@@ -35,9 +38,13 @@ export class LineChat extends LineReplies implements LineBackend {
   private readonly nicks = new Map<string, Session>()
   /** WHO's answer per room, encoded once until the room's members or their nicks change: a big room's is long. */
   private readonly whoCache = new Map<string, Buffer[]>()
+  /** Per room, its members that asked for ids (`CAP ids`); rooms where none did are not here. */
+  private readonly tagged = new Map<string, Set<Session>>()
+  private readonly history: RoomHistory
 
   constructor(private readonly limits: LineChatLimits) {
     super()
+    this.history = new RoomHistory(limits)
   }
 
   // This process alone: nothing to open or close, no other node to ask.
@@ -63,7 +70,7 @@ export class LineChat extends LineReplies implements LineBackend {
 
   join(session: Session): void {
     const nick = `guest-${session.id}`
-    this.members.set(session, { nick, room: null })
+    this.members.set(session, { nick, room: null, ids: false })
     this.nicks.set(nick, session)
     this.tell(session, reply.welcome(session.id, nick))
     this.enter(session, DEFAULT_ROOM)
@@ -82,7 +89,20 @@ export class LineChat extends LineReplies implements LineBackend {
     if (!member || !command) return
     switch (command.verb) {
       case 'CHAT':
-        return this.broadcast(member.room!, reply.msg(member.room!, member.nick, command.text))
+        return this.broadcast(member.room!, member.nick, command.text)
+      case 'CAP':
+        if (!member.ids) {
+          member.ids = true
+          this.taggedIn(member.room!).add(session)
+        }
+        return this.tell(session, reply.cap(command.cap))
+      case 'HISTORY': {
+        const entries = this.history.latest(member.room!, command.count)
+        for (const entry of entries) this.tell(session, this.msgLine(member, member.room!, entry))
+        return this.tell(session, reply.historyEnd(member.room!, entries.length))
+      }
+      case 'RESUME':
+        return this.resume(session, member, command.room, command.id)
       case 'NICK':
         return this.rename(session, member, command.name)
       case 'JOIN':
@@ -122,6 +142,31 @@ export class LineChat extends LineReplies implements LineBackend {
     this.announce(session, member.room!, reply.nick(old, name))
   }
 
+  /**
+   * Joins `room` (unless in it) and replays what came after `id`, in order, before anything live: one thread,
+   * one commit, so nothing falls between the replay and the live lines, and nothing is in both.
+   */
+  private resume(session: Session, member: Member, room: string, id: string): void {
+    if (member.room !== room) {
+      this.exit(session, member)
+      this.enter(session, room)
+    }
+    const { entries, gone } = this.history.after(room, id)
+    if (gone !== null) this.tell(session, reply.err('history-gone', gone))
+    for (const entry of entries) this.tell(session, this.msgLine(member, room, entry))
+    this.tell(session, reply.resumeEnd(room, entries.length))
+  }
+
+  private msgLine(member: Member, room: string, entry: HistoryEntry): string {
+    return member.ids ? reply.taggedMsg(entry.id, room, entry.nick, entry.text) : reply.msg(room, entry.nick, entry.text)
+  }
+
+  private taggedIn(room: string): Set<Session> {
+    let inRoom = this.tagged.get(room)
+    if (!inRoom) this.tagged.set(room, (inRoom = new Set()))
+    return inRoom
+  }
+
   private enter(session: Session, room: string): void {
     let inRoom = this.rooms.get(room)
     if (!inRoom) this.rooms.set(room, (inRoom = new Set()))
@@ -129,6 +174,7 @@ export class LineChat extends LineReplies implements LineBackend {
     this.whoCache.delete(room)
     const member = this.members.get(session)!
     member.room = room
+    if (member.ids) this.taggedIn(room).add(session)
     this.announce(session, room, reply.joined(room, member.nick))
   }
 
@@ -141,6 +187,8 @@ export class LineChat extends LineReplies implements LineBackend {
     inRoom.delete(session)
     this.whoCache.delete(room)
     if (inRoom.size === 0) this.rooms.delete(room)
+    const tagged = this.tagged.get(room)
+    if (tagged?.delete(session) && tagged.size === 0) this.tagged.delete(room)
     member.room = null
   }
 
@@ -159,9 +207,19 @@ export class LineChat extends LineReplies implements LineBackend {
     for (const page of pages) session.send(page)
   }
 
-  /** Encodes once; every member's send queue holds the same Buffer. */
-  private broadcast(room: string, line: string): void {
-    const frame = lineCodec.encode(line)
-    for (const member of this.rooms.get(room) ?? []) member.send(frame)
+  /**
+   * Keeps the message in the room's history, then sends it: encoded once, or twice where some members asked
+   * for ids (with and without the tag); every member's send queue holds one of the two Buffers.
+   */
+  private broadcast(room: string, nick: string, text: string): void {
+    const id = this.history.append(room, nick, text)
+    const frame = lineCodec.encode(reply.msg(room, nick, text))
+    const tagged = this.tagged.get(room)
+    if (!tagged) {
+      for (const member of this.rooms.get(room) ?? []) member.send(frame)
+      return
+    }
+    const taggedFrame = lineCodec.encode(reply.taggedMsg(id, room, nick, text))
+    for (const member of this.rooms.get(room) ?? []) member.send(tagged.has(member) ? taggedFrame : frame)
   }
 }

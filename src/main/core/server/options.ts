@@ -54,6 +54,8 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
   maxSessions: 1,
   maxOutputBytes: 1,
   maxTotalOutputBytes: 1,
+  historyBytes: 1,
+  maxTotalHistoryBytes: 1,
   logicHighWater: 1,
   sessionHighWater: 1,
   maxBatch: 1,
@@ -68,6 +70,7 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
   partialTimeoutMs: 0,
   softOutputBytes: 0,
   softOutputMs: 0,
+  historyMessages: 0,
   maxRate: 0,
   shutdownDeadlineMs: 0
 }

@@ -162,10 +162,13 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.sampler = new MetricsSampler()
     const onWorkerError = (error: unknown) => this.log('error', `logic worker failed: ${String(error)}`)
     this.executor = workers > 0 ? createPoolExecutor(workers, workerFile!, onWorkerError) : createInlineExecutor()
-    const { presenceLimit, maxLineBytes, lineBackend } = this.options
+    const { presenceLimit, maxLineBytes, historyMessages, historyBytes, maxTotalHistoryBytes, lineBackend } = this.options
     this.chat = (lineBackend ?? ((limits) => new LineChat(limits)))({
       presenceLimit,
       maxLineBytes,
+      historyMessages,
+      historyBytes,
+      maxTotalHistoryBytes,
       beat: () => ({
         sessions: this.sessions.size,
         msgsInPerSec: this.lastTotals?.msgsInPerSec ?? 0,

@@ -1,0 +1,157 @@
+// Message ids, HISTORY and RESUME on a node on its own: the ring each room keeps, and the protocol over a real server.
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import { RoomHistory } from '../src/main/core/server/room-history'
+import type { ChatServer } from '../src/main/core/server/server'
+import { joinLine, startServer, type TestClient } from './helpers'
+
+const LIMITS = { historyMessages: 1000, historyBytes: 1 << 20, maxTotalHistoryBytes: 64 << 20 }
+
+describe('RoomHistory', () => {
+  it('gives ids that increase in every room, and replays what came after one', () => {
+    const history = new RoomHistory(LIMITS)
+    const ids = ['a', 'b', 'c'].map((text, i) => history.append(i === 1 ? 'den' : 'lobby', 'ann', text))
+    expect(new Set(ids).size).toBe(3)
+    expect(history.latest('lobby', 5).map((e) => e.text)).toEqual(['a', 'c'])
+    expect(history.after('lobby', ids[0])).toEqual({ entries: [{ id: ids[2], nick: 'ann', text: 'c' }], gone: null })
+    // The den's message came between: nothing of the lobby's was lost after it.
+    expect(history.after('lobby', ids[1])).toEqual({ entries: [{ id: ids[2], nick: 'ann', text: 'c' }], gone: null })
+    expect(history.after('lobby', ids[2])).toEqual({ entries: [], gone: null })
+  })
+
+  it('says where what it kept starts when the ring moved past the id, and for an id of another run', () => {
+    const history = new RoomHistory({ ...LIMITS, historyMessages: 2 })
+    const ids = [1, 2, 3, 4, 5].map((n) => history.append('lobby', 'ann', `m${n}`))
+    expect(history.after('lobby', ids[0])).toEqual({ entries: history.latest('lobby', 2), gone: ids[3] })
+    // The message right after the id is kept: no gap.
+    expect(history.after('lobby', ids[2]).gone).toBeNull()
+    expect(history.after('lobby', `${(Date.now() - 1_000_000).toString(36)}-3`)).toMatchObject({ gone: ids[3] })
+  })
+
+  it('forgets the rooms written least lately once all rooms together pass their bound, and says so to a resume', () => {
+    const history = new RoomHistory({ ...LIMITS, maxTotalHistoryBytes: 1000 })
+    const first = history.append('old', 'ann', 'x'.repeat(150))
+    history.append('old', 'ann', 'x'.repeat(150))
+    for (let i = 0; i < 4; i++) history.append('new', 'bob', 'y'.repeat(200))
+    expect(history.latest('old', 10)).toEqual([])
+    // The message after `first` was forgotten with its room.
+    expect(history.after('old', first).gone).not.toBeNull()
+    expect(history.latest('new', 10).length).toBeGreaterThan(0)
+  })
+
+  it('for any sends and resumes, replays exactly what a client missed, or says a gap was there', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('r1', 'r2'), fc.nat(3)), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (sends, kept) => {
+        const history = new RoomHistory({ ...LIMITS, historyMessages: kept })
+        const sent: { room: string; id: string }[] = sends.map(([room], i) => ({ room, id: history.append(room, 'n', `t${i}`) }))
+        for (const [at, { room, id }] of sent.entries()) {
+          const missed = sent.slice(at + 1).filter((s) => s.room === room).map((s) => s.id)
+          const { entries, gone } = history.after(room, id)
+          const replayed = entries.map((e) => e.id)
+          // Never a duplicate, never out of order, never anything from before the id.
+          expect(replayed).toEqual(missed.slice(missed.length - replayed.length))
+          // What is not replayed is reported as gone, and only then.
+          expect(gone === null).toBe(replayed.length === missed.length)
+          if (gone !== null) expect(gone).toBe(replayed[0] ?? gone)
+        }
+      })
+    )
+  })
+})
+
+describe('CAP ids, HISTORY and RESUME on a server', () => {
+  let server: ChatServer | null = null
+  const clients: TestClient[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await server?.stop()
+    server = null
+  })
+  async function start(options = {}) {
+    const started = await startServer({ maxRate: 0, ...options })
+    server = started.server
+    return started.port
+  }
+  async function member(port: number) {
+    const joined = await joinLine(port)
+    clients.push(joined.c)
+    return joined
+  }
+  const idOf = (line: string) => /^@id=(\S+) MSG /.exec(line)![1]
+
+  it('tags MSG lines for the sessions that asked, and only for them', async () => {
+    const port = await start()
+    const a = await member(port)
+    const b = await member(port)
+    a.c.send('CAP ids')
+    await a.c.expect('CAP ids')
+    b.c.send('CHAT hello')
+    const tagged = await a.c.expect(/ MSG lobby /)
+    expect(tagged).toMatch(new RegExp(`^@id=[0-9a-z]+-[0-9]+ MSG lobby ${b.nick} hello$`))
+    expect(await b.c.expect(/^MSG lobby /)).toBe(`MSG lobby ${b.nick} hello`)
+  })
+
+  it('answers HISTORY with the last messages of the room, oldest first, then HISTORY-END', async () => {
+    const port = await start()
+    const a = await member(port)
+    for (const text of ['one', 'two', 'three']) a.c.send(`CHAT ${text}`)
+    a.c.send('PING kept')
+    await a.c.expect('PONG kept')
+    const b = await member(port)
+    b.c.send('HISTORY 2')
+    expect(await b.c.expect(/^MSG lobby /)).toBe(`MSG lobby ${a.nick} two`)
+    expect(await b.c.expect(/^MSG lobby /)).toBe(`MSG lobby ${a.nick} three`)
+    await b.c.expect('HISTORY-END lobby 2')
+    b.c.send('HISTORY 0')
+    await b.c.expect(/^ERR bad-argument HISTORY takes a count/)
+  })
+
+  it('resumes after a disconnect: the missed messages in order, RESUME-END, then live, with no gap and no duplicate', async () => {
+    const port = await start()
+    const talker = await member(port)
+    const first = await member(port)
+    first.c.send('CAP ids')
+    await first.c.expect('CAP ids')
+    talker.c.send('CHAT before')
+    const lastSeen = idOf(await first.c.expect(/ MSG lobby /))
+    await first.c.close()
+    for (const text of ['m1', 'm2', 'm3']) talker.c.send(`CHAT ${text}`)
+    talker.c.send('PING sent')
+    await talker.c.expect('PONG sent')
+
+    const again = await member(port)
+    again.c.send('CAP ids')
+    again.c.send(`RESUME den ${lastSeen}`)
+    // Another room's id: the den never had those messages, so nothing is replayed and nothing is gone.
+    await again.c.expect('RESUME-END den 0')
+    again.c.send(`RESUME lobby ${lastSeen}`)
+    await again.c.expect(`JOINED lobby ${again.nick}`)
+    const replayed = [await again.c.expect(/ MSG lobby /), await again.c.expect(/ MSG lobby /), await again.c.expect(/ MSG lobby /)]
+    expect(replayed.map((line) => line.split(' ').at(-1))).toEqual(['m1', 'm2', 'm3'])
+    await again.c.expect('RESUME-END lobby 3')
+    talker.c.send('CHAT live')
+    const live = await again.c.expect(/ MSG lobby /)
+    expect(live).toMatch(/ live$/)
+    const ids = [lastSeen, ...replayed.map(idOf), idOf(live)]
+    expect(new Set(ids).size).toBe(5)
+  })
+
+  it('says ERR history-gone with the oldest id kept when the ring moved past, replays what is kept, and joins anyway', async () => {
+    const port = await start({ historyMessages: 2 })
+    const talker = await member(port)
+    talker.c.send('CAP ids')
+    talker.c.send('JOIN den')
+    await talker.c.expect(`JOINED den ${talker.nick}`)
+    for (const text of ['m1', 'm2', 'm3', 'm4']) talker.c.send(`CHAT ${text}`)
+    const ids = [] as string[]
+    for (let i = 0; i < 4; i++) ids.push(idOf(await talker.c.expect(/ MSG den /)))
+    const late = await member(port)
+    late.c.send(`RESUME den ${ids[0]}`)
+    // Joined first, as JOIN would; then where the gap ends: everything from ids[2] on is here.
+    await late.c.expect(`JOINED den ${late.nick}`)
+    await late.c.expect(`ERR history-gone ${ids[2]}`)
+    expect(await late.c.expect(/^MSG den /)).toBe(`MSG den ${talker.nick} m3`)
+    expect(await late.c.expect(/^MSG den /)).toBe(`MSG den ${talker.nick} m4`)
+    await late.c.expect('RESUME-END den 2')
+  })
+})
