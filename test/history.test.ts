@@ -28,6 +28,14 @@ describe('RoomHistory', () => {
     expect(history.after('lobby', `${(Date.now() - 1_000_000).toString(36)}-3`)).toMatchObject({ gone: ids[3] })
   })
 
+  it('keeps nothing with a history of 0 messages, and says so to a resume from before the last message', () => {
+    const history = new RoomHistory({ ...LIMITS, historyMessages: 0 })
+    const ids = [1, 2].map((n) => history.append('lobby', 'ann', `m${n}`))
+    expect(history.latest('lobby', 5)).toEqual([])
+    expect(history.after('lobby', ids[0]).gone).not.toBeNull()
+    expect(history.after('lobby', ids[1])).toEqual({ entries: [], gone: null })
+  })
+
   it('forgets the rooms written least lately once all rooms together pass their bound, and says so to a resume', () => {
     const history = new RoomHistory({ ...LIMITS, maxTotalHistoryBytes: 1000 })
     const first = history.append('old', 'ann', 'x'.repeat(150))

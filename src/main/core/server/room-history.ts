@@ -51,7 +51,11 @@ export class RoomHistory {
   append(room: string, nick: string, text: string): string {
     const seq = this.nextSeq++
     const id = this.idOf(seq)
-    if (this.limits.historyMessages === 0) return id
+    if (this.limits.historyMessages === 0) {
+      // Nothing is kept: every message is lost as soon as it is sent, and a resume from before it must say so.
+      this.forgottenUpTo = seq
+      return id
+    }
     const ring = this.rooms.get(room) ?? { entries: [], bytes: 0, lostUpTo: this.forgottenUpTo }
     this.rooms.delete(room)
     this.rooms.set(room, ring)
