@@ -88,7 +88,6 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     })
   }
 
-
   /** Frames and sends one payload; false means the socket is buffering (wait for 'drain' on a flood). */
   send(payload: string | Buffer): boolean {
     return this.socket.write(this.codec.encode(payload))
@@ -111,7 +110,7 @@ export class ChatClient extends EventEmitter<ClientEvents> {
     this.socket.resetAndDestroy()
   }
 
-    /** Resolves once the socket is closed; pending output is sent first. */
+  /** Resolves once the socket is closed; pending output is sent first. */
   close(): Promise<void> {
     this.closeReason ??= 'closed by client'
     this.socket.end()

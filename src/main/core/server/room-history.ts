@@ -31,13 +31,14 @@ interface Ring {
 
 /**
  * The last messages of every room on a node on its own, each with an id: `<epoch>-<seq>`, the epoch this
- * server's start (base 36 ms) and seq the node's count of messages, so ids increase within every room and a
+ * server's start (base 36 ms, and a random suffix) and seq the node's count of messages, so ids increase within every room and a
  * room forgotten and written again never gives an id twice. An id of an earlier run is another epoch: its
  * messages are gone, and a resume from it says so rather than replaying from a seq that means something else
  * now. Ids are opaque to clients.
  */
 export class RoomHistory {
-  private readonly epoch = Date.now().toString(36)
+  // The start time, and four random characters: two servers started in the same millisecond differ too.
+  private readonly epoch = Date.now().toString(36) + Math.random().toString(36).slice(2, 6).padEnd(4, '0')
   /** Rooms with messages kept, in the order they were last written: the first is the one to forget when over the total. */
   private readonly rooms = new Map<string, Ring>()
   private nextSeq = 1

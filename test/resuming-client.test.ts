@@ -1,0 +1,92 @@
+// The resuming client against real servers: a dropped connection comes back by itself and gets what it missed,
+// a restarted server's gap is reported, and with two targets it fails over to the one that answers.
+import { afterEach, describe, expect, it } from 'vitest'
+import { ResumingClient, type Resumption } from '../src/main/core/client/resuming-client'
+import type { ChatServer } from '../src/main/core/server/server'
+import { joinLine, startServer, waitFor, type TestClient } from './helpers'
+
+const servers: ChatServer[] = []
+const clients: (TestClient | ResumingClient)[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+})
+
+async function server(port = 0) {
+  const started = await startServer({ maxRate: 0, listeners: [{ codec: 'line', host: '127.0.0.1', port }] })
+  servers.push(started.server)
+  return started
+}
+
+/** A resuming client in `room`, with what it hears: its session ids, the room's texts, and its resumptions. */
+async function resumer(ports: number[], room: string, backoffMs = 20) {
+  // No jitter: the first reconnect comes after backoffMs exactly, so a test can say things meanwhile.
+  const client = await ResumingClient.connect({ targets: ports.map((port) => ({ host: '127.0.0.1', port })), backoffMs, maxBackoffMs: 1000, random: () => 1 })
+  clients.push(client)
+  const heard = { sessionIds: [] as number[], texts: [] as string[], resumptions: [] as Resumption[], lines: [] as string[], disconnects: 0 }
+  client.on('disconnected', () => heard.disconnects++)
+  client.on('line', (line) => {
+    heard.lines.push(line)
+    if (line.startsWith('WELCOME ')) heard.sessionIds.push(Number(line.split(' ')[1]))
+    const msg = /^@id=\S+ MSG \S+ \S+ (.*)$/.exec(line)
+    if (msg) heard.texts.push(msg[1])
+  })
+  client.on('resumed', (resumption) => heard.resumptions.push(resumption))
+  client.send(`JOIN ${room}`)
+  client.send('PING in')
+  await waitFor('the resumer in its room', () => heard.lines.includes('PONG in'))
+  return { client, heard }
+}
+
+async function talker(port: number, room: string) {
+  const { c } = await joinLine(port)
+  clients.push(c)
+  c.send(`JOIN ${room}`)
+  await c.expect(/^JOINED /)
+  return {
+    async say(...texts: string[]) {
+      for (const text of texts) c.send(`CHAT ${text}`)
+      c.send('PING said')
+      await c.expect('PONG said')
+    }
+  }
+}
+
+describe('ResumingClient', () => {
+  it('reconnects after its connection is cut and gets every message it missed, in order, once', async () => {
+    const { server: s, port } = await server()
+    const { heard } = await resumer([port], 'den', 500)
+    const t = await talker(port, 'den')
+    await t.say('a')
+    await waitFor('a heard', () => heard.texts.includes('a'))
+    s.kick(heard.sessionIds[0], 'by a test')
+    // Said while it is away: it comes back 500 ms after it noticed.
+    await waitFor('the resumer disconnected', () => heard.disconnects === 1)
+    await t.say('b', 'c')
+    await waitFor('resumed', () => heard.resumptions.length === 1, 10_000)
+    await t.say('d')
+    await waitFor('d heard', () => heard.texts.includes('d'))
+    expect(heard.texts).toEqual(['a', 'b', 'c', 'd'])
+    expect(heard.resumptions[0]).toMatchObject({ room: 'den', gone: null })
+    expect(heard.resumptions[0].restored).toBe(2)
+    expect(heard.sessionIds).toHaveLength(2)
+  })
+
+  it('reports the gap when the server it comes back to is a new one (a restart), and fails over to the next target', async () => {
+    const first = await server()
+    const second = await server()
+    const { client, heard } = await resumer([first.port, second.port], 'den')
+    const t = await talker(first.port, 'den')
+    await t.say('a')
+    await waitFor('a heard', () => heard.texts.includes('a'))
+    await first.server.stop()
+    await waitFor('resumed on the second server', () => heard.resumptions.length === 1, 10_000)
+    expect(heard.resumptions[0].target.port).toBe(second.port)
+    // The second server never gave that id: what came after it cannot be told, and the client is told so.
+    expect(heard.resumptions[0].gone).not.toBeNull()
+    expect(client.target.port).toBe(second.port)
+    const t2 = await talker(second.port, 'den')
+    await t2.say('z')
+    await waitFor('z heard', () => heard.texts.includes('z'))
+  })
+})
