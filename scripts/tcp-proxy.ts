@@ -57,6 +57,11 @@ export class TcpProxy {
     for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk)
   }
 
+  /** Cuts every connection now, both ends, as a network that drops them would; new ones are still taken. */
+  dropConnections(): void {
+    for (const socket of this.sockets) socket.destroy()
+  }
+
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy()
     await new Promise((resolve) => this.server.close(resolve))

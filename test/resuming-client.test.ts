@@ -3,12 +3,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ResumingClient, type Resumption } from '../src/main/core/client/resuming-client'
 import type { ChatServer } from '../src/main/core/server/server'
+import { TcpProxy } from '../scripts/tcp-proxy'
 import { joinLine, startServer, waitFor, type TestClient } from './helpers'
 
 const servers: ChatServer[] = []
 const clients: (TestClient | ResumingClient)[] = []
+const undo: (() => Promise<void>)[] = []
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()))
+  for (const step of undo.splice(0)) await step()
   await Promise.all(servers.splice(0).map((s) => s.stop()))
 })
 
@@ -54,12 +57,15 @@ async function talker(port: number, room: string) {
 
 describe('ResumingClient', () => {
   it('reconnects after its connection is cut and gets every message it missed, in order, once', async () => {
-    const { server: s, port } = await server()
-    const { heard } = await resumer([port], 'den', 500)
+    const { port } = await server()
+    // Through a proxy of the test's own, which can drop the connection as a network would.
+    const proxy = await TcpProxy.start(port)
+    undo.push(() => proxy.stop())
+    const { heard } = await resumer([proxy.port], 'den', 500)
     const t = await talker(port, 'den')
     await t.say('a')
     await waitFor('a heard', () => heard.texts.includes('a'))
-    s.kick(heard.sessionIds[0], 'by a test')
+    proxy.dropConnections()
     // Said while it is away: it comes back 500 ms after it noticed.
     await waitFor('the resumer disconnected', () => heard.disconnects === 1)
     await t.say('b', 'c')
@@ -70,6 +76,15 @@ describe('ResumingClient', () => {
     expect(heard.resumptions[0]).toMatchObject({ room: 'den', gone: null })
     expect(heard.resumptions[0].restored).toBe(2)
     expect(heard.sessionIds).toHaveLength(2)
+  })
+
+  it('does not come back when the server kicked it', async () => {
+    const { server: s, port } = await server()
+    const { client, heard } = await resumer([port], 'den')
+    const closed = new Promise<string>((resolve) => client.on('close', resolve))
+    s.kick(heard.sessionIds[0], 'by a test')
+    expect(await closed).toBe('closed by the server: kicked by a test')
+    expect(heard.disconnects).toBe(0)
   })
 
   it('reports the gap when the server it comes back to is a new one (a restart), and fails over to the next target', async () => {

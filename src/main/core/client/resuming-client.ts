@@ -32,8 +32,8 @@ export interface ResumingEvents {
   resumed: [resumption: Resumption]
   /** The connection dropped; reconnecting in `inMs`. */
   disconnected: [reason: string, inMs: number]
-  /** Closed by close(): no more reconnecting. */
-  close: []
+  /** No more reconnecting: closed by close(), or the server ended the session on purpose (a kick, a QUIT's BYE). */
+  close: [reason: string]
 }
 
 const TAGGED_MSG = /^@id=(\S+) MSG /
@@ -53,6 +53,8 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   private targetIndex = 0
   private failures = 0
   private closing = false
+  /** The server's `BYE` other than for its own shutdown: the session was ended on purpose, not lost. */
+  private farewell: string | null = null
   private timer: NodeJS.Timeout | null = null
   /** While a RESUME is answered: the messages replayed, and the gap said, until RESUME-END. */
   private resuming: { room: string; restored: number; gone: string | null } | null = null
@@ -91,10 +93,12 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   }
 
   close(): Promise<void> {
+    // Already let go (the server ended it): nothing more to close or to say.
+    if (this.closing && this.client === null) return Promise.resolve()
     this.closing = true
     if (this.timer) clearTimeout(this.timer)
     const closed = this.client?.close() ?? Promise.resolve()
-    return closed.then(() => void this.emit('close'))
+    return closed.then(() => void this.emit('close', 'closed by client'))
   }
 
   private async open(): Promise<void> {
@@ -130,6 +134,8 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
       this.room = room
     } else if (line.startsWith('NICK ') && line.split(' ')[1] === this.nick) {
       this.nick = line.split(' ')[2]
+    } else if (line.startsWith('BYE ') && line !== 'BYE server-shutdown') {
+      this.farewell = line.slice('BYE '.length)
     } else if (this.resuming && line.startsWith('ERR history-gone ')) {
       this.resuming.gone = line.slice('ERR history-gone '.length)
     } else if (this.resuming && line.startsWith(`RESUME-END ${this.resuming.room} `)) {
@@ -146,6 +152,12 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   private lost(reason: string): void {
     if (this.closing) return
     this.client = null
+    if (this.farewell !== null) {
+      // Kicked, or it quit: coming back would undo what was meant. A restarting server (BYE server-shutdown) is waited for.
+      this.closing = true
+      this.emit('close', `closed by the server: ${this.farewell}`)
+      return
+    }
     this.resuming = null
     const base = this.options.backoffMs ?? 100
     const ceiling = this.options.maxBackoffMs ?? 5000
