@@ -85,14 +85,19 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
     clients.push(joined.c)
     return joined
   }
+  /** A member that asked for ids, once the server said yes. */
+  async function withIds(port: number) {
+    const joined = await member(port)
+    joined.c.send('CAP ids')
+    await joined.c.expect('CAP ids')
+    return joined
+  }
   const idOf = (line: string) => /^@id=(\S+) MSG /.exec(line)![1]
 
   it('tags MSG lines for the sessions that asked, and only for them', async () => {
     const port = await start()
-    const a = await member(port)
+    const a = await withIds(port)
     const b = await member(port)
-    a.c.send('CAP ids')
-    await a.c.expect('CAP ids')
     b.c.send('CHAT hello')
     const tagged = await a.c.expect(/ MSG lobby /)
     expect(tagged).toMatch(new RegExp(`^@id=[0-9a-z]+-[0-9]+ MSG lobby ${b.nick} hello$`))
@@ -117,9 +122,7 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
   it('resumes after a disconnect: the missed messages in order, RESUME-END, then live, with no gap and no duplicate', async () => {
     const port = await start()
     const talker = await member(port)
-    const first = await member(port)
-    first.c.send('CAP ids')
-    await first.c.expect('CAP ids')
+    const first = await withIds(port)
     talker.c.send('CHAT before')
     const lastSeen = idOf(await first.c.expect(/ MSG lobby /))
     await first.c.close()
