@@ -210,17 +210,6 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await bob.expect('NICK bob alice')
   })
 
-  it('says ids, history and resume are not served by a cluster node yet, and goes on', async () => {
-    const [a] = await twoNodes()
-    const ann = await member(a.port, 'ann')
-    for (const [line, verb] of [['CAP ids', 'CAP'], ['HISTORY 5', 'HISTORY'], ['RESUME r x-1', 'RESUME']]) {
-      ann.send(line)
-      await ann.expect(`ERR unavailable ${verb} is not served by a node of a cluster yet`)
-    }
-    ann.send('CHAT still here')
-    await ann.expect('MSG r ann still here')
-  })
-
   it('loses nothing and doubles nothing when Redis restarts mid-traffic', async () => {
     const [a, b] = await twoNodes()
     const members = [await member(a.port, 'a1'), await member(b.port, 'b1'), await member(a.port, 'a2')]

@@ -136,7 +136,7 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
     // Another room's id: the den never had those messages, so nothing is replayed and nothing is gone.
     await again.c.expect('RESUME-END den 0')
     again.c.send(`RESUME lobby ${lastSeen}`)
-    await again.c.expect(`JOINED lobby ${again.nick}`)
+    await again.c.expect(new RegExp(`^@id=\\S+ JOINED lobby ${again.nick}$`))
     const replayed = [await again.c.expect(/ MSG lobby /), await again.c.expect(/ MSG lobby /), await again.c.expect(/ MSG lobby /)]
     expect(replayed.map((line) => line.split(' ').at(-1))).toEqual(['m1', 'm2', 'm3'])
     await again.c.expect('RESUME-END lobby 3')
@@ -147,12 +147,30 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
     expect(new Set(ids).size).toBe(5)
   })
 
+  it('tells one that asked for ids where it came in, with its JOINED: a resume from there gets all said since, though it heard nothing', async () => {
+    const port = await start()
+    const talker = await member(port)
+    talker.c.send('CHAT before')
+    await talker.c.expect(/ before$/)
+    const quiet = await withIds(port)
+    quiet.c.send('JOIN den')
+    const position = /^@id=(\S+) JOINED den /.exec(await quiet.c.expect(/ JOINED den /))![1]
+    await quiet.c.close()
+    talker.c.send('JOIN den')
+    for (const text of ['m1', 'm2']) talker.c.send(`CHAT ${text}`)
+    await talker.c.expect(/ m2$/)
+    const back = await withIds(port)
+    back.c.send(`RESUME den ${position}`)
+    expect([await back.c.expect(/ MSG den /), await back.c.expect(/ MSG den /)].map((line) => line.split(' ').at(-1))).toEqual(['m1', 'm2'])
+    await back.c.expect('RESUME-END den 2')
+  })
+
   it('says ERR history-gone with the oldest id kept when the ring moved past, replays what is kept, and joins anyway', async () => {
     const port = await start({ historyMessages: 2 })
     const talker = await member(port)
     talker.c.send('CAP ids')
     talker.c.send('JOIN den')
-    await talker.c.expect(`JOINED den ${talker.nick}`)
+    await talker.c.expect(new RegExp(`^@id=\\S+ JOINED den ${talker.nick}$`))
     for (const text of ['m1', 'm2', 'm3', 'm4']) talker.c.send(`CHAT ${text}`)
     const ids = [] as string[]
     for (let i = 0; i < 4; i++) ids.push(idOf(await talker.c.expect(/ MSG den /)))

@@ -1,10 +1,11 @@
 // The resuming client against real servers: a dropped connection comes back by itself and gets what it missed,
 // a restarted server's gap is reported, and with two targets it fails over to the one that answers.
 import { afterEach, describe, expect, it } from 'vitest'
-import { ResumingClient, type Resumption } from '../src/main/core/client/resuming-client'
+import type { ResumingClient } from '../src/main/core/client/resuming-client'
 import type { ChatServer } from '../src/main/core/server/server'
 import { TcpProxy } from '../scripts/tcp-proxy'
 import { joinLine, startServer, waitFor, type TestClient } from './helpers'
+import { startResumer } from './resumer'
 
 const servers: ChatServer[] = []
 const clients: (TestClient | ResumingClient)[] = []
@@ -21,25 +22,8 @@ async function server(port = 0) {
   return started
 }
 
-/** A resuming client in `room`, with what it hears: its session ids, the room's texts, and its resumptions. */
-async function resumer(ports: number[], room: string, backoffMs = 20) {
-  // No jitter: the first reconnect comes after backoffMs exactly, so a test can say things meanwhile.
-  const client = await ResumingClient.connect({ targets: ports.map((port) => ({ host: '127.0.0.1', port })), backoffMs, maxBackoffMs: 1000, random: () => 1 })
-  clients.push(client)
-  const heard = { sessionIds: [] as number[], texts: [] as string[], resumptions: [] as Resumption[], lines: [] as string[], disconnects: 0 }
-  client.on('disconnected', () => heard.disconnects++)
-  client.on('line', (line) => {
-    heard.lines.push(line)
-    if (line.startsWith('WELCOME ')) heard.sessionIds.push(Number(line.split(' ')[1]))
-    const msg = /^@id=\S+ MSG \S+ \S+ (.*)$/.exec(line)
-    if (msg) heard.texts.push(msg[1])
-  })
-  client.on('resumed', (resumption) => heard.resumptions.push(resumption))
-  client.send(`JOIN ${room}`)
-  client.send('PING in')
-  await waitFor('the resumer in its room', () => heard.lines.includes('PONG in'))
-  return { client, heard }
-}
+/** A resuming client of the test's own, closed after it (see resumer). */
+const resumer = (ports: number[], room: string, backoffMs?: number) => startResumer(ports, room, clients, backoffMs)
 
 async function talker(port: number, room: string) {
   const { c } = await joinLine(port)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RoomFeed } from '../src/main/core/cluster/room-feed'
+import { Seat } from '../src/main/core/cluster/seat'
 import { entryFields, type NewEntry } from '../src/main/core/cluster/room-entry'
 import type { StreamEntry } from '../src/main/core/cluster/stream-reader'
 
@@ -86,6 +87,46 @@ describe('RoomFeed', () => {
     expect(sent.map(({ to, messages }) => [to, messages])).toEqual([['alice', 3], ['bob', 3]])
     expect(sent[1].frame).toBe(sent[0].frame)
     expect(sent[0].frame.toString()).toBe('MSG r bob one\nMSG r carol two two\nMSG r bob three\n')
+  })
+
+  it('tags the messages of members that asked for ids with `<entry ID>.<index>`, and frames them only for those', () => {
+    const feed = new RoomFeed('r', 100)
+    const sent: { to: string; frame: Buffer }[] = []
+    const member = (to: string, tagged: boolean) => ({ tagged, send: (frame: Buffer) => sent.push({ to, frame }), sendLazily: () => {} })
+    feed.expect(ALICE, member('alice', true))
+    feed.expect(BOB, member('bob', false))
+    const one = entry({ kind: 'msgs', origin: 'b', seq: 2, messages: [{ nick: 'bob', text: 'one' }, { nick: 'bob', text: 'two' }] })
+    const three = entry({ kind: 'msgs', origin: 'b', seq: 3, messages: [{ nick: 'bob', text: 'three' }] })
+    feed.feed([
+      entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 }),
+      entry({ kind: 'joined', origin: 'b', seq: 1, subject: BOB, nick: 'bob', count: 2 })
+    ])
+    sent.length = 0
+    feed.feed([one, three])
+    expect(sent.map(({ to, frame }) => [to, frame.toString()])).toEqual([
+      ['alice', `@id=${one[0]}.0 MSG r bob one\n@id=${one[0]}.1 MSG r bob two\n@id=${three[0]}.0 MSG r bob three\n`],
+      ['bob', 'MSG r bob one\nMSG r bob two\nMSG r bob three\n']
+    ])
+  })
+
+  it('holds what the room sends a seat after its JOINED until the replay is released, which goes first', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    const seat = new Seat(alice)
+    seat.holdFromEntry()
+    feed.expect(ALICE, seat)
+    feed.feed([
+      entry({ kind: 'msgs', origin: 'b', seq: 1, messages: [{ nick: 'bob', text: 'before' }] }),
+      entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 2 }),
+      entry({ kind: 'msgs', origin: 'b', seq: 2, messages: [{ nick: 'bob', text: 'after' }] })
+    ])
+    feed.feed([entry({ kind: 'nick', origin: 'b', seq: 3, subject: BOB, nick: 'robert', previous: 'bob', count: 2 })])
+    expect(alice.lines).toEqual(['JOINED r alice'])
+    seat.release([Buffer.from('MSG r bob before\nRESUME-END r 1\n')])
+    expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob before', 'RESUME-END r 1', 'MSG r bob after', 'NICK bob robert'])
+    // Released, it holds nothing more.
+    feed.feed([entry({ kind: 'msgs', origin: 'b', seq: 4, messages: [{ nick: 'robert', text: 'live' }] })])
+    expect(alice.lines.at(-1)).toBe('MSG r robert live')
   })
 
   it('tells presence only to the session concerned above the presence limit', () => {

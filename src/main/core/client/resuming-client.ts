@@ -26,8 +26,10 @@ export interface Resumption {
 }
 
 export interface ResumingEvents {
-  /** A line of the server, as ChatClient gives it (tagged MSG lines keep their `@id=` tag). */
+  /** A line of the server, as ChatClient gives it (tagged lines keep their `@id=` tag). */
   line: [text: string]
+  /** Connected again after a drop; `resuming`: a RESUME was sent, and 'resumed' follows once it is answered. */
+  reconnected: [target: Target, resuming: boolean]
   /** Connected again, and the room's missed messages replayed (the lines came before this). */
   resumed: [resumption: Resumption]
   /** The connection dropped; reconnecting in `inMs`. */
@@ -36,7 +38,8 @@ export interface ResumingEvents {
   close: [reason: string]
 }
 
-const TAGGED_MSG = /^@id=(\S+) MSG /
+/** The id tag of a line (`CAP ids`): on a MSG, the message's id; on one's own JOINED, where one came in. */
+const TAG = /^@id=(\S+) /
 const GUEST_NICK = /^guest-[0-9]+$/
 
 /**
@@ -101,9 +104,25 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
     return closed.then(() => void this.emit('close', 'closed by client'))
   }
 
+  /** Stops at once, as ChatClient.destroy does: the connection is dropped, its pending output discarded. */
+  destroy(): void {
+    if (this.closing && this.client === null) return
+    this.closing = true
+    if (this.timer) clearTimeout(this.timer)
+    const client = this.client
+    this.client = null
+    client?.destroy()
+    this.emit('close', 'destroyed by client')
+  }
+
   private async open(): Promise<void> {
     const { host, port } = this.target
     const client = await ChatClient.connect({ host, port, keepAliveMs: this.options.keepAliveMs })
+    if (this.closing) {
+      // close() came while this connection was being made: it must not outlive it.
+      client.destroy()
+      return
+    }
     this.client = client
     client.on('error', () => {})
     client.on('line', (line) => this.take(line))
@@ -120,18 +139,24 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   }
 
   private take(line: string): void {
-    const tagged = TAGGED_MSG.exec(line)
-    if (tagged) {
-      this.lastId = tagged[1]
+    const tag = TAG.exec(line)
+    const id = tag?.[1] ?? null
+    const bare = tag ? line.slice(tag[0].length) : line
+    if (id !== null && bare.startsWith('MSG ')) {
+      this.lastId = id
       if (this.resuming) this.resuming.restored++
     } else if (line.startsWith('WELCOME ')) {
       // A new connection's guest name is ours until the NICK sent after CAP (if any) is answered.
       if (this.nick === null || GUEST_NICK.test(this.nick)) this.nick = line.split(' ')[2]
-    } else if (line.startsWith('JOINED ') && line.split(' ')[2] === this.nick) {
-      const room = line.split(' ')[1]
-      // Another room: ids of the last one say nothing there.
-      if (room !== this.room && this.resuming?.room !== room) this.lastId = null
-      this.room = room
+    } else if (bare.startsWith('JOINED ') && bare.split(' ')[2] === this.nick) {
+      // While resuming, the new connection's lobby and the room resumed change nothing: it resumes from
+      // where it was. Otherwise its own JOINED in another room says where it came in (tagged with that
+      // place, since it asked for ids): a resume from there misses nothing said since, though it heard nothing.
+      const room = bare.split(' ')[1]
+      if (this.resuming === null) {
+        if (room !== this.room || id !== null) this.lastId = id
+        this.room = room
+      }
     } else if (line.startsWith('NICK ') && line.split(' ')[1] === this.nick) {
       this.nick = line.split(' ')[2]
     } else if (line.startsWith('BYE ') && line !== 'BYE server-shutdown') {
@@ -171,10 +196,15 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   private retry(): void {
     this.timer = null
     if (this.closing) return
-    this.open().catch((error: Error) => {
-      // That target did not answer: the next one, after the next wait.
-      this.targetIndex = (this.targetIndex + 1) % this.options.targets.length
-      this.lost(`connect failed: ${error.message}`)
-    })
+    this.open().then(
+      () => {
+        if (this.client !== null) this.emit('reconnected', this.target, this.resuming !== null)
+      },
+      (error: Error) => {
+        // That target did not answer: the next one, after the next wait.
+        this.targetIndex = (this.targetIndex + 1) % this.options.targets.length
+        this.lost(`connect failed: ${error.message}`)
+      }
+    )
   }
 }

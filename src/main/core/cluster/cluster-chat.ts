@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
+import { lineCodec } from '../codec/line'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend, LineBackendContext, LineBackendFactory } from '../server/line-backend'
@@ -13,10 +14,12 @@ import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
 import { ClusterStore, connectRedis, refusalOf, unawaited, type Presence, type Writer } from './redis'
-import { entryFields, type NewEntry } from './room-entry'
+import type { HistoryEntry } from '../server/room-history'
+import { entryFields, messagesOf, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
+import { Seat } from './seat'
 import { after, StepQueue } from './step-queue'
-import { idBefore } from './stream-id'
+import { compareIds, idAfter, idBefore, messageId, parseMessageId } from './stream-id'
 import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
 import { TurnBatches } from './turn-batches'
 import { within } from '../within'
@@ -43,6 +46,8 @@ const EMPTIED_ROOMS_KEPT = 500
 
 interface Member {
   session: Session
+  /** How its rooms write to it: with ids or without, and held while a replay is fetched. */
+  seat: Seat
   /** `<run>/<session id>`: the subject of its entries. */
   subject: string
   /** Null until its guest number comes. */
@@ -261,6 +266,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     const steps = new StepQueue((error) => this.refuse(session, ...this.refusal(session, error)))
     const member: Member = {
       session,
+      seat: new Seat(session),
       subject: `${this.run}/${session.id}`,
       nick: null,
       room: null,
@@ -328,7 +334,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
         return this.step(member, true, () => this.rename(member, command.name))
       case 'JOIN': {
         const at = Date.now()
-        return this.step(member, true, () => this.move(member, command.room, at))
+        return this.step(member, true, () => this.joinRoom(member, command.room, at))
       }
       case 'WHO':
         return this.step(member, true, () => this.who(member))
@@ -342,11 +348,18 @@ export class ClusterChat extends LineReplies implements LineBackend {
       case 'ERR':
         return this.step(member, true, () => after(this.ownDelivered(member), () => this.refuse(session, command.code, command.text)))
       case 'CAP':
-      case 'HISTORY':
-      case 'RESUME':
         return this.step(member, true, () =>
-          after(this.ownDelivered(member), () => this.refuse(session, 'unavailable', `${command.verb} is not served by a node of a cluster yet`))
+          after(this.ownDelivered(member), () => {
+            member.seat.tagged = true
+            this.tell(session, reply.cap(command.cap))
+          })
         )
+      case 'HISTORY':
+        return this.step(member, true, () => this.history(member, command.count))
+      case 'RESUME': {
+        const at = Date.now()
+        return this.step(member, true, () => this.resume(member, command.room, command.id, at))
+      }
       case 'NOOP':
         return
     }
@@ -399,14 +412,18 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return ['internal', 'the cluster could not apply that']
   }
 
-  private enter(member: Member, room: string, at: number): Promise<unknown> {
+  /** Resolves with the ID of the member's JOINED entry. */
+  private enter(member: Member, room: string, at: number): Promise<string> {
     member.room = room
     const { feed } = this.room(room)
-    feed.expect(member.subject, member.session)
+    feed.expect(member.subject, member.seat)
     this.registry.record(member.session.id, this.record(member))
     return this.append(member, room, { kind: 'joined', subject: member.subject, nick: member.nick!, at }, 'set').then(
       // A room new to this node is read from its joiner's own entry on: nothing from before it joined.
-      ({ id }) => this.reader.watch(keys.roomLog(room), idBefore(id)),
+      ({ id }) => {
+        this.reader.watch(keys.roomLog(room), idBefore(id))
+        return id
+      },
       (error: Error) => {
         this.stopHearing(room, member.subject)
         throw error
@@ -414,9 +431,15 @@ export class ClusterChat extends LineReplies implements LineBackend {
     )
   }
 
-  private move(member: Member, room: string, at: number): Promise<unknown> | void {
+  /** JOIN: moves the member to `room`, or (in it already) says it is in. */
+  private joinRoom(member: Member, room: string, at: number): Promise<unknown> | void {
+    if (room !== member.room) return this.move(member, room, at)
+    return after(this.ownDelivered(member), () => this.tell(member.session, reply.joined(room, member.nick!)))
+  }
+
+  /** Resolves with the ID of the member's JOINED entry in `room` (another room than its own); nothing if turned away. */
+  private move(member: Member, room: string, at: number): Promise<string | void> {
     const { session, nick } = member
-    if (room === member.room) return after(this.ownDelivered(member), () => this.tell(session, reply.joined(room, nick!)))
     const from = member.room!
     // A LEFT Redis refuses refuses the JOIN: the session stays where it was (the step's ERR says why). Once
     // out, it must get in: in no room it would be seen by nobody, so a JOINED refused then turns it away.
@@ -438,6 +461,95 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.registry.record(session.id, this.record(member))
     // Everyone in the room, the renamed included, hears of it from the stream, in order with its messages.
     unawaited(this.append(member, member.room!, { kind: 'nick', subject: member.subject, nick: name, previous: old }, 'set'), this.report)
+  }
+
+  /**
+   * HISTORY: the last `count` messages of the member's room up to the last entry it was delivered, read from
+   * the room's stream while what the room delivers meanwhile is held, to follow them.
+   */
+  private async history(member: Member, count: number): Promise<void> {
+    const room = member.room!
+    await this.ownDelivered(member)
+    member.seat.hold()
+    const upTo = this.rooms.get(room)?.feed.delivered ?? '+'
+    await this.replay(member, async () => {
+      const messages = await this.latestMessages(room, upTo, count)
+      return [...messages.map((message) => this.msgLine(member, room, message)), reply.historyEnd(room, messages.length)]
+    })
+  }
+
+  /** Up to `count` latest messages of a room's stream up to `upTo` (an XREVRANGE end), oldest first. */
+  private async latestMessages(room: string, upTo: string, count: number): Promise<HistoryEntry[]> {
+    // Presence entries have no messages, and a msgs entry may have many: read pages of entries until enough.
+    const page = Math.max(count, 100)
+    const pages: HistoryEntry[][] = []
+    let found = 0
+    for (let end = upTo; found < count; ) {
+      const entries = await this.store.latestEntries(room, end, page)
+      const messages = messagesOf(entries.reverse(), null)
+      pages.unshift(messages)
+      found += messages.length
+      if (entries.length < page) break
+      end = `(${entries[0][0]}`
+    }
+    return pages.flat().slice(-count)
+  }
+
+  /**
+   * RESUME: joins `room` (if not in it) and replays every message of its stream after the one `id` names,
+   * up to the member's JOINED (or, in the room already, up to the last entry delivered to it), while what
+   * the room delivers after that is held, to follow the replay. An id older than the stream's oldest entry
+   * (trimmed away, or expired with the emptied room), or one no stream gives: `ERR history-gone` with the
+   * oldest message kept, and all that is kept is replayed.
+   */
+  private async resume(member: Member, room: string, id: string, at: number): Promise<void> {
+    const { seat } = member
+    let end: string
+    if (room === member.room) {
+      await this.ownDelivered(member)
+      seat.hold()
+      const delivered = this.rooms.get(room)?.feed.delivered
+      end = delivered ?? '+'
+    } else {
+      seat.holdFromEntry()
+      let joined: string | void
+      try {
+        joined = await this.move(member, room, at)
+      } finally {
+        // Refused (the step's ERR says why) or turned away: nothing to replay, nothing to hold.
+        if (member.room !== room || member.gone) seat.release([])
+      }
+      if (!joined) return
+      end = `(${joined}`
+      // Its JOINED delivered to it: the seat holds from there.
+      await this.ownDelivered(member)
+    }
+    const from = parseMessageId(id)
+    await this.replay(member, async () => {
+      const { oldest, entries } = await this.store.entriesFrom(room, from?.entry ?? '-', end)
+      const gone = from === null || oldest === null || compareIds(from.entry, oldest) < 0
+      const messages = messagesOf(entries, gone ? null : from)
+      const lines = messages.map((message) => this.msgLine(member, room, message))
+      // Where what is kept starts: its first message, or if none, the first entry still to come.
+      const next = end.startsWith('(') ? end.slice(1) : entries.length > 0 ? idAfter(entries[entries.length - 1][0]) : idAfter(end === '+' ? '0-0' : end)
+      if (gone) lines.unshift(reply.err('history-gone', messages[0]?.id ?? messageId(next, 0)))
+      return [...lines, reply.resumeEnd(room, messages.length)]
+    })
+  }
+
+  /** Sends the member the lines `read` makes, then what its room delivered meanwhile; an ERR instead if Redis failed it. */
+  private async replay(member: Member, read: () => Promise<string[]>): Promise<void> {
+    let lines: string[]
+    try {
+      lines = await read()
+    } catch (error) {
+      lines = [reply.err(...this.refusal(member.session, error as Error))]
+    }
+    member.seat.release(lines.map((line) => lineCodec.encode(line)))
+  }
+
+  private msgLine(member: Member, room: string, { id, nick, text }: HistoryEntry): string {
+    return member.seat.tagged ? reply.taggedMsg(id, room, nick, text) : reply.msg(room, nick, text)
   }
 
   private async who(member: Member): Promise<void> {

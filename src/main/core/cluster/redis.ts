@@ -14,6 +14,7 @@ import {
   RENEW_LEASE,
   TAKE_LOCK
 } from './keys'
+import type { StreamEntry } from './stream-reader'
 
 /** Kicks a node's inbox keeps for it (MAXLEN ~). */
 const INBOX_KEEP = 1000
@@ -63,6 +64,25 @@ export class ClusterStore {
     const { op, field, nick } = presence
     const args = [limits.maxLen, limits.emptyTtlS, op, field, nick, writer.epoch, ...fields]
     return this.connection.eval(script, 4, keys.roomLog(room), keys.roomMembers(room), keys.nodeLease(writer.node), keys.emptied, ...args) as Promise<string>
+  }
+
+  /**
+   * A room's entries from `from` (an XRANGE start) to `to` (an XRANGE end: `(id` leaves id out), read with
+   * the ID of the oldest entry its stream still keeps (null: no stream), in one step: what was trimmed
+   * between the two reads would otherwise go unnoticed.
+   */
+  async entriesFrom(room: string, from: string, to: string): Promise<{ oldest: string | null; entries: StreamEntry[] }> {
+    const key = keys.roomLog(room)
+    const [first, range] = (await this.connection.multi().xrange(key, '-', '+', 'COUNT', 1).xrange(key, from, to).exec())!.map(([error, result]) => {
+      if (error) throw error
+      return result as StreamEntry[]
+    })
+    return { oldest: first[0]?.[0] ?? null, entries: range }
+  }
+
+  /** Up to `count` entries of a room's stream up to `to` (an XREVRANGE end), newest first. */
+  latestEntries(room: string, to: string, count: number): Promise<StreamEntry[]> {
+    return this.connection.xrevrange(keys.roomLog(room), to, '-', 'COUNT', count) as Promise<StreamEntry[]>
   }
 
   /** The nicks in a room, for WHO. */

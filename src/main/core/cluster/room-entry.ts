@@ -1,3 +1,7 @@
+import type { HistoryEntry } from '../server/room-history'
+import { messageId } from './stream-id'
+import type { StreamEntry } from './stream-reader'
+
 /**
  * One entry of a room's stream. Every field is plain text; the entry's ID (Redis's) is its place in the order.
  * - origin: the appending node's run (`<node>.<random>`, new at every start), and seq: that run's count of
@@ -104,6 +108,21 @@ function parseChatLines(lines: string): ChatLine[] | null {
     const space = line.indexOf(' ')
     if (space < 1) return null
     messages.push({ nick: line.slice(0, space), text: line.slice(space + 1) })
+  }
+  return messages
+}
+
+/**
+ * The messages of a stream's entries (oldest first) as history, each with its id; with `after`, those up to
+ * that one left out (the rest of its entry are kept).
+ */
+export function messagesOf(entries: StreamEntry[], after: { entry: string; index: number } | null): HistoryEntry[] {
+  const messages: HistoryEntry[] = []
+  for (const [id, fields] of entries) {
+    const entry = parseEntry(fields)
+    if (entry?.kind !== 'msgs') continue
+    const skip = after?.entry === id ? after.index + 1 : 0
+    for (let i = skip; i < entry.messages.length; i++) messages.push({ id: messageId(id, i), ...entry.messages[i] })
   }
   return messages
 }

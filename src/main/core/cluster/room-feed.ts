@@ -1,9 +1,10 @@
 import { encodeLines } from '../codec/line'
 import { reply } from '../protocol/replies'
-import { announce, type Listener } from '../server/room-lines'
+import { announce } from '../server/room-lines'
 import { parseEntry, type RoomEntry } from './room-entry'
+import type { FeedListener } from './seat'
 import { SeqGuard } from './seq-guard'
-import { compareIds, idTime } from './stream-id'
+import { compareIds, idTime, messageId } from './stream-id'
 import type { StreamEntry } from './stream-reader'
 
 /**
@@ -31,9 +32,9 @@ export interface FeedCounts {
 export class RoomFeed {
   private readonly guard = new SeqGuard()
   /** Local sessions whose JOINED entry was appended and not yet read back, by subject. */
-  private readonly joining = new Map<string, Listener>()
+  private readonly joining = new Map<string, FeedListener>()
   /** Local sessions that hear the room, by subject. */
-  private readonly active = new Map<string, Listener>()
+  private readonly active = new Map<string, FeedListener>()
   /** Replies waiting for an entry to have been delivered here. */
   private waiters: { id: string; resolve: () => void }[] = []
   /** The ID of the last entry read. */
@@ -56,7 +57,7 @@ export class RoomFeed {
   }
 
   /** A local session's JOINED entry is on its way: it hears the room from that entry on. */
-  expect(subject: string, listener: Listener): void {
+  expect(subject: string, listener: FeedListener): void {
     this.joining.set(subject, listener)
   }
 
@@ -107,7 +108,9 @@ export class RoomFeed {
     // Messages are framed once, into one buffer for every member here, up to the next presence entry
     // (which may change who the members are): one buffer per member however many entries the read brought.
     const lines: string[] = []
-    for (const [i, { entry }] of parsed.entries()) {
+    /** Where each entry's messages start in `lines`, for their ids. */
+    const starts: Start[] = []
+    for (const [i, { id, entry }] of parsed.entries()) {
       if (entry === null) continue
       const verdict = this.guard.check(entry.origin, entry.seq)
       if (!verdict.fresh) {
@@ -117,13 +120,14 @@ export class RoomFeed {
       counts.missed += verdict.missed
       counts.fresh++
       if (entry.kind === 'msgs') {
+        starts.push({ line: lines.length, id })
         for (const { nick, text } of entry.messages) lines.push(reply.msg(this.room, nick, text))
         continue
       }
-      this.deliver(lines)
-      if (!silent.has(i)) this.apply(entry)
+      this.deliver(lines, starts)
+      if (!silent.has(i)) this.apply(id, entry)
     }
-    this.deliver(lines)
+    this.deliver(lines, starts)
     const last = entries[entries.length - 1][0]
     this.delivered = last
     this.lagMs = Math.max(0, now - idTime(last))
@@ -164,15 +168,23 @@ export class RoomFeed {
     return silent
   }
 
-  /** Sends the messages gathered so far to every member here, and empties `lines`. */
-  private deliver(lines: string[]): void {
+  /**
+   * Sends the messages gathered so far to every member here, and empties `lines` and `starts`. Those that
+   * asked for ids get a second frame, made only if one of them is here: tagging costs nothing otherwise.
+   */
+  private deliver(lines: string[], starts: Start[]): void {
     if (lines.length === 0) return
     const frame = encodeLines(lines)
-    for (const member of this.active.values()) member.send(frame, lines.length)
+    let tagged: Buffer | null = null
+    for (const member of this.active.values()) {
+      if (member.tagged) member.send((tagged ??= encodeLines(tag(lines, starts))), lines.length)
+      else member.send(frame, lines.length)
+    }
     lines.length = 0
+    starts.length = 0
   }
 
-  private apply(entry: Exclude<RoomEntry, { kind: 'msgs' }>): void {
+  private apply(id: string, entry: Exclude<RoomEntry, { kind: 'msgs' }>): void {
     const { room } = this
     switch (entry.kind) {
       case 'joined': {
@@ -181,7 +193,10 @@ export class RoomFeed {
           this.joining.delete(entry.subject)
           this.active.set(entry.subject, joiner)
         }
-        return announce(this.active.values(), entry.count, joiner, reply.joined(room, entry.nick), this.presenceLimit)
+        const joined = reply.joined(room, entry.nick)
+        // One that asked for ids learns where in the room's stream it came in: a resume from there misses nothing.
+        announce(this.active.values(), entry.count, joiner, joined, this.presenceLimit, joiner?.tagged ? reply.tagged(messageId(id, 0), joined) : joined)
+        return joiner?.entered?.()
       }
       case 'left': {
         const leaver = this.active.get(entry.subject) ?? null
@@ -195,4 +210,20 @@ export class RoomFeed {
         return
     }
   }
+}
+
+/** The first of an entry's messages among the lines of a delivery, and the entry's stream ID. */
+interface Start {
+  line: number
+  id: string
+}
+
+/** The lines with their messages' ids (`<entry ID>.<index in the entry>`) as tags. */
+function tag(lines: string[], starts: Start[]): string[] {
+  const tagged: string[] = []
+  for (const [s, { line: first, id }] of starts.entries()) {
+    const end = starts[s + 1]?.line ?? lines.length
+    for (let k = first; k < end; k++) tagged.push(reply.tagged(messageId(id, k - first), lines[k]))
+  }
+  return tagged
 }

@@ -24,3 +24,23 @@ export function idBefore(id: string): string {
 export function idTime(id: string): number {
   return parts(id)[0]
 }
+
+/** The ID just after `id`: an exclusive start, or where what follows `id` begins. */
+export function idAfter(id: string): string {
+  const [ms, seq] = parts(id)
+  return `${ms}-${seq + 1}`
+}
+
+/**
+ * A message's id in a cluster: its entry's stream ID and its place among the entry's messages,
+ * `<ms>-<seq>.<index>`. The stream is the room's on every node, so an id means the same message on any of them.
+ */
+export function messageId(entryId: string, index: number): string {
+  return `${entryId}.${index}`
+}
+
+/** Where a message id points; null for one no stream of ours gives (another server's, a forgery). */
+export function parseMessageId(id: string): { entry: string; index: number } | null {
+  const match = /^([0-9]{1,15}-[0-9]{1,15})\.([0-9]{1,6})$/.exec(id)
+  return match && { entry: match[1], index: Number(match[2]) }
+}

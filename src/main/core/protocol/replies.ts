@@ -4,8 +4,9 @@ import { VERB_USAGE, type ErrorCode } from './commands'
 export const reply = {
   welcome: (sessionId: number, nick: string) => `WELCOME ${sessionId} ${nick}`,
   msg: (room: string, nick: string, text: string) => `MSG ${room} ${nick} ${text}`,
-  /** MSG with its id, as an IRCv3 message tag, for sessions that sent `CAP ids`. */
-  taggedMsg: (id: string, room: string, nick: string, text: string) => `@id=${id} MSG ${room} ${nick} ${text}`,
+  /** A line with its message's id, as an IRCv3 message tag, for sessions that sent `CAP ids`. */
+  tagged: (id: string, line: string) => `@id=${id} ${line}`,
+  taggedMsg: (id: string, room: string, nick: string, text: string) => reply.tagged(id, reply.msg(room, nick, text)),
   cap: (cap: string) => `CAP ${cap}`,
   historyEnd: (room: string, count: number) => `HISTORY-END ${room} ${count}`,
   resumeEnd: (room: string, count: number) => `RESUME-END ${room} ${count}`,

@@ -175,7 +175,9 @@ export class LineChat extends LineReplies implements LineBackend {
     const member = this.members.get(session)!
     member.room = room
     if (member.ids) this.taggedIn(room).add(session)
-    this.announce(session, room, reply.joined(room, member.nick))
+    const joined = reply.joined(room, member.nick)
+    // One that asked for ids learns where in the room's messages it came in: a resume from there misses nothing.
+    this.announce(session, room, joined, member.ids ? reply.tagged(this.history.position(), joined) : joined)
   }
 
   private exit(session: Session, member: Member): void {
@@ -192,10 +194,10 @@ export class LineChat extends LineReplies implements LineBackend {
     member.room = null
   }
 
-  private announce(subject: Session, room: string, line: string): void {
+  private announce(subject: Session, room: string, line: string, subjectLine = line): void {
     const inRoom = this.rooms.get(room)
-    if (inRoom) announce(inRoom, inRoom.size, subject, line, this.limits.presenceLimit)
-    else this.tell(subject, line)
+    if (inRoom) announce(inRoom, inRoom.size, subject, line, this.limits.presenceLimit, subjectLine)
+    else this.tell(subject, subjectLine)
   }
 
   private who(session: Session, room: string): void {

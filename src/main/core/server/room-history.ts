@@ -72,6 +72,11 @@ export class RoomHistory {
     return id
   }
 
+  /** The id of the last message of any room: a resume from it gets every message after now. */
+  position(): string {
+    return this.idOf(this.nextSeq - 1)
+  }
+
   /** The last `count` messages of `room`, oldest first. */
   latest(room: string, count: number): HistoryEntry[] {
     return (this.rooms.get(room)?.entries ?? []).slice(-count).map(asEntry)

@@ -18,15 +18,18 @@ export type Listener = Pick<Session, 'send' | 'sendLazily'>
  * to every member per arrival, written a turn at a time that is a write to every socket per arrival (and
  * Node accepts one connection per turn); gathered for a few ms it is one write per socket for many arrivals.
  * `size` is the room's size (in a cluster, on every node); `subject` is null when it is not one of `members`.
+ * The subject may be told a line of its own (its JOINED with its place in the room's messages, `CAP ids`).
  */
-export function announce(members: Iterable<Listener>, size: number, subject: Listener | null, line: string, presenceLimit: number): void {
+export function announce(members: Iterable<Listener>, size: number, subject: Listener | null, line: string, presenceLimit: number, subjectLine = line): void {
   const frame = lineCodec.encode(line)
+  const subjectFrame = subjectLine === line ? frame : lineCodec.encode(subjectLine)
   if (size > presenceLimit) {
-    subject?.send(frame)
+    subject?.send(subjectFrame)
     return
   }
   for (const member of members) {
-    if (size <= LAZY_PRESENCE || member === subject) member.send(frame)
+    if (member === subject) member.send(subjectFrame)
+    else if (size <= LAZY_PRESENCE) member.send(frame)
     else member.sendLazily(frame)
   }
 }
