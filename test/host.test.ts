@@ -6,11 +6,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
+import { OPERATOR_REACH, OWN_SERVER_ONLY } from '../src/main/host/reach'
 import { createSettingsFile, parseSettings, SETTINGS_VERSION, type SettingsStore } from '../src/main/host/settings'
 import { validateCall } from '../src/main/host/validate'
-import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ServerConfig } from '../src/shared/contract'
+import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ClientFrame, type ClientState, type ServerConfig } from '../src/shared/contract'
 import { LOAD_DEFAULTS, type LoadConfig } from '../src/shared/load'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
+import { TcpProxy } from '../scripts/tcp-proxy'
 import { joinLine, LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
@@ -20,12 +22,13 @@ afterEach(async () => {
   host = undefined
 })
 
-async function running() {
+async function running(reach = OWN_SERVER_ONLY) {
   host = new SwitchboardHost({
     workerFile: WORKER_FILE,
     loadAgentFile: LOAD_AGENT_FILE,
     config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS },
-    serverDefaults: { metricsIntervalMs: 50 }
+    serverDefaults: { metricsIntervalMs: 50 },
+    reach
   })
   const state = await host.startServer(host.serverState.config)
   return { codec: 'line' as const, host: '127.0.0.1', port: state.bound[0].port }
@@ -71,6 +74,163 @@ describe('a window\'s client, held by the host', () => {
     await waitFor('the orphaned connection to close', () => log.count('connect') === 1 && log.count('disconnect') === 1)
     expect(await sessionsOnServer(host!)).toBe(0)
     log.close()
+  })
+})
+
+/** A window of `h`, with every state and frame its client sent it. */
+function watchWindow(h: SwitchboardHost) {
+  const window = connectLocal(h)
+  const states: ClientState[] = []
+  const frames: ClientFrame[] = []
+  window.api.onClientState((state) => states.push(state))
+  window.api.onClientFrames((batch) => frames.push(...batch.frames))
+  const notices = () => frames.filter((frame) => frame.notice).map((frame) => frame.text)
+  return { ...window, states, frames, notices, statuses: () => states.map((state) => state.status) }
+}
+
+/** A line client in the lobby that says things and waits until the server has taken them. */
+async function talker(port: number) {
+  const { c } = await joinLine(port)
+  return {
+    async say(...texts: string[]) {
+      for (const text of texts) c.send(`CHAT ${text}`)
+      c.send('PING said')
+      await c.expect('PONG said')
+    },
+    c
+  }
+}
+
+describe('a window\'s client, when its connection is lost', () => {
+  it('reconnects by itself and restores what was said meanwhile, saying how much', async () => {
+    // As the desktop app allows: the window may connect to the test's proxy, which drops connections as a network would.
+    const { port } = await running(OPERATOR_REACH)
+    const proxy = await TcpProxy.start(port)
+    const window = watchWindow(host!)
+    const t = await talker(port)
+    try {
+      expect((await window.api.connectClient({ codec: 'line', host: '127.0.0.1', port: proxy.port })).status).toBe('connected')
+      await window.api.sendClient('NICK ada')
+      await t.c.expect('NICK guest-2 ada')
+      await t.say('a')
+      await waitFor('a, tagged with its id', () => window.frames.some((f) => /^@id=\S+ MSG lobby guest-1 a$/.test(f.text)))
+
+      // Cut, and held back as it comes again: what is said now can only reach the window by its resume.
+      proxy.blackhole()
+      proxy.dropConnections()
+      await waitFor('reconnecting', () => window.statuses().includes('reconnecting'))
+      const reconnecting = window.states.find((s) => s.status === 'reconnecting')!
+      expect(reconnecting.reason).toBeTruthy()
+      expect(reconnecting.retryInMs).toBeGreaterThanOrEqual(0)
+      await t.c.expect('LEFT lobby ada')
+      await t.say('b', 'c')
+      proxy.restore()
+      await waitFor('the resume reported', () => window.notices().some((n) => n.startsWith('reconnected')), 10_000)
+      expect(window.notices().at(-1)).toBe('reconnected — 2 missed messages restored')
+      expect(window.statuses().slice(-3)).toEqual(['connected', 'reconnecting', 'connected'])
+      // The lines restored came before the notice, and nothing was said twice.
+      const texts = window.frames.map((f) => f.text)
+      const said = texts.filter((text) => / MSG lobby guest-1 /.test(text)).map((text) => text.split(' ').at(-1))
+      expect(said).toEqual(['a', 'b', 'c'])
+      expect(texts.findLastIndex((text) => text.endsWith(' c'))).toBeLessThan(texts.indexOf('reconnected — 2 missed messages restored'))
+
+      // Back under its own nick, and sending works as before.
+      await t.c.expect(/^NICK guest-\d+ ada$/)
+      await window.api.sendClient('CHAT back')
+      await t.c.expect(/^MSG lobby ada back$/)
+    } finally {
+      window.close()
+      await t.c.close()
+      await proxy.stop()
+    }
+  })
+
+  it('waits for a server that restarts, refuses to send meanwhile, and says what history was not kept', async () => {
+    const target = await running()
+    const window = watchWindow(host!)
+    expect((await window.api.connectClient(target)).status).toBe('connected')
+    await window.api.sendClient('CHAT before')
+    await waitFor('its own message', () => window.frames.some((f) => f.text.endsWith(' before')))
+
+    await host!.stopServer()
+    await waitFor('reconnecting', () => window.states.at(-1)?.status === 'reconnecting')
+    // A refused connect is a reason to try again, not to give up.
+    await waitFor('a refused attempt', () => window.states.some((s) => s.status === 'reconnecting' && /ECONNREFUSED/.test(s.reason ?? '')), 10_000)
+    expect(window.frames.map((f) => f.text)).toContain('BYE server-shutdown')
+    await expect(window.api.sendClient('CHAT lost')).rejects.toThrow(/not connected: reconnecting/)
+
+    // The same port again: a new run of the server, which never kept the id the window last saw.
+    await host!.startServer({ ...host!.serverState.config, listeners: [{ ...target, port: target.port }] })
+    await waitFor('the resume reported', () => window.notices().some((n) => n.startsWith('reconnected')), 10_000)
+    expect(window.notices().at(-1)).toMatch(/^reconnected — history gap: messages sent while you were away may be missing/)
+    expect(window.states.at(-1)).toMatchObject({ status: 'connected', reason: null, retryInMs: null })
+    window.close()
+  })
+
+  it('comes back with nothing to resume when it had seen no message', async () => {
+    const target = await running()
+    const window = watchWindow(host!)
+    expect((await window.api.connectClient(target)).status).toBe('connected')
+    await host!.stopServer()
+    await waitFor('reconnecting', () => window.states.at(-1)?.status === 'reconnecting')
+    await host!.startServer({ ...host!.serverState.config, listeners: [{ ...target, port: target.port }] })
+    await waitFor('reconnected', () => window.notices().some((n) => n.startsWith('reconnected')), 10_000)
+    expect(window.notices()).toEqual(['connection lost (closed by the server: server-shutdown) — reconnecting', 'reconnected — nothing to resume: no message had been seen in the room'])
+    expect(window.states.at(-1)!.status).toBe('connected')
+    window.close()
+  })
+
+  it('lets go of what answers in its server\'s place that the window could not have connected to', async () => {
+    const target = await running()
+    const window = watchWindow(host!)
+    expect((await window.api.connectClient(target)).status).toBe('connected')
+    await host!.stopServer()
+    await waitFor('reconnecting', () => window.states.at(-1)?.status === 'reconnecting')
+    // Something else takes the port: in browser mode a window may reach only this server's listeners.
+    const other = createServer((socket) => socket.on('error', () => {}))
+    await new Promise<void>((resolve) => other.listen(target.port, '127.0.0.1', resolve))
+    try {
+      await waitFor('closed', () => window.states.at(-1)?.status === 'closed', 10_000)
+      expect(window.states.at(-1)!.reason).toMatch(/^gave up reconnecting: 127\.0\.0\.1:\d+ is not one of this server's listeners/)
+      expect(window.statuses().slice(-2)).toEqual(['reconnecting', 'closed'])
+    } finally {
+      window.close()
+      other.close()
+    }
+  })
+
+  it('stays closed on asio, whose protocol has no resume', async () => {
+    host = new SwitchboardHost({
+      workerFile: WORKER_FILE,
+      loadAgentFile: LOAD_AGENT_FILE,
+      config: { listeners: [{ codec: 'asio', host: '127.0.0.1', port: 0 }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS }
+    })
+    const { bound } = await host.startServer(host.serverState.config)
+    const window = watchWindow(host)
+    expect((await window.api.connectClient({ codec: 'asio', host: '127.0.0.1', port: bound[0].port })).status).toBe('connected')
+    await window.api.sendClient('@id=1 MSG lobby x not a tag here')
+    await waitFor('its body relayed', () => window.frames.some((f) => f.text === '@id=1 MSG lobby x not a tag here'))
+    await host.stopServer()
+    await waitFor('closed', () => window.states.at(-1)?.status === 'closed')
+    expect(window.statuses()).toEqual(['connecting', 'connected', 'closed'])
+    expect(window.notices()).toEqual([])
+    window.close()
+  })
+
+  it('ends for good when the server kicks it', async () => {
+    const target = await running()
+    const window = watchWindow(host!)
+    await window.api.connectClient(target)
+    await window.api.sendClient('NICK kim')
+    const { api, close } = connectLocal(host!)
+    const kim = () => host!.sessionPage({ sort: 'age', filter: 'kim', offset: 0, limit: 10 })?.rows[0]
+    await waitFor('kim on the server', () => kim() !== undefined)
+    expect(await api.kickSession(kim()!.id)).toBe(true)
+    await waitFor('closed', () => window.states.at(-1)?.status === 'closed')
+    expect(window.states.at(-1)!.reason).toBe('closed by the server: kicked by the control panel')
+    expect(window.statuses()).not.toContain('reconnecting')
+    close()
+    window.close()
   })
 })
 

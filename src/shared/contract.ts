@@ -80,18 +80,27 @@ export interface ClientConfig {
   codec: CodecName
 }
 
-export type ClientStatus = 'idle' | 'connecting' | 'connected' | 'closed'
+/**
+ * 'reconnecting': a line client's connection was lost (not ended on purpose) and it will try again by itself,
+ * then resume its room; asio clients, whose protocol has no resume, go to 'closed' instead.
+ */
+export type ClientStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed'
 
 export interface ClientState {
   status: ClientStatus
   config: ClientConfig | null
-  /** Why it is closed: refused, dropped by the server, closed by the user. */
+  /** Why it is closed (refused, ended by the server, closed by the user), or, reconnecting, why it was lost. */
   reason: string | null
+  /** Reconnecting: how long after this state the next attempt is made (ms); null otherwise. */
+  retryInMs: number | null
 }
 
 export interface ClientFrame {
   at: number
+  /** A line (line codec) or a body (asio codec) as received; tagged lines keep their `@id=...` tag. */
   text: string
+  /** Said by the window's client itself, not received: e.g. what a reconnection restored. */
+  notice?: boolean
 }
 
 /** Frames received since the last event; under a flood the oldest of one batch are dropped and counted. */

@@ -102,9 +102,17 @@ describe('the control room in a browser', () => {
     await expect.poll(() => chats(alice).then(() => alice.getByRole('list', { name: 'messages' }).textContent())).toContain('LEFT lobby bob')
     await expect.poll(() => panel.getByRole('region', { name: 'event log' }).textContent()).toContain('kicked: by the control panel')
 
+    // The windows asked for ids: every MSG came tagged (`@id=... MSG ...`) and is shown as the line it tags.
+    expect(await alice.getByRole('list', { name: 'messages' }).getByText(/^@id=/).count()).toBe(0)
+
     await panel.getByRole('button', { name: 'Stop' }).click()
     await status.filter({ hasText: 'stopped' }).waitFor()
+    // A server shutting down is waited for: the window says it is reconnecting, when, and why.
+    await alice.getByTestId('client-status').filter({ hasText: 'reconnecting' }).waitFor()
+    expect(await alice.getByTestId('client-retry').textContent()).toMatch(/^reconnecting in \d+\.\d s… \(.+\)$/)
+    await alice.getByRole('button', { name: 'Disconnect' }).click()
     await alice.getByTestId('client-status').filter({ hasText: 'closed' }).waitFor()
+    expect(await alice.getByTestId('client-reason').textContent()).toBe('closed by you')
     expect(errors).toEqual([])
     expect(failed).toEqual([])
   }, 60_000)

@@ -177,7 +177,8 @@ describe('SessionsTable', () => {
 })
 
 describe('ChatClient', () => {
-  it('connects, chats, follows the room, and shows why it was dropped', async () => {
+  /** The chat client over a started server, connected as ada; returns the server's port. */
+  async function connectedAsAda(): Promise<number> {
     harness = renderWithHost(<ChatClient />)
     await act(() => harness!.host.startServer(harness!.host.serverState.config))
     const port = await runningPort(harness)
@@ -186,6 +187,11 @@ describe('ChatClient', () => {
     fireEvent.change(screen.getByLabelText('nick'), { target: { value: 'ada' } })
     fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
     await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('connected'))
+    return port
+  }
+
+  it('connects, chats, follows the room, and shows why it was dropped', async () => {
+    const port = await connectedAsAda()
 
     const peer = await TestClient.connect({ port })
     cleanup.push(() => peer.close())
@@ -199,8 +205,37 @@ describe('ChatClient', () => {
     expect(screen.getByRole('list', { name: 'messages' }).textContent).toContain('hello ada')
 
     await act(() => harness!.host.stopServer())
-    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('closed'))
+    // A server shutting down is waited for, not given up on.
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('reconnecting'))
     expect(screen.getByRole('list', { name: 'messages' }).textContent).toContain('BYE server-shutdown')
+    fireEvent.click(screen.getByRole('button', { name: 'Disconnect' }))
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('closed'))
+    expect(screen.getByTestId('client-reason').textContent).toBe('closed by you')
+  })
+
+  it('reconnects by itself when its server restarts, and says what it could not restore', async () => {
+    const port = await connectedAsAda()
+    fireEvent.change(screen.getByLabelText('message', { selector: 'input' }), { target: { value: 'hello' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }))
+    // The server tags it with its id (the client asked for ids); the window shows the line it tags.
+    const texts = () => Array.from(screen.getByRole('list', { name: 'messages' }).querySelectorAll('.text')).map((t) => t.textContent)
+    await waitFor(() => expect(texts()).toContain('MSG lobby ada hello'))
+    expect(texts().filter((t) => t?.startsWith('@'))).toEqual([])
+
+    await act(() => harness!.host.stopServer())
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('reconnecting'))
+    expect(screen.getByTestId('client-retry').textContent).toMatch(/^reconnecting in \d+\.\d s… \(.+\)$/)
+    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(true)
+
+    await act(() => harness!.host.startServer({ ...TEST_CONFIG, listeners: [{ ...TEST_CONFIG.listeners[0], port }] }))
+    await waitFor(() => expect(texts().some((t) => t?.startsWith('reconnected — history gap:'))).toBe(true), { timeout: 10_000 })
+    expect(screen.getByTestId('client-status').textContent).toBe('connected')
+    expect(screen.queryByTestId('client-retry')).toBeNull()
+    // Said by the window, not the server: where the connection was lost, and what came back.
+    const notices = Array.from(screen.getByRole('list', { name: 'messages' }).querySelectorAll('li.notice .text')).map((li) => li.textContent)
+    expect(notices).toEqual([expect.stringMatching(/^connection lost \(closed by the server: server-shutdown\) — reconnecting$/), expect.stringMatching(/^reconnected — history gap:/)])
+    // Back under the nick it had.
+    await waitFor(() => expect(within(screen.getByRole('complementary', { name: 'members' })).getByText('ada')).toBeTruthy())
   })
 
   it('says so when the server refuses the connection', async () => {

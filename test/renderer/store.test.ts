@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { chartPoint, type ChartPoint, type MetricsSnapshot } from '../../src/shared/telemetry'
 import { createAppStore } from '../../src/renderer/src/store'
-import { applyLine, emptyChat } from '../../src/renderer/src/store/chat'
+import { applyLine, emptyChat, untagged } from '../../src/renderer/src/store/chat'
 import { MESSAGE_CAP } from '../../src/renderer/src/store/client-slice'
 import { LOG_CAP } from '../../src/renderer/src/store/log-slice'
 import { HISTORY_POINTS } from '../../src/renderer/src/store/series'
@@ -32,6 +32,13 @@ describe('the chat view follows the line protocol', () => {
     ]
     const view = lines.reduce(applyLine, emptyChat())
     expect(view).toEqual({ nick: 'bob', room: 'lobby', members: ['bob', 'guest-5'], listing: null })
+  })
+
+  it('reads a line tagged with its id as the line itself', () => {
+    expect(untagged('@id=mit0c3k2q7x1-41 MSG lobby ada hi there')).toBe('MSG lobby ada hi there')
+    expect(untagged('MSG lobby ada @id=x')).toBe('MSG lobby ada @id=x')
+    const view = ['WELCOME 1 amy', '@id=a-1 JOINED den amy', '@id=a-2 JOINED den zed'].reduce(applyLine, emptyChat())
+    expect(view).toEqual({ nick: 'amy', room: 'den', members: ['amy', 'zed'], listing: null })
   })
 
   it('starts over when we move rooms', () => {
@@ -101,10 +108,10 @@ describe('the store', () => {
   it('starts a new conversation on connect, and caps what a window shows', () => {
     const store = createAppStore()
     const config = { host: '127.0.0.1', port: 7000, codec: 'line' as const }
-    store.getState().setClient({ status: 'connected', config, reason: null })
+    store.getState().setClient({ status: 'connected', config, reason: null, retryInMs: null })
     store.getState().appendFrames({ frames: [{ at: 1, text: 'WELCOME 1 guest-1' }], dropped: 0 })
     expect(store.getState().chat.nick).toBe('guest-1')
-    store.getState().setClient({ status: 'connecting', config, reason: null })
+    store.getState().setClient({ status: 'connecting', config, reason: null, retryInMs: null })
     expect(store.getState().messages).toEqual([])
     expect(store.getState().chat).toEqual(emptyChat())
     const flood = Array.from({ length: MESSAGE_CAP + 1 }, (_, i) => ({ at: i, text: `MSG lobby x ${i}` }))
@@ -117,9 +124,34 @@ describe('the store', () => {
 
   it('does not read asio bodies as protocol lines', () => {
     const store = createAppStore()
-    store.getState().setClient({ status: 'connected', config: { host: 'h', port: 1, codec: 'asio' }, reason: null })
+    store.getState().setClient({ status: 'connected', config: { host: 'h', port: 1, codec: 'asio' }, reason: null, retryInMs: null })
     store.getState().appendFrames({ frames: [{ at: 1, text: 'WELCOME 1 x' }], dropped: 0 })
     expect(store.getState().chat).toEqual(emptyChat())
     expect(store.getState().messages).toHaveLength(1)
+    // An asio body is the sender's text, whatever it starts with.
+    store.getState().appendFrames({ frames: [{ at: 2, text: '@id=1 MSG lobby x hi' }], dropped: 0 })
+    expect(store.getState().messages[1].text).toBe('@id=1 MSG lobby x hi')
+  })
+
+  it('shows tagged lines as the lines they tag, keeps the conversation while reconnecting, and keeps its own notices apart', () => {
+    const store = createAppStore()
+    const config = { host: '127.0.0.1', port: 7000, codec: 'line' as const }
+    store.getState().setClient({ status: 'connected', config, reason: null, retryInMs: null })
+    store.getState().appendFrames({
+      frames: [
+        { at: 1, text: 'WELCOME 1 guest-1' },
+        { at: 2, text: '@id=mit0c3k2q7x1-41 MSG lobby ada hello there' }
+      ],
+      dropped: 0
+    })
+    expect(store.getState().messages.map((m) => m.text)).toEqual(['WELCOME 1 guest-1', 'MSG lobby ada hello there'])
+    store.getState().setClient({ status: 'reconnecting', config, reason: 'closed by server', retryInMs: 1200 })
+    store.getState().appendFrames({ frames: [{ at: 3, text: 'reconnected — 1 missed message restored', notice: true }], dropped: 0 })
+    expect(store.getState().messages.map((m) => [m.text, m.notice ?? false])).toEqual([
+      ['WELCOME 1 guest-1', false],
+      ['MSG lobby ada hello there', false],
+      ['reconnected — 1 missed message restored', true]
+    ])
+    expect(store.getState().chat.nick).toBe('guest-1')
   })
 })

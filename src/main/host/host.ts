@@ -332,7 +332,7 @@ export class HostPeer {
     private readonly host: SwitchboardHost,
     readonly channel: PeerChannel
   ) {
-    this.client = new WindowClient(channel)
+    this.client = new WindowClient(channel, (config) => host.checkClientTarget(config))
   }
 
   /** Validates untrusted arguments, then runs the call. */

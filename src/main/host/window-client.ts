@@ -1,36 +1,69 @@
 import type { ClientConfig, ClientFrame, ClientState } from '../../shared/contract'
 import { ASIO_MAX_BODY } from '../core/codec/asio'
 import { ChatClient } from '../core/client/client'
+import { ResumingClient } from '../core/client/resuming-client'
 import type { PeerChannel } from './host'
 
 const FRAME_FLUSH_MS = 100
 /** Frames one batch may carry: a window watching a flooded room must not drown its renderer. */
 const FRAME_BATCH_CAP = 500
-
-/** The chat client of one window: its TCP connection lives here, in the host, keyed by the window. */
 const KEEPALIVE_MS = 60_000
 
+/** What the window hears from its connection, whichever client holds it: lines, and the end of it. */
+interface Connection {
+  on(event: 'line', listener: (text: string) => void): unknown
+  on(event: 'close', listener: (reason: string) => void): unknown
+}
+
+/**
+ * Line: a client that comes back by itself after a lost connection and resumes its room. Asio: the plain
+ * client, whose connection, once lost, stays lost (that protocol has no resume).
+ */
+function dial(config: ClientConfig): Promise<ChatClient | ResumingClient> {
+  // A window may sit and listen for hours: keep-alives spare it the server's idle timeout (300 s by default).
+  if (config.codec === 'line') return ResumingClient.connect({ targets: [{ host: config.host, port: config.port }], keepAliveMs: KEEPALIVE_MS })
+  return ChatClient.connect({ ...config, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
+}
+
+const messages = (count: number): string => `${count} ${count === 1 ? 'message' : 'messages'}`
+
+/** What a resumption restored, said in the window's log where the replayed lines end. */
+export function resumedNotice(restored: number, gone: string | null): string {
+  if (gone !== null) {
+    const after = restored > 0 ? `; ${messages(restored)} after the gap restored` : ''
+    return `reconnected — history gap: messages sent while you were away may be missing (the server had not kept them all)${after}`
+  }
+  return restored === 0 ? 'reconnected — no messages missed' : `reconnected — ${restored === 1 ? '1 missed message' : `${restored} missed messages`} restored`
+}
+
+/** The chat client of one window: its TCP connection lives here, in the host, keyed by the window. */
 export class WindowClient {
-  private client: ChatClient | null = null
-  private state: ClientState = { status: 'idle', config: null, reason: null }
+  private client: ChatClient | ResumingClient | null = null
+  private state: ClientState = { status: 'idle', config: null, reason: null, retryInMs: null }
   private frames: ClientFrame[] = []
   private dropped = 0
   private flushTimer: NodeJS.Timeout | null = null
   /** Bumped by every connect and by dispose: a connection that lands after a newer request is let go. */
   private generation = 0
 
-  constructor(private readonly channel: PeerChannel) {}
+  /**
+   * `allowed` throws if the window may not connect to a target (the host's reach): asked again of whatever
+   * answers a reconnection, as the server's port may have been taken by something else meanwhile.
+   */
+  constructor(
+    private readonly channel: PeerChannel,
+    private readonly allowed: (config: ClientConfig) => void = () => {}
+  ) {}
 
   async connect(config: ClientConfig): Promise<ClientState> {
     const generation = ++this.generation
     await this.close()
-    this.setState({ status: 'connecting', config, reason: null })
-    let client: ChatClient
+    this.setState({ status: 'connecting', config, reason: null, retryInMs: null })
+    let client: ChatClient | ResumingClient
     try {
-      // A window may sit and listen for hours: keep-alives spare it the server's idle timeout (300 s by default).
-      client = await ChatClient.connect({ ...config, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
+      client = await dial(config)
     } catch (error) {
-      if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message })
+      if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message, retryInMs: null })
       return this.state
     }
     if (generation !== this.generation) {
@@ -39,30 +72,30 @@ export class WindowClient {
       return this.state
     }
     this.client = client
-    // The server's last word (`BYE kicked by the control panel`) is why it closed: the socket only knows that it did.
-    let farewell: string | null = null
-    client.on('line', (text) => {
-      if (client.codec.name === 'line' && text.startsWith('BYE ')) farewell = text.slice('BYE '.length)
-      this.receive(text)
-    })
-    client.on('close', (reason) => {
+    const connection: Connection = client
+    connection.on('line', (text) => this.receive(text))
+    // Lost for good: asio's connection dropped, or a line session ended on purpose (a kick, its QUIT).
+    connection.on('close', (reason) => {
       if (this.client !== client) return
       this.client = null
       this.flush()
-      this.setState({ status: 'closed', config, reason: farewell === null ? reason : `closed by the server: ${farewell}` })
+      this.setState({ status: 'closed', config, reason, retryInMs: null })
     })
-    this.setState({ status: 'connected', config, reason: null })
+    if (client instanceof ResumingClient) this.follow(client, config)
+    this.setState({ status: 'connected', config, reason: null, retryInMs: null })
     return this.state
   }
 
   async send(text: string): Promise<void> {
-    const client = this.client
-    if (!client || this.state.status !== 'connected') throw new Error('not connected')
-    if (client.codec.name === 'line' && /[\r\n]/.test(text)) throw new Error('a line cannot contain a line break')
-    if (client.codec.name === 'asio' && Buffer.byteLength(text) > ASIO_MAX_BODY) {
+    const { status, config } = this.state
+    if (!this.client || status !== 'connected' || !config) {
+      throw new Error(status === 'reconnecting' && config ? `not connected: reconnecting to ${config.host}:${config.port}` : 'not connected')
+    }
+    if (config.codec === 'line' && /[\r\n]/.test(text)) throw new Error('a line cannot contain a line break')
+    if (config.codec === 'asio' && Buffer.byteLength(text) > ASIO_MAX_BODY) {
       throw new Error(`an asio message is at most ${ASIO_MAX_BODY} bytes`)
     }
-    client.send(text)
+    this.client.send(text)
   }
 
   /** The window is gone: close the connection, and any that is still being made. */
@@ -71,17 +104,55 @@ export class WindowClient {
     await this.close()
   }
 
-  async close(): Promise<void> {
+  /** Closes the connection, and stops any reconnecting. */
+  close(): Promise<void> {
+    return this.end('closed by you')
+  }
+
+  /** A line client's comings and goings: reconnecting while it is away, and what came back with it. */
+  private follow(client: ResumingClient, config: ClientConfig): void {
+    // The server's last word is why the connection went (`BYE server-shutdown`); the socket only knows that it did.
+    let farewell: string | null = null
+    client.on('line', (text) => {
+      if (text.startsWith('BYE ')) farewell = text.slice('BYE '.length)
+    })
+    client.on('disconnected', (reason, inMs) => {
+      if (this.client !== client) return
+      const why = farewell === null ? reason : `closed by the server: ${farewell}`
+      farewell = null
+      if (this.state.status === 'connected') this.receive(`connection lost (${why}) — reconnecting`, true)
+      this.flush()
+      this.setState({ status: 'reconnecting', config, reason: why, retryInMs: inMs })
+    })
+    client.on('reconnected', (_target, resuming) => {
+      if (this.client !== client) return
+      try {
+        this.allowed(config)
+      } catch (error) {
+        // Not heard out: whatever answered is not the server this window was let connect to.
+        void this.end(`gave up reconnecting: ${(error as Error).message}`, 'destroy')
+        return
+      }
+      this.setState({ status: 'connected', config, reason: null, retryInMs: null })
+      if (!resuming) this.receive('reconnected — nothing to resume: no message had been seen in the room', true)
+    })
+    client.on('resumed', ({ restored, gone }) => {
+      if (this.client === client) this.receive(resumedNotice(restored, gone), true)
+    })
+  }
+
+  private async end(reason: string, how: 'close' | 'destroy' = 'close'): Promise<void> {
     const client = this.client
     if (!client) return
     this.client = null
-    await client.close()
+    if (how === 'destroy') client.destroy()
+    else await client.close()
     this.flush()
-    this.setState({ status: 'closed', config: this.state.config, reason: 'closed by you' })
+    this.setState({ status: 'closed', config: this.state.config, reason, retryInMs: null })
   }
 
-  private receive(text: string): void {
-    this.frames.push({ at: Date.now(), text })
+  private receive(text: string, notice = false): void {
+    this.frames.push(notice ? { at: Date.now(), text, notice } : { at: Date.now(), text })
     if (this.frames.length > FRAME_BATCH_CAP) {
       this.dropped += this.frames.length - FRAME_BATCH_CAP
       this.frames.splice(0, this.frames.length - FRAME_BATCH_CAP)

@@ -28,6 +28,8 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
   const list = useRef<HTMLOListElement>(null)
   const touched = useRef(false)
   const connected = client.status === 'connected'
+  // Reconnecting by itself: the connection is still this one's, to give up on, not to edit.
+  const held = connected || client.status === 'reconnecting'
   const isLine = (client.config?.codec ?? form.codec) === 'line'
 
   // Until the user edits it, the form follows the built-in server's first listener.
@@ -79,14 +81,14 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
         {chat.nick && <span className="muted">as {chat.nick}{chat.room ? ` in ${chat.room}` : ''}</span>}
       </header>
       <form className="connect" onSubmit={connect}>
-        <input aria-label="server host" value={form.host} onChange={(e) => edit({ host: e.target.value })} disabled={connected} />
-        <input aria-label="server port" type="number" min={1} max={65535} value={form.port} onChange={(e) => edit({ port: Number(e.target.value) })} disabled={connected} />
-        <select aria-label="client codec" value={form.codec} onChange={(e) => edit({ codec: e.target.value as ClientConfig['codec'] })} disabled={connected}>
+        <input aria-label="server host" value={form.host} onChange={(e) => edit({ host: e.target.value })} disabled={held} />
+        <input aria-label="server port" type="number" min={1} max={65535} value={form.port} onChange={(e) => edit({ port: Number(e.target.value) })} disabled={held} />
+        <select aria-label="client codec" value={form.codec} onChange={(e) => edit({ codec: e.target.value as ClientConfig['codec'] })} disabled={held}>
           <option value="line">line</option>
           <option value="asio">asio</option>
         </select>
-        <input aria-label="nick" placeholder="nick (optional)" value={nick} onChange={(e) => setNick(e.target.value)} disabled={connected || form.codec !== 'line'} />
-        {connected ? (
+        <input aria-label="nick" placeholder="nick (optional)" value={nick} onChange={(e) => setNick(e.target.value)} disabled={held || form.codec !== 'line'} />
+        {held ? (
           <button type="button" onClick={() => run(api.closeClient())}>
             Disconnect
           </button>
@@ -96,6 +98,11 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
           </button>
         )}
       </form>
+      {client.status === 'reconnecting' && (
+        <p className="warn" role="status" data-testid="client-retry">
+          reconnecting in {((client.retryInMs ?? 0) / 1000).toFixed(1)} s… ({client.reason})
+        </p>
+      )}
       {client.status === 'closed' && client.reason && (
         <p className="error" role="alert" data-testid="client-reason">
           {client.reason}
@@ -110,7 +117,7 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
         <ol className="messages" ref={list} aria-label="messages">
           {dropped > 0 && <li className="muted">{dropped} messages skipped: they came faster than a window can show</li>}
           {messages.map((m) => (
-            <li key={m.seq} className={m.text.startsWith('ERR ') ? 'error' : undefined}>
+            <li key={m.seq} className={m.notice ? 'notice' : m.text.startsWith('ERR ') ? 'error' : undefined}>
               <time>{formatTime(m.at)}</time> <span className="text">{m.text}</span>
             </li>
           ))}
@@ -130,7 +137,7 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
         )}
       </div>
       <form className="compose" onSubmit={send}>
-        <input aria-label="message" placeholder={isLine ? 'message' : 'asio body (max 512 bytes)'} value={text} onChange={(e) => setText(e.target.value)} disabled={!connected} />
+        <input aria-label="message" placeholder={client.status === 'reconnecting' ? 'reconnecting…' : isLine ? 'message' : 'asio body (max 512 bytes)'} value={text} onChange={(e) => setText(e.target.value)} disabled={!connected} />
         <button type="submit" disabled={!connected}>
           Send
         </button>

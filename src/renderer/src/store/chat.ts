@@ -11,9 +11,15 @@ export interface ChatView {
 
 export const emptyChat = (): ChatView => ({ nick: null, room: null, members: [], listing: null })
 
-/** Applies one received line of the line protocol to the view; other lines leave it as it is. */
+/**
+ * A line without its message tags: a client that asked for ids (`CAP ids`) gets `@id=<id> MSG room nick text`,
+ * which is shown, and read, as `MSG room nick text`. Tags come first and start with `@`, as IRCv3's do.
+ */
+export const untagged = (line: string): string => (line.startsWith('@') && line.includes(' ') ? line.slice(line.indexOf(' ') + 1) : line)
+
+/** Applies one received line of the line protocol (tagged or not) to the view; other lines leave it as it is. */
 export function applyLine(view: ChatView, line: string): ChatView {
-  const [verb, a, b] = line.split(' ')
+  const [verb, a, b] = untagged(line).split(' ')
   switch (verb) {
     case 'WELCOME':
       return { ...emptyChat(), nick: b ?? null }
