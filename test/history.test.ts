@@ -100,7 +100,7 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
     const b = await member(port)
     b.c.send('CHAT hello')
     const tagged = await a.c.expect(/ MSG lobby /)
-    expect(tagged).toMatch(new RegExp(`^@id=[0-9a-z]+-[0-9]+ MSG lobby ${b.nick} hello$`))
+    expect(tagged).toMatch(new RegExp(`^@id=[0-9a-z]+-[0-9a-z]+ MSG lobby ${b.nick} hello$`))
     expect(await b.c.expect(/^MSG lobby /)).toBe(`MSG lobby ${b.nick} hello`)
   })
 

@@ -215,13 +215,15 @@ export class LineChat extends LineReplies implements LineBackend {
    */
   private broadcast(room: string, nick: string, text: string): void {
     const id = this.history.append(room, nick, text)
-    const frame = lineCodec.encode(reply.msg(room, nick, text))
     const tagged = this.tagged.get(room)
+    // Made only if a member will be sent it: where everyone asked for ids, only the tagged frame is.
+    let frame: Buffer | null = null
     if (!tagged) {
+      frame = lineCodec.encode(reply.msg(room, nick, text))
       for (const member of this.rooms.get(room) ?? []) member.send(frame)
       return
     }
     const taggedFrame = lineCodec.encode(reply.taggedMsg(id, room, nick, text))
-    for (const member of this.rooms.get(room) ?? []) member.send(tagged.has(member) ? taggedFrame : frame)
+    for (const member of this.rooms.get(room) ?? []) member.send(tagged.has(member) ? taggedFrame : (frame ??= lineCodec.encode(reply.msg(room, nick, text))))
   }
 }

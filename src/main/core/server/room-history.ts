@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto'
+
 /** How much a node keeps of each room's messages, and of all rooms together (bytes counted as text). */
 export interface HistoryLimits {
   /** Messages kept per room; 0 keeps none. */
@@ -31,14 +33,14 @@ interface Ring {
 
 /**
  * The last messages of every room on a node on its own, each with an id: `<epoch>-<seq>`, the epoch this
- * server's start (base 36 ms, and a random suffix) and seq the node's count of messages, so ids increase within every room and a
- * room forgotten and written again never gives an id twice. An id of an earlier run is another epoch: its
- * messages are gone, and a resume from it says so rather than replaying from a seq that means something else
- * now. Ids are opaque to clients.
+ * run of the server and seq the node's count of messages (both base 36), so ids increase within every room
+ * and a room forgotten and written again never gives an id twice. An id of an earlier run is another epoch:
+ * its messages are gone, and a resume from it says so rather than replaying from a seq that means something
+ * else now. Ids are opaque to clients, and short: a tagged MSG line carries one, and a broadcast is bytes.
  */
 export class RoomHistory {
-  // The start time, and four random characters: two servers started in the same millisecond differ too.
-  private readonly epoch = Date.now().toString(36) + Math.random().toString(36).slice(2, 6).padEnd(4, '0')
+  /** Six random base-36 characters: two runs share one once in two billion. */
+  private readonly epoch = randomInt(36 ** 6).toString(36).padStart(6, '0')
   /** Rooms with messages kept, in the order they were last written: the first is the one to forget when over the total. */
   private readonly rooms = new Map<string, Ring>()
   private nextSeq = 1
@@ -110,11 +112,12 @@ export class RoomHistory {
   private seqOf(id: string): number | null {
     const dash = id.lastIndexOf('-')
     if (dash === -1 || id.slice(0, dash) !== this.epoch) return null
-    const seq = Number(id.slice(dash + 1))
-    return Number.isSafeInteger(seq) && seq >= 0 ? seq : null
+    const digits = id.slice(dash + 1)
+    const seq = parseInt(digits, 36)
+    return /^[0-9a-z]{1,10}$/.test(digits) && Number.isSafeInteger(seq) ? seq : null
   }
 
   private idOf(seq: number): string {
-    return `${this.epoch}-${seq}`
+    return `${this.epoch}-${seq.toString(36)}`
   }
 }
