@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseServeArgs, UsageError } from '../src/main/cli/args'
+import { formatReport } from '../src/main/cli/load'
 import { parseLoadArgs } from '../src/main/cli/load-args'
 import { StatusLine } from '../src/main/cli/status'
 import { DEFAULTS } from '../src/main/core/server/options'
@@ -13,7 +14,7 @@ import { DEFAULT_LIMITS } from '../src/shared/contract'
 import { freePort } from '../scripts/asio-reference'
 import { RedisServer } from '../scripts/redis-server'
 import { joinLine, TestClient, waitFor } from './helpers'
-import { snapshot } from './telemetry-fixtures'
+import { loadReport, snapshot, stormReport } from './telemetry-fixtures'
 
 const CLI = resolve('out/main/cli.js')
 
@@ -309,6 +310,11 @@ describe('switchboard load arguments', () => {
     ])
   })
 
+  it('takes --resume and a storm --storm-after seconds into sending', () => {
+    expect(parseLoadArgs(['--port', '7000', '--resume', '--storm-after', '1.5']).config).toMatchObject({ resume: true, stormAfterMs: 1500 })
+    expect(parseLoadArgs(['--port', '7000']).config).toMatchObject({ resume: false, stormAfterMs: 0 })
+  })
+
   it('sets up a rate search with a p99 target in milliseconds', () => {
     const { search } = parseLoadArgs(['--port', '7000', '--search-p99', '5', '--trial', '1', '--search-max', '400'])
     expect(search).toEqual({ targetP99Ms: 5, minRate: 1, maxRate: 400, trialMs: 1000, refineSteps: 4 })
@@ -325,6 +331,7 @@ describe('switchboard load arguments', () => {
     [['--targets', '127.0.0.1:7000,192.168.1.5:7000'], /host 192\.168\.1\.5 is not on this machine/],
     [['--targets', '127.0.0.1:7000,127.0.0.1:7001', '--codec', 'asio'], /several targets are for the line protocol/],
     [['--port', '7000', '--clients', 'many'], /--clients takes a whole number/],
+    [['--port', '7000', '--storm-after', '2'], /needs resume/],
     [['--port', '7000', '--duration', '0'], /--duration takes a number of seconds > 0/],
     [['--port', '7000', '--host', '192.168.1.5'], /not on this machine/],
     [['--port', '7000', '--codec', 'asio', '--room-size', '5'], /roomSize is for the line protocol/],
@@ -333,6 +340,30 @@ describe('switchboard load arguments', () => {
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadArgs(argv)).toThrow(UsageError)
     expect(() => parseLoadArgs(argv)).toThrow(message)
+  })
+})
+
+describe('the load summary', () => {
+  const resuming = { ...loadReport(1).config, resume: true, stormAfterMs: 2000 }
+
+  it('says what a reconnect storm made and what the resuming clients got back', () => {
+    const lines = formatReport(loadReport(1, { config: resuming, storm: stormReport() })).split('\n')
+    expect(lines[0]).toMatch(/, resuming, storm after 2s$/)
+    expect(lines).toContain('  storm: server restarted in 130 ms; 2,000 lost, 2,000 resumed (p50 210 ms, p99 1,840 ms), 0 unresumed')
+    expect(lines).toContain('  recovered 12,345 messages, 0 gaps, 0 duplicates, 3 lost in flight')
+  })
+
+  it('says no storm was made, and times no resume that did not happen', () => {
+    const storm = stormReport({ made: null, lost: 1, resumed: 0, unresumed: 1, recovered: 1, gaps: 1, duplicates: 1, lostInFlight: 0, recoverMs: loadReport(1).latencyMs })
+    const summary = formatReport(loadReport(1, { config: { ...resuming, stormAfterMs: 0 }, storm }))
+    expect(summary).toContain('\n  storm: no storm made; 1 connection lost, 0 resumed, 1 unresumed\n')
+    expect(summary).toContain('\n  recovered 1 message, 1 gap, 1 duplicate, 0 lost in flight\n')
+    expect(summary.split('\n')[0]).toMatch(/, resuming$/)
+  })
+
+  it('has no storm lines for clients that do not resume', () => {
+    const summary = formatReport(loadReport(1))
+    expect(summary).not.toMatch(/storm|resum|recovered/)
   })
 })
 

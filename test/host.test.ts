@@ -10,7 +10,7 @@ import { OPERATOR_REACH, OWN_SERVER_ONLY } from '../src/main/host/reach'
 import { createSettingsFile, parseSettings, SETTINGS_VERSION, type SettingsStore } from '../src/main/host/settings'
 import { validateCall } from '../src/main/host/validate'
 import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ClientFrame, type ClientState, type ServerConfig } from '../src/shared/contract'
-import { LOAD_DEFAULTS, type LoadConfig } from '../src/shared/load'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadReport } from '../src/shared/load'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
 import { TcpProxy } from '../scripts/tcp-proxy'
 import { joinLine, LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
@@ -232,6 +232,24 @@ describe('a window\'s client, when its connection is lost', () => {
     close()
     window.close()
   })
+})
+
+describe('the traffic lab\'s reconnect storm', () => {
+  it('restarts the host\'s own server on the ports it had; the clients come back, told the history went with it', async () => {
+    const target = await running()
+    const { api } = connectLocal(host!)
+    const log = watchLog(host!)
+    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [target], clients: 12, roomSize: 6, mode: 'open', rate: 20, messages: 0, durationMs: 1500, size: 32, timeoutMs: 10_000, resume: true, stormAfterMs: 400 }
+    const reported = new Promise<LoadReport>((resolve) => api.onLoadReport(resolve))
+    await api.startLoad(load)
+    const report = await reported
+    expect(report.storm).toMatchObject({ made: expect.stringMatching(/^server restarted in \d+ ms$/), lost: 12, resumed: 12, unresumed: 0, gaps: 12, duplicates: 0 })
+    expect(log.count('shutdown')).toBeGreaterThanOrEqual(2)
+    // Back on the port it had, and still asked to start on port 0 next time.
+    expect(host!.serverState).toMatchObject({ status: 'running', bound: [expect.objectContaining({ port: target.port })] })
+    expect(host!.serverState.config.listeners[0].port).toBe(0)
+    log.close()
+  }, 20_000)
 })
 
 describe('a kick from the control room', () => {

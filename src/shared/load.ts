@@ -38,6 +38,18 @@ export interface LoadConfig {
   timeoutMs: number
   /** A target that is not on this machine must be allowed explicitly. */
   allowRemote: boolean
+  /**
+   * Line protocol only: clients ask for message ids (`CAP ids`), and when a connection is lost they reconnect
+   * by themselves (jittered backoff, the next target after a failed connect) and `RESUME` where they were.
+   * The report's `storm` says what came back.
+   */
+  resume: boolean
+  /**
+   * A reconnect storm this long after sending starts (0: none; needs `resume`): the traffic lab restarts its
+   * own server (or its node of a cluster); a load generator that does not own the server cuts every
+   * client's connection at once instead.
+   */
+  stormAfterMs: number
 }
 
 export interface Percentiles {
@@ -118,7 +130,31 @@ export interface LoadReport {
   targets: TargetReport[]
   /** Each agent process's CPU over the run, as a share of one core. */
   agentCpu: number[]
+  /** With `resume`: the reconnections and what they got back; null otherwise. */
+  storm: StormReport | null
   note?: string
+}
+
+/** What resuming clients went through in a run (LoadConfig.resume), a reconnect storm or any lost connection. */
+export interface StormReport {
+  /** The storm made, as it happened ('server restarted in 130 ms', 'every connection cut'); null if none was made. */
+  made: string | null
+  /** Connections lost during the run. */
+  lost: number
+  /** Reconnections that resumed (their RESUME answered to RESUME-END). */
+  resumed: number
+  /** Clients not back in their room when the run ended. */
+  unresumed: number
+  /** Messages replayed to clients by their RESUMEs. */
+  recovered: number
+  /** Resumes answered `ERR history-gone`: those clients may have missed what the server no longer kept. */
+  gaps: number
+  /** Messages a client got twice. Should be 0. */
+  duplicates: number
+  /** Messages that never came back to their sender: in flight when its connection went, and not kept. */
+  lostInFlight: number
+  /** From a connection's loss to its RESUME-END, ms. */
+  recoverMs: Percentiles
 }
 
 /** Defaults: a modest closed-loop broadcast on the line codec. Where it goes has no default. */
@@ -135,7 +171,9 @@ export const LOAD_DEFAULTS: Omit<LoadConfig, 'targets'> = {
   roomSize: 0,
   agents: 1,
   timeoutMs: 60_000,
-  allowRemote: false
+  allowRemote: false,
+  resume: false,
+  stormAfterMs: 0
 }
 
 /** Whether every room's members saw its messages in one order, in words (the CLI and the panel say the same). */
@@ -143,6 +181,32 @@ export function describeOrder({ rooms, split }: LoadReport['order']): string {
   if (rooms === 0) return 'nothing to compare'
   const all = `${rooms.toLocaleString('en-US')} room${rooms > 1 ? 's' : ''}`
   return split === 0 ? `one order in each of ${all}` : `members saw different orders in ${split.toLocaleString('en-US')} of ${all}`
+}
+
+const counted = (n: number, noun: string): string => `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`
+
+/** A resume's time in ms: whole ms with thousands separators, two decimals while they matter. */
+const resumeMs = (ms: number): string => `${ms < 10 ? ms.toFixed(2) : Math.round(ms).toLocaleString('en-US')} ms`
+
+/** The storm a run made, in words, or that it made none (its clients may still have lost connections). */
+export function describeStormMade({ made, lost }: StormReport): string {
+  return made ?? `no storm made; ${counted(lost, 'connection')} lost`
+}
+
+/**
+ * What resuming clients went through, in two lines of words (the CLI prints them; the panel shows the same
+ * figures row by row, its first row being describeStormMade).
+ */
+export function describeStorm(storm: StormReport): [string, string] {
+  const { recoverMs } = storm
+  const times = recoverMs.count > 0 ? ` (p50 ${resumeMs(recoverMs.p50)}, p99 ${resumeMs(recoverMs.p99)})` : ''
+  // With no storm made, the made part already says how many were lost.
+  const lost = storm.made === null ? '' : `; ${storm.lost.toLocaleString('en-US')} lost`
+  return [
+    `${describeStormMade(storm)}${lost}, ${storm.resumed.toLocaleString('en-US')} resumed${times}, ${storm.unresumed.toLocaleString('en-US')} unresumed`,
+    `recovered ${counted(storm.recovered, 'message')}, ${counted(storm.gaps, 'gap')}, ${counted(storm.duplicates, 'duplicate')}, ` +
+      `${storm.lostInFlight.toLocaleString('en-US')} lost in flight`
+  ]
 }
 
 /** `host:port`, an IPv6 address in brackets (`[::1]:7000`); null when it is not of that form. */

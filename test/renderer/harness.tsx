@@ -64,15 +64,16 @@ export interface RecordedCall {
 }
 
 /**
- * An api that answers nothing on its own, recording the calls made to it through the contract's own proxy,
- * so that a call looks exactly as a host would receive it. `kicked`: what it answers a Kick.
+ * An api that answers little on its own, recording the calls made to it through the contract's own proxy,
+ * so that a call looks exactly as a host would receive it. `kicked`: what it answers a Kick; a startLoad is
+ * answered with a run id (the number of calls so far).
  */
 export function recordingApi(kicked: boolean) {
   const calls: RecordedCall[] = []
   const api = createApiProxy({
     invoke: async (call, args) => {
       calls.push({ call, args: [...args] })
-      return (call === 'kickSession' ? kicked : undefined) as never
+      return (call === 'kickSession' ? kicked : call === 'startLoad' ? { runId: calls.length } : undefined) as never
     },
     subscribe: () => () => {}
   })

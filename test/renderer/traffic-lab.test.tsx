@@ -1,14 +1,15 @@
 // @vitest-environment happy-dom
-import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TrafficLab } from '../../src/renderer/src/components/TrafficLab'
 import { createAppStore } from '../../src/renderer/src/store'
 import { LOAD_RUNS_CAP } from '../../src/renderer/src/store/load-slice'
 import { HISTORY_POINTS as LOAD_HISTORY_POINTS } from '../../src/renderer/src/store/series'
 import type { SettingsStore } from '../../src/main/host/settings'
-import { LOAD_DEFAULTS, type LoadConfig, type LoadProgress, type LoadReport } from '../../src/shared/load'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadProgress } from '../../src/shared/load'
 import { freePort } from '../../scripts/asio-reference'
-import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
+import { loadReport as report, stormReport } from '../telemetry-fixtures'
+import { renderWithHost, renderWithStore, TEST_CONFIG, type Harness, type RecordedCall } from './harness'
 
 /** What each chart (by its figure's title) was last given: happy-dom has no canvas for the real uPlot to draw on. */
 const chartData = vi.hoisted(() => new Map<string, number[][]>())
@@ -33,6 +34,8 @@ afterEach(async () => {
   vi.restoreAllMocks()
   await harness?.dispose()
   harness = undefined
+  // What renderWithStore rendered (a harness unmounts its own).
+  cleanup()
 })
 
 /** A run against a live server takes a second or two; the agents are real processes. */
@@ -50,6 +53,9 @@ async function startBuiltInServer(h: Harness): Promise<number> {
   expect(within(field('target')).getByRole('option', { name: `built-in server: line on 127.0.0.1:${port}` })).toBeTruthy()
   return port
 }
+
+const RESUME = 'clients resume after a lost connection (CAP ids + RESUME)'
+const STORM = 'reconnect storm after (s)'
 
 const runColumns = () => within(screen.getByRole('table', { name: 'earlier runs' })).getAllByRole('columnheader').filter((th) => th.hasAttribute('data-run'))
 
@@ -199,7 +205,10 @@ describe('TrafficLab after a relaunch', () => {
   const keptLoad = (load: LoadConfig): SettingsStore => ({ kept: { version: 1, server: TEST_CONFIG, load }, problem: null, save: async () => null })
 
   it('starts from the form of the last run, a target no listener has as a custom one', async () => {
-    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7999 }, { host: '::1', port: 7998 }], clients: 7, mode: 'open', rate: 30, messages: 0, durationMs: 2500, size: 48, roomSize: 7, timeoutMs: 9000 }
+    const load: LoadConfig = {
+      ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7999 }, { host: '::1', port: 7998 }], clients: 7, mode: 'open', rate: 30, messages: 0,
+      durationMs: 2500, size: 48, roomSize: 7, timeoutMs: 9000, resume: true, stormAfterMs: 1500
+    }
     harness = renderWithHost(<TrafficLab />, TEST_CONFIG, {}, keptLoad(load))
     await waitFor(() => expect(field('clients').value).toBe('7'))
     expect(field('target').value).toBe('custom')
@@ -211,6 +220,8 @@ describe('TrafficLab after a relaunch', () => {
     expect(field('size (bytes)').value).toBe('48')
     expect(field('room size').value).toBe('7')
     expect(field('timeout (s)').value).toBe('9')
+    expect((field(RESUME) as HTMLInputElement).checked).toBe(true)
+    expect(field(STORM).value).toBe('1.5')
   })
 
   it('points at the built-in server\'s listener when the last run did, and runs it again as it was', async () => {
@@ -230,19 +241,91 @@ describe('TrafficLab after a relaunch', () => {
   }, 40_000)
 })
 
+/** The configs the form sent, as the host received them. */
+const started = (calls: RecordedCall[]) => calls.filter((c) => c.call === 'startLoad').map((c) => c.args[0] as LoadConfig)
+
+/** What a definition list says for a term (the summary's figures are dt/dd pairs). */
+function definition(region: HTMLElement, term: string): HTMLElement {
+  const dt = within(region).getByText(term, { selector: 'dt' })
+  return dt.nextElementSibling as HTMLElement
+}
+
+describe('TrafficLab with resuming clients', () => {
+  it('sends resume and a reconnect storm only for the line protocol, the storm only with resume', async () => {
+    const { store, calls } = renderWithStore(<TrafficLab />)
+    const resume = field(RESUME) as HTMLInputElement
+    expect(resume.checked).toBe(false)
+    expect(field(STORM).disabled).toBe(true)
+    expect(field(STORM).closest('[title]')?.getAttribute('title')).toMatch(/restarts its own server/)
+    fireEvent.click(resume)
+    expect(field(STORM).disabled).toBe(false)
+    setField(STORM, '1.5')
+
+    // asio has no message ids: neither is offered, and neither is sent, whatever the line form had.
+    setField('target codec', 'asio')
+    expect(resume.disabled).toBe(true)
+    expect(resume.checked).toBe(false)
+    expect(field(STORM).disabled).toBe(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(started(calls)).toHaveLength(1))
+    expect(started(calls)[0]).toMatchObject({ codec: 'asio', resume: false, stormAfterMs: 0 })
+    act(() => store.getState().addLoadReport(report(1)))
+
+    // Back on the line protocol, what was typed is there again, and sent.
+    setField('target codec', 'line')
+    expect(resume.checked).toBe(true)
+    expect(field(STORM).value).toBe('1.5')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(started(calls)).toHaveLength(2))
+    expect(started(calls)[1]).toMatchObject({ codec: 'line', resume: true, stormAfterMs: 1500 })
+    act(() => store.getState().addLoadReport(report(2)))
+
+    // Unchecked, a storm typed earlier is not sent: it needs resuming clients.
+    fireEvent.click(resume)
+    expect(field(STORM).disabled).toBe(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    await waitFor(() => expect(started(calls)).toHaveLength(3))
+    expect(started(calls)[2]).toMatchObject({ resume: false, stormAfterMs: 0 })
+  })
+
+  it('reports the reconnect storm: what was made, what came back, duplicates in red, and compares it across runs', () => {
+    const { store } = renderWithStore(<TrafficLab />)
+    const resuming = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }], resume: true, stormAfterMs: 2000 }
+    act(() => store.getState().addLoadReport(report(1)))
+    // Clients that did not resume have no storm to tell, and the runs table no rows for it.
+    expect(screen.queryByRole('region', { name: 'reconnect storm' })).toBeNull()
+    expect(within(screen.getByRole('table', { name: 'earlier runs' })).queryByRole('row', { name: /^resumed \/ lost/ })).toBeNull()
+
+    act(() => store.getState().addLoadReport(report(2, { config: resuming, storm: stormReport({ resumed: 1998, unresumed: 2, duplicates: 4 }) })))
+    const storm = screen.getByRole('region', { name: 'reconnect storm' })
+    expect(within(storm).getByRole('heading').textContent).toBe('Reconnect storm')
+    expect(definition(storm, 'storm').textContent).toBe('server restarted in 130 ms')
+    expect(definition(storm, 'resumed / lost').textContent).toBe('1,998 / 2,000')
+    expect(definition(storm, 'unresumed').textContent).toBe('2')
+    expect(definition(storm, 'recovered messages').textContent).toBe('12,345')
+    expect(definition(storm, 'gaps (history gone)').textContent).toBe('0')
+    expect(definition(storm, 'duplicates').textContent).toBe('4')
+    expect(definition(storm, 'duplicates').querySelector('.error')).not.toBeNull()
+    expect(definition(storm, 'lost in flight').textContent).toBe('3')
+    expect(definition(storm, 'time to recover p50 / p99').textContent).toBe('210 ms / 1840 ms')
+    const table = screen.getByRole('table', { name: 'earlier runs' })
+    expect(within(table).getByRole('row', { name: /^resumed \/ lost/ }).textContent).toBe('resumed / lost–2K / 2K')
+    expect(within(table).getByRole('row', { name: /^recover p99/ }).textContent).toBe('recover p99–1840 ms')
+    expect(within(within(table).getByRole('row', { name: /^duplicates/ })).getByText('4').className).toBe('error')
+
+    // Resuming clients without a storm: what they lost is said, nothing twice is not red, no resume no time.
+    act(() => store.getState().addLoadReport(report(3, { config: resuming, storm: stormReport({ made: null, lost: 1, resumed: 0, unresumed: 1, recovered: 0, lostInFlight: 0, recoverMs: report(3).latencyMs }) })))
+    const quiet = screen.getByRole('region', { name: 'reconnect storm' })
+    expect(definition(quiet, 'storm').textContent).toBe('no storm made; 1 connection lost')
+    expect(definition(quiet, 'duplicates').querySelector('.error')).toBeNull()
+    expect(definition(quiet, 'time to recover p50 / p99').textContent).toBe('– / –')
+  })
+})
+
 function progress(runId: number, elapsedMs: number, p99Ms: number | null = 1): LoadProgress {
   return {
     runId, elapsedMs, phase: 'sending', open: 5, sent: 0, deliveries: 0, expected: 10, sentPerSec: 1, deliveriesPerSec: 2,
     p99Ms, p99SoFarMs: p99Ms, errors: 0
-  }
-}
-
-function report(runId: number): LoadReport {
-  const none = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 }
-  return {
-    runId, config: { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }] }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
-    sent: 0, durationMs: 0, deliveriesPerSec: 0, messagesPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0, latencyMs: none,
-    connectMs: none, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, targets: [], agentCpu: []
   }
 }
 

@@ -22,6 +22,10 @@ export const LOAD_USAGE = `usage: switchboard load --port N [options]
   --agents N            load-generating processes (default ${LOAD_DEFAULTS.agents})
   --timeout S           longest wait for connections, rooms, and the last deliveries (default ${LOAD_DEFAULTS.timeoutMs / 1000})
   --allow-remote        allow a target that is not this machine
+  --resume              line protocol: clients ask for message ids and, when a connection is lost,
+                        reconnect and RESUME where they were; the summary says what came back
+  --storm-after S       a reconnect storm S seconds into sending: every client's connection is cut at
+                        once (needs --resume; the traffic lab restarts its own server instead)
   --json FILE           write the full report (or the search's trials) as JSON
   --search-p99 MS       rate search: find the highest --rate whose p99 stays under MS
   --search-max N        highest rate the search tries (default 100000)
@@ -72,6 +76,8 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     agents: { type: 'string' },
     timeout: { type: 'string' },
     'allow-remote': { type: 'boolean', default: false },
+    resume: { type: 'boolean', default: false },
+    'storm-after': { type: 'string' },
     json: { type: 'string' },
     'search-p99': { type: 'string' },
     'search-max': { type: 'string' },
@@ -94,7 +100,9 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     roomSize: wholeFlag('room-size', values['room-size']),
     agents: wholeFlag('agents', values.agents),
     timeoutMs: seconds('timeout', values.timeout),
-    allowRemote: values['allow-remote']
+    allowRemote: values['allow-remote'],
+    resume: values.resume,
+    stormAfterMs: seconds('storm-after', values['storm-after'])
   }
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key]
   const targetP99Ms = positiveFlag('search-p99', values['search-p99'], 'milliseconds')

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { describeOrder, formatTarget, type LoadProgress, type LoadReport, type Percentiles, type TargetReport } from '../../shared/load'
+import { describeOrder, describeStorm, formatTarget, type LoadProgress, type LoadReport, type Percentiles, type TargetReport } from '../../shared/load'
 import { LoadRun } from '../core/load/coordinator'
 import { searchRate } from '../core/load/rate-search'
 import { compact, count, ms } from './format'
@@ -36,10 +36,12 @@ export function formatReport(r: LoadReport): string {
   const loop = c.mode === 'closed' ? `closed loop, window ${c.window}` : `open loop, ${c.rate} msg/s per client`
   const amount = [c.messages > 0 ? `${c.messages} messages` : '', c.durationMs > 0 ? `${c.durationMs / 1000}s` : ''].filter(Boolean).join(' or ')
   const errors = Object.entries(r.errors).map(([reason, n]) => `${reason} x${n}`)
+  const storm = r.storm ? describeStorm(r.storm) : null
   return [
     `load: ${count.format(c.clients)} clients -> ${c.targets.map(formatTarget).join(', ')} (${c.codec}), ${loop}, ${amount} of ${c.size} B` +
       (c.roomSize > 0 ? `, rooms of ${c.roomSize}` : '') +
-      `, ${c.agents} agent${c.agents > 1 ? 's' : ''}`,
+      `, ${c.agents} agent${c.agents > 1 ? 's' : ''}` +
+      (c.resume ? `, resuming${c.stormAfterMs > 0 ? `, storm after ${c.stormAfterMs / 1000}s` : ''}` : ''),
     `  ${r.complete ? 'complete' : 'INCOMPLETE'}: ${count.format(r.deliveries)} of ${count.format(r.expected)} deliveries, ` +
       `${count.format(r.sent)} messages sent, in ${(r.durationMs / 1000).toFixed(3)}s${r.note ? ` (${r.note})` : ''}`,
     `  deliveries/s ${compact.format(r.deliveriesPerSec)}  messages/s ${compact.format(r.messagesPerSec)}  ` +
@@ -50,6 +52,7 @@ export function formatReport(r: LoadReport): string {
     // One target's figures are the totals above.
     ...(r.targets.length > 1 ? [`  per target: ${r.targets.map(describeTarget).join('; ')}`] : []),
     `  order: ${describeOrder(r.order)}`,
+    ...(storm ? [`  storm: ${storm[0]}`, `  ${storm[1]}`] : []),
     `  generator CPU: ${r.agentCpu.map((share) => `${Math.round(share * 100)}%`).join(' ')} of a core per agent`
   ].join('\n')
 }

@@ -16,7 +16,7 @@ import { clusterBackend, type ClusterTuning } from '../core/cluster/cluster-chat
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer, type ServerCounters } from '../core/server/server'
-import { checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
+import { aimsAtOwn, checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
 import { SETTINGS_VERSION, type Settings, type SettingsStore } from './settings'
 import { WindowClient } from './window-client'
 import { validateCall } from './validate'
@@ -133,7 +133,13 @@ export class SwitchboardHost {
     this.refuseWhileClosing('start a load run')
     checkLoadReach(config, this.state.bound, this.reach)
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
-    const run = new LoadRun(config, { agentFile: this.options.loadAgentFile, launch: this.options.launchAgent, runId: this.nextRunId++ })
+    const run = new LoadRun(config, {
+      agentFile: this.options.loadAgentFile,
+      launch: this.options.launchAgent,
+      runId: this.nextRunId++,
+      // A run aimed only at other servers (allowed targets) is not stormed by restarting this one: its agents cut their connections.
+      restartServer: aimsAtOwn(config, this.state.bound) ? () => this.restartForStorm() : undefined
+    })
     this.loadRun = run
     this.keep({ load: config })
     run.on('progress', (progress) => this.broadcast('onLoadProgress', progress))
@@ -144,6 +150,26 @@ export class SwitchboardHost {
       this.broadcast('onLoadReport', report)
     })
     return { runId: run.runId }
+  }
+
+  /**
+   * The traffic lab's reconnect storm: the server stopped and started again, on the ports it had (a listener
+   * asked for port 0 would otherwise come back elsewhere, and its clients would not find it).
+   */
+  private restartForStorm(): Promise<string> {
+    return this.serialize(async () => {
+      const { config, bound } = this.state
+      if (!this.server) throw new Error('the server is not running')
+      const startedAt = performance.now()
+      await this.stop()
+      const pinned = { ...config, listeners: config.listeners.map((listener, i) => ({ ...listener, port: bound[i]?.port ?? listener.port })) }
+      const state = await this.start(pinned, false)
+      if (state.status !== 'running') throw new Error(state.error ?? 'it did not start again')
+      this.setState({ config })
+      const took = Math.round(performance.now() - startedAt)
+      this.log({ at: Date.now(), kind: 'shutdown', text: `reconnect storm: server restarted in ${took} ms` })
+      return `server restarted in ${took} ms`
+    })
   }
 
   stopLoad(): void {
@@ -206,17 +232,18 @@ export class SwitchboardHost {
     })
   }
 
-  private serialize(step: () => Promise<ServerState>): Promise<ServerState> {
+  private serialize<T>(step: () => Promise<T>): Promise<T> {
     const next = this.transition.then(step, step)
     this.transition = next
     return next
   }
 
-  private async start(config: ServerConfig): Promise<ServerState> {
+  /** `remember`: keep the config as the one to start with next time (not a storm's restart on pinned ports). */
+  private async start(config: ServerConfig, remember = true): Promise<ServerState> {
     // A start queued behind the disposal's stop (a click as the app quits) must not bring the server back.
     if (this.server || this.disposal) return this.state
     // Kept even if the start fails (a port in use): it is what the user asked for, to correct next time.
-    this.keep({ server: config })
+    if (remember) this.keep({ server: config })
     this.setState({ status: 'starting', config, error: null })
     const { limits, cluster, ...rest } = config
     // The composition root of the app and the CLI: the line backend is chosen here, not in the server.

@@ -62,6 +62,9 @@ function answers(listener: BoundListener, target: LoadTarget): boolean {
   return (bound === '0.0.0.0' && ipv4Loopback) || (bound === '::' && (ipv4Loopback || host === '::1'))
 }
 
+/** Whether some target of a run is one of this server's own listeners. */
+export const aimsAtOwn = (config: LoadConfig, own: BoundListener[]): boolean => config.targets.some((target) => own.some((listener) => answers(listener, target)))
+
 const sameTarget = (a: LoadTarget, b: LoadTarget) => a.port === b.port && canonicalHost(a.host) === canonicalHost(b.host)
 
 /** Refuses a target that is neither one of `own` listeners nor allowed; nothing is connected before this passes. */

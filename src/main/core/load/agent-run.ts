@@ -34,12 +34,19 @@ export class AgentRun {
     expected: 0,
     sendingDone: false,
     firstSendAt: 0,
-    lastDeliveryAt: 0
+    lastDeliveryAt: 0,
+    resumed: 0,
+    recovered: 0,
+    gaps: 0,
+    duplicates: 0,
+    lostInFlight: 0,
+    offline: 0
   }
   /** Latency since the last progress report; `total` keeps the whole run. */
   interval: Histogram = createHistogram()
   readonly total = createHistogram()
   readonly connectTimes = createHistogram()
+  readonly recoverTimes = createHistogram()
   readonly errors: Record<string, number> = {}
   readonly layout: TagLayout
   readonly sync: Buffer
@@ -93,6 +100,8 @@ export class AgentRun {
       this.counters.open--
       this.counters.disconnects++
       if (this.sending) this.counters.lostWhileSending++
+      // A resuming client comes back: until then it is offline.
+      if (this.config.resume) this.counters.offline++
       this.countError(reason)
     },
     settled: () => {
@@ -126,6 +135,24 @@ export class AgentRun {
     echoesRead: (connection) => this.schedule.echoed(connection),
     protocolError: () => {
       this.counters.protocolErrors++
+    },
+    reconnected: () => {
+      this.counters.open++
+    },
+    resumed: (connection, recoverMs, gap, lostInFlight) => {
+      this.counters.resumed++
+      this.counters.offline--
+      if (gap) this.counters.gaps++
+      // Never accepted (or not kept): what they would have owed the room is not expected.
+      this.counters.lostInFlight += lostInFlight
+      this.counters.expected -= lostInFlight * (this.members[roomOf(this.config, connection.index)] ?? 0)
+      recordMs(this.recoverTimes, recoverMs)
+    },
+    recovered: () => {
+      this.counters.recovered++
+    },
+    duplicate: () => {
+      this.counters.duplicates++
     }
   }
 
@@ -210,6 +237,11 @@ export class AgentRun {
     this.checkSendingDone()
   }
 
+  /** The storm a load generator can make itself: every connection cut at once; each comes back and resumes. */
+  storm(): void {
+    for (const connection of this.connections) connection.cut()
+  }
+
   /**
    * Per room, how many of this agent's clients in it ended with each order digest. A client lost mid-run
    * saw only the start of its room's order: compared, it would look like another order.
@@ -217,7 +249,8 @@ export class AgentRun {
   orders(): [room: number, digest: number, clients: number][] {
     const seen = new Map<string, [number, number, number]>()
     for (const c of this.connections) {
-      if (!c.inRoom || c.lost) continue
+      // So did one that resumed past a gap, or is not back: their logs are not the room's whole order.
+      if (!c.inRoom || c.lost || c.gapped || c.offline) continue
       const room = roomOf(this.config, c.index)
       const key = `${room}:${c.orderDigest}`
       const entry = seen.get(key)

@@ -43,6 +43,8 @@ parent.onMessage((message: ToAgent) => {
       return run?.go(message.members)
     case 'stop':
       return run?.stop()
+    case 'storm':
+      return run?.storm()
     case 'finish': {
       if (!run) return
       if (progressTimer) clearInterval(progressTimer)
@@ -55,6 +57,7 @@ parent.onMessage((message: ToAgent) => {
         counters: run.counters,
         latency: encodeHistogram(run.total),
         connect: encodeHistogram(run.connectTimes),
+        recover: encodeHistogram(run.recoverTimes),
         errors: run.errors,
         orders: run.orders(),
         targets: run.targets(),

@@ -11,6 +11,9 @@ const MAX_MS = 86_400_000
 /** A host name or an IPv4/IPv6 address, as node:net takes it. */
 export const HOST_PATTERN = /^[A-Za-z0-9.:-]{1,253}$/
 
+/** Members a resuming client keeps a sequence number for: its room's, 4 bytes each. */
+const MAX_RESUME_ROOM = 5000
+
 /** More nodes than a cluster on one machine would have; a bound, so a config stays small. */
 const MAX_TARGETS = 64
 
@@ -76,6 +79,7 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
   }
   if (merged.mode !== 'closed' && merged.mode !== 'open') throw new LoadConfigError('mode must be closed or open')
   if (typeof merged.allowRemote !== 'boolean') throw new LoadConfigError('allowRemote must be true or false')
+  if (typeof merged.resume !== 'boolean') throw new LoadConfigError('resume must be true or false')
   const config: LoadConfig = {
     targets,
     codec: merged.codec,
@@ -90,7 +94,9 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     roomSize: whole(merged, 'roomSize', 0),
     agents: whole(merged, 'agents', 1, 64),
     timeoutMs: whole(merged, 'timeoutMs', 1, MAX_MS),
-    allowRemote: merged.allowRemote
+    allowRemote: merged.allowRemote,
+    resume: merged.resume,
+    stormAfterMs: whole(merged, 'stormAfterMs', 0, MAX_MS)
   }
   // Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident.
   const remote = config.allowRemote ? undefined : config.targets.find((target) => !isLoopback(target.host))
@@ -100,6 +106,12 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
   // The asio barrier is one body sent to one listener; nodes of a cluster share line rooms only.
   if (config.codec === 'asio' && config.targets.length > 1) throw new LoadConfigError('several targets are for the line protocol: an asio listener shares its room with no other')
   if (config.agents > config.clients) throw new LoadConfigError('agents must not outnumber clients')
+  if (config.resume && config.codec !== 'line') throw new LoadConfigError('resume is for the line protocol: asio has no message ids')
+  if (config.stormAfterMs > 0 && !config.resume) throw new LoadConfigError('a reconnect storm (stormAfterMs) needs resume: clients that do not resume would just be lost')
+  // A resuming client keeps the last sequence number it saw of every member of its room (duplicates show there).
+  if (config.resume && Math.min(config.roomSize || config.clients, config.clients) > MAX_RESUME_ROOM) {
+    throw new LoadConfigError(`resume needs rooms of at most ${MAX_RESUME_ROOM} members (set roomSize)`)
+  }
   const minimum = tagLength(config.clients, maxMessages(config))
   if (config.size < minimum) throw new LoadConfigError(`size must be >= ${minimum} to carry the sender's tag`)
   if (config.codec === 'line' && config.size > MAX_LINE - 64) {

@@ -44,14 +44,33 @@ export interface ConnectionEvents {
   echoesRead(connection: Connection): void
   /** A frame with no tag, out of its sender's order, or a stream that cannot be framed. */
   protocolError(): void
+  /** Resuming: a lost connection is connected again (its RESUME on its way). */
+  reconnected(): void
+  /**
+   * Resuming: back in its room, `recoverMs` after its connection was lost; `gap` if the server said it no
+   * longer kept all that came after the client's last id (or the client had none to give), `lostInFlight`
+   * of its own messages never came back (in flight as the connection went, and not kept).
+   */
+  resumed(connection: Connection, recoverMs: number, gap: boolean, lostInFlight: number): void
+  /** Resuming: a message replayed by a RESUME. */
+  recovered(): void
+  /** A message it had seen already. */
+  duplicate(): void
 }
+
+/** The first wait before a reconnect, doubled at every failure up to RECONNECT_MAX_MS, each wait jittered (full jitter). */
+const RECONNECT_BASE_MS = 100
+const RECONNECT_MAX_MS = 5000
 
 /** One load client's connection: it sees what arrives, and sends when its schedule says. */
 export class Connection implements DeliverySink, Sender {
   inRoom = false
+  /** Its connection is gone (for good, or until it reconnects). */
   closed = false
   /** Closed by the server or the network during the run (kicked, dropped), not by the run's end. */
   lost = false
+  /** Resumed after a gap the server told of (or without an id to resume from): it may have missed messages. */
+  gapped = false
   nextEcho = 0
   /**
    * A rolling hash of every delivery's sender and sequence number, in arrival order: members of a room
@@ -65,10 +84,16 @@ export class Connection implements DeliverySink, Sender {
     return this.connected && !this.closed
   }
   get wasConnected(): boolean {
-    return this.connected
+    return this.everConnected
+  }
+  /** Its connection was lost and it is on its way back (resuming runs): not yet in its room again. */
+  get offline(): boolean {
+    return this.lostAt !== null
   }
   private sent = 0
+  /** The current socket connected. */
   private connected = false
+  private everConnected = false
   private settled = false
   private finishedSending = false
   private retired = false
@@ -76,12 +101,27 @@ export class Connection implements DeliverySink, Sender {
   /** The first bytes the server sent: what a codec mismatch is recognised by. */
   private firstBytes = ''
   private readonly sentAt = new SendTimes()
-  private readonly socket: Socket
-  private readonly scanner: DeliveryScanner
+  private socket!: Socket
+  private scanner!: DeliveryScanner
   private readonly writer: FrameWriter
-  private readonly openedAt = now()
+  private openedAt = now()
   /** now() for the chunk being scanned, taken once and only if needed. */
   private chunkTime = 0
+  /** Where it connects now: its own target, or (resuming, after a failed reconnect) the next one. */
+  private targetNow: number
+  // Resuming runs only (config.resume).
+  /** The last id it saw: of a message, or the place its own JOINED gave it. */
+  private lastId: string | null = null
+  /** When its connection was lost; null while it is in its room. */
+  private lostAt: number | null = null
+  /** Reconnecting: a RESUME is answered until RESUME-END (or, without an id, a PONG). */
+  private resuming = false
+  private gapTold = false
+  private failures = 0
+  private retryTimer: NodeJS.Timeout | null = null
+  /** The last sequence number it saw of each member of its room (the room's clients are consecutive indexes). */
+  private readonly seen: Int32Array | null = null
+  private readonly roomStart: number
 
   constructor(
     readonly index: number,
@@ -89,32 +129,63 @@ export class Connection implements DeliverySink, Sender {
     private readonly events: ConnectionEvents
   ) {
     const { config } = setup
-    this.scanner = createScanner(config.codec, setup.layout, this, setup.sync)
     this.writer = new FrameWriter(config.codec, setup.layout, index)
     this.target = targetIndexOf(config, index)
-    this.socket = netConnect(config.targets[this.target])
-    this.socket.setNoDelay(true)
-    this.socket.once('connect', () => this.onConnect())
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    this.socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error))
-    this.socket.on('close', () => this.onClose())
+    this.targetNow = this.target
+    this.roomStart = config.roomSize > 0 ? roomOf(config, index) * config.roomSize : 0
+    if (config.resume) this.seen = new Int32Array(Math.min(config.roomSize || config.clients, config.clients - this.roomStart)).fill(-1)
+    this.dial()
+  }
+
+  private dial(): void {
+    const { config } = this.setup
+    this.openedAt = now()
+    this.connected = false
+    this.scanner = createScanner(config.codec, this.setup.layout, this, this.setup.sync)
+    const socket = netConnect(config.targets[this.targetNow])
+    this.socket = socket
+    socket.setNoDelay(true)
+    socket.once('connect', () => this.onConnect())
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error))
+    socket.on('close', () => socket === this.socket && this.onClose())
   }
 
   private onConnect(): void {
     this.connected = true
+    this.closed = false
     const connectMs = now() - this.openedAt
     const { config } = this.setup
+    if (this.lostAt !== null) return this.resume()
+    this.everConnected = true
     if (config.codec === 'line') {
-      // Replies come in order: the PONG proves the JOIN (if any) is done and we are in our room.
-      const room = config.roomSize > 0 ? `JOIN load-${roomOf(config, this.index)}\n` : ''
-      this.write(Buffer.from(`${room}PING in-room\n`, 'latin1'))
+      // Replies come in order: the PONG proves the JOIN (if any) is done and we are in our room. A resuming
+      // client asks for ids first: its own JOINED then says where it came in, and every MSG its id.
+      const ids = config.resume ? 'CAP ids\n' : ''
+      const room = config.roomSize > 0 ? `JOIN ${this.roomName}\n` : ''
+      this.write(Buffer.from(`${ids}${room}PING in-room\n`, 'latin1'))
     }
     this.events.connected(connectMs)
   }
 
+  private get roomName(): string {
+    const { config } = this.setup
+    return config.roomSize > 0 ? `load-${roomOf(config, this.index)}` : 'lobby'
+  }
+
+  /** Connected again: back to its room, and what it missed since its last id replayed (RESUME). */
+  private resume(): void {
+    this.resuming = true
+    this.gapTold = false
+    this.events.reconnected()
+    // No id yet (lost before it heard anything in the lobby): it can only come back, and say it may have missed some.
+    const back = this.lastId === null ? `JOIN ${this.roomName}\nPING resumed\n` : `RESUME ${this.roomName} ${this.lastId}\n`
+    this.write(Buffer.from(`CAP ids\n${back}`, 'latin1'))
+  }
+
   /** Where this client connects, as reasons name it: with several targets, which one failed matters. */
   private get address(): string {
-    return formatTarget(this.setup.config.targets[this.target])
+    return formatTarget(this.setup.config.targets[this.targetNow])
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
@@ -122,9 +193,18 @@ export class Connection implements DeliverySink, Sender {
   }
 
   private onClose(): void {
-    if (this.closed) return
+    if (this.closed && !this.offline) return
     this.closed = true
     if (this.retired) return
+    if (this.lostAt !== null) return this.reconnectLater(this.connected)
+    if (this.setup.config.resume && this.everConnected && this.settled) {
+      // Lost: it comes back by itself and resumes where it was.
+      this.events.disconnected(this.errorReason ?? this.unexplainedClose())
+      this.inRoom = false
+      this.lostAt = now()
+      this.errorReason = null
+      return this.reconnectLater(true)
+    }
     if (!this.connected) {
       this.settle()
       this.finishSending()
@@ -144,6 +224,24 @@ export class Connection implements DeliverySink, Sender {
   private unexplainedClose(): string {
     if (this.setup.config.codec === 'line' && !this.inRoom) return `${this.address} did not answer as a line server: is it an asio listener?`
     return `${this.address}: closed by server`
+  }
+
+  /** Tries again after a jittered, growing wait; after a failed connect, at the next target (another node). */
+  private reconnectLater(connected: boolean): void {
+    this.resuming = false
+    if (!connected) this.targetNow = (this.targetNow + 1) % this.setup.config.targets.length
+    const inMs = Math.random() * Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.failures++)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null
+      if (!this.retired) this.dial()
+    }, inMs)
+  }
+
+  /** The storm a load generator can make on its own: the connection cut, as a network would. */
+  cut(): void {
+    if (!this.isOpen) return
+    this.errorReason = 'cut by the storm'
+    this.socket.destroy()
   }
 
   private settle(): void {
@@ -177,14 +275,24 @@ export class Connection implements DeliverySink, Sender {
   }
 
   onDelivery(sender: number, seq: number): void {
-    // Before its marker a client sees only older traffic (a room's history): not this run's.
-    if (!this.inRoom) return
+    // Before its marker a client sees only older traffic (a room's history): not this run's. A replay is.
+    if (!this.inRoom && !this.resuming) return
+    if (this.seen !== null && sender >= 0) {
+      const slot = sender - this.roomStart
+      if (slot >= 0 && slot < this.seen.length) {
+        if (seq <= this.seen[slot]) return this.events.duplicate()
+        this.seen[slot] = seq
+      }
+    }
+    if (this.resuming) this.events.recovered()
     this.deliveries++
     this.events.delivered(this.clock())
     if (sender < 0) return this.events.protocolError()
     // FNV-1a's step over (sender, seq): cheap, and a different order gives a different digest.
     this.orderDigest = Math.imul(this.orderDigest ^ (sender * 65_599 + seq), 0x01000193) >>> 0
     if (sender !== this.index) return
+    // Resuming: its own messages before this one were in flight when its connection went, and are not kept.
+    if (this.resuming && seq > this.nextEcho && seq < this.sent) this.dropInFlight(seq)
     if (seq !== this.nextEcho || seq >= this.sent) {
       // Lost, repeated or reordered: the server broke the sender's order.
       this.events.protocolError()
@@ -195,13 +303,47 @@ export class Connection implements DeliverySink, Sender {
   }
 
   onMarker(): void {
+    if (this.resuming && this.lastId === null) return this.onResumeEnd()
     if (this.inRoom || this.closed) return
     this.inRoom = true
     this.settle()
   }
 
+  onId(id: string, message: boolean): void {
+    // While resuming, the JOINED of the room it comes back to says nothing: the replay is of what came before it.
+    if (message || !this.resuming) this.lastId = id
+  }
+
+  onResumeEnd(): void {
+    if (!this.resuming || this.lostAt === null) return
+    this.resuming = false
+    this.inRoom = true
+    const lost = this.dropInFlight(this.sent)
+    const gap = this.gapTold || this.lastId === null
+    if (gap) this.gapped = true
+    this.events.resumed(this, now() - this.lostAt, gap, lost)
+    this.lostAt = null
+    this.failures = 0
+    // What refused a reconnection on the way (ERR server-full) is not why it will next be lost.
+    this.errorReason = null
+    // A closed loop sends again (the lost messages freed their places in its window).
+    this.events.echoesRead(this)
+  }
+
+  /** Its own messages before `seq` never came back: forgets their send times and waits for them no more. */
+  private dropInFlight(seq: number): number {
+    const lost = seq - this.nextEcho
+    for (let i = 0; i < lost; i++) this.sentAt.shift()
+    this.nextEcho = seq
+    return lost
+  }
+
   /** A refusal (ERR server-full) or a farewell (BYE kicked) is its own reason; the disconnect that follows is not counted again. */
   onRefused(line: string): void {
+    if (this.resuming && line.startsWith('ERR history-gone ')) {
+      this.gapTold = true
+      return
+    }
     this.errorReason = line.split(' ').slice(0, 2).join(' ')
   }
 
@@ -231,6 +373,7 @@ export class Connection implements DeliverySink, Sender {
   /** Closes the connection for good; nothing it sees after this counts. */
   retire(): void {
     this.retired = true
+    if (this.retryTimer) clearTimeout(this.retryTimer)
     this.socket.destroy()
   }
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { LoadConfig, LoadPhase, LoadProgress, LoadReport } from '../../../shared/load'
+import type { LoadConfig, LoadPhase, LoadProgress, LoadReport, StormReport } from '../../../shared/load'
 import { clientsOfTarget, roomCount } from './config'
 import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
 import { forkAgent, type AgentLauncher, type AgentProcess } from './agent-process'
@@ -13,6 +13,11 @@ export interface LoadRunOptions {
   launch?: AgentLauncher
   runId?: number
   progressMs?: number
+  /**
+   * The reconnect storm of a run with stormAfterMs, made by whoever owns the server (the traffic lab
+   * restarts its own): resolves with what it did. Without it the agents cut their own connections.
+   */
+  restartServer?: () => Promise<string>
 }
 
 export interface LoadRunEvents {
@@ -59,13 +64,16 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   /** When sends or deliveries last moved: a run where nothing moves for timeoutMs has stalled. */
   private lastMovedAt = performance.now()
   private notes: string[] = []
+  private stormTimer: NodeJS.Timeout | null = null
+  /** The storm made, in words; null if none yet. */
+  private stormMade: string | null = null
   private finishing = false
   private noClientInRoom = false
   private resolve!: (report: LoadReport) => void
 
   constructor(
     readonly config: LoadConfig,
-    options: LoadRunOptions
+    private readonly options: LoadRunOptions
   ) {
     super()
     this.runId = options.runId ?? 1
@@ -155,6 +163,25 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     this.lastMovedAt = performance.now()
     this.broadcast({ type: 'go', members })
     if (this.config.durationMs > 0) this.phaseTimer = setTimeout(() => this.stopSending(), this.config.durationMs)
+    if (this.config.stormAfterMs > 0) this.stormTimer = setTimeout(() => void this.storm(), this.config.stormAfterMs)
+  }
+
+  /** The reconnect storm: the server restarted by its owner, or else every client's connection cut by its agent. */
+  private async storm(): Promise<void> {
+    this.stormTimer = null
+    if (this.finishing) return
+    if (!this.options.restartServer) {
+      this.broadcast({ type: 'storm' })
+      this.stormMade = 'every connection cut at once'
+      return
+    }
+    this.stormMade = 'restarting the server'
+    try {
+      this.stormMade = await this.options.restartServer()
+    } catch (error) {
+      this.stormMade = `restarting the server failed: ${(error as Error).message}`
+      this.notes.push(this.stormMade)
+    }
   }
 
   private stopSending(): void {
@@ -186,6 +213,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     if (this.finishing) return
     this.finishing = true
     if (this.phaseTimer) clearTimeout(this.phaseTimer)
+    if (this.stormTimer) clearTimeout(this.stormTimer)
     this.broadcast({ type: 'finish' })
     setTimeout(() => {
       for (const agent of this.agents) if (!agent.exited) agent.process.kill()
@@ -210,7 +238,9 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     if (this.phase === 'sending' && at - this.lastMovedAt > this.config.timeoutMs) {
       this.abort(`stalled: nothing was sent or delivered for ${this.config.timeoutMs}ms`)
     }
-    if (this.phase === 'draining' && at - this.lastMovedAt > LOST_CLIENT_QUIET_MS && sum(this.agents, (c) => c.lostWhileSending) > 0) this.finish()
+    // Resuming clients still on their way back are waited for (up to the drain's timeout).
+    const lostForGood = sum(this.agents, (c) => c.lostWhileSending) > 0 && sum(this.agents, (c) => c.offline) === 0
+    if (this.phase === 'draining' && at - this.lastMovedAt > LOST_CLIENT_QUIET_MS && lostForGood) this.finish()
     const seconds = Math.max((at - this.lastSample.at) / 1000, 1e-3)
     const hasInterval = this.intervalLatency.totalCount > 0
     const progress: LoadProgress = {
@@ -232,6 +262,21 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     return progress
   }
 
+  private stormReport(recover: ReturnType<typeof createHistogram>): StormReport {
+    const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
+    return {
+      made: this.stormMade,
+      lost: total((c) => c.disconnects),
+      resumed: total((c) => c.resumed),
+      unresumed: total((c) => c.offline),
+      recovered: total((c) => c.recovered),
+      gaps: total((c) => c.gaps),
+      duplicates: total((c) => c.duplicates),
+      lostInFlight: total((c) => c.lostInFlight),
+      recoverMs: percentilesMs(recover)
+    }
+  }
+
   private report(): void {
     if (this.phase === 'done') return
     clearInterval(this.progressTimer)
@@ -239,12 +284,14 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     this.phase = 'done'
     const latency = createHistogram()
     const connect = createHistogram()
+    const recover = createHistogram()
     const errors: Record<string, number> = {}
     const digests = new Map<number, Set<number>>()
     for (const agent of this.agents) {
       if (!agent.final) continue
       mergeEncoded(latency, agent.final.latency)
       mergeEncoded(connect, agent.final.connect)
+      mergeEncoded(recover, agent.final.recover)
       for (const [reason, n] of Object.entries(agent.final.errors)) errors[reason] = (errors[reason] ?? 0) + n
       for (const [room, digest] of agent.final.orders) {
         if (!digests.has(room)) digests.set(room, new Set())
@@ -275,12 +322,16 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       const what = connectErrors === this.config.clients ? 'no client could connect' : 'no client got into its room'
       this.notes.unshift(reasons.length > 0 ? `${what} (${reasons.slice(0, 3).join('; ')})` : what)
     }
+    const storm = this.config.resume ? this.stormReport(recover) : null
     const lostClients = total((c) => c.lostWhileSending)
     const lost = lostClients > 0 ? `: ${lostClients} client${lostClients > 1 ? 's were' : ' was'} disconnected during the run` : ''
     if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived${lost}`)
     // With deliveries missing, members may differ by what they got, not by its order: that is said above.
     else if (order.split > 0) this.notes.push(`in ${order.split} of ${order.rooms} rooms, members saw messages in different orders`)
-    const complete = this.notes.length === 0 && expected > 0 && connectErrors + disconnects + protocolErrors === 0
+    if (storm) this.notes.push(...stormNotes(storm))
+    // Resuming clients may lose their connections: that they all came back is what counts.
+    const dropped = storm ? 0 : disconnects
+    const complete = this.notes.length === 0 && expected > 0 && connectErrors + dropped + protocolErrors === 0
     const report: LoadReport = {
       runId: this.runId,
       config: this.config,
@@ -304,11 +355,21 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       order,
       targets,
       agentCpu: this.agents.map((a) => a.final?.cpu ?? 0),
+      storm,
       ...(this.notes.length > 0 ? { note: this.notes.join('; ') } : {})
     }
     this.emit('report', report)
     this.resolve(report)
   }
+}
+
+/** What in a storm keeps a run from being complete: clients not back, messages twice, gaps. */
+function stormNotes({ unresumed, duplicates, gaps }: StormReport): string[] {
+  const notes: string[] = []
+  if (unresumed > 0) notes.push(`${unresumed} client${unresumed > 1 ? 's were' : ' was'} not back in its room when the run ended`)
+  if (duplicates > 0) notes.push(`${duplicates} message${duplicates > 1 ? 's were' : ' was'} delivered twice`)
+  if (gaps > 0) notes.push(`${gaps} client${gaps > 1 ? 's' : ''} resumed past a history gap (the server no longer kept what they missed)`)
+  return notes
 }
 
 /** Runs one load to its end and resolves with the report. */

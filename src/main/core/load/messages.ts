@@ -12,6 +12,8 @@ export type ToAgent =
   | { type: 'stop' }
   /** Close every connection and send the final figures. */
   | { type: 'finish' }
+  /** A reconnect storm made by the load generator itself: every connection cut at once (resuming runs). */
+  | { type: 'storm' }
 
 export interface AgentCounters {
   open: number
@@ -31,6 +33,14 @@ export interface AgentCounters {
   sendingDone: boolean
   firstSendAt: number
   lastDeliveryAt: number
+  // Resuming runs (LoadConfig.resume); see StormReport.
+  resumed: number
+  recovered: number
+  gaps: number
+  duplicates: number
+  lostInFlight: number
+  /** Clients whose connection is lost and not yet resumed. */
+  offline: number
 }
 
 export type FromAgent =
@@ -45,6 +55,8 @@ export type FromAgent =
       counters: AgentCounters
       latency: string
       connect: string
+      /** From a lost connection to its RESUME-END (resuming runs). */
+      recover: string
       errors: Record<string, number>
       /** CPU over the run as a share of one core. */
       cpu: number

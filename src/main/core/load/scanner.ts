@@ -15,6 +15,10 @@ export interface DeliverySink {
   onRefused(line: string): void
   /** The stream can no longer be framed; the scanner ignores all further input. */
   onError(detail: string): void
+  /** A line's id tag (`CAP ids`), before the line itself: a MSG's id, or on one's own JOINED where one came in. */
+  onId(id: string, message: boolean): void
+  /** `RESUME-END`: a resume's replay is over, live traffic follows. */
+  onResumeEnd(): void
 }
 
 /**
@@ -111,6 +115,9 @@ export class AsioScanner implements DeliveryScanner {
 }
 
 const MSG = Buffer.from('MSG ', 'latin1')
+const TAG = Buffer.from('@id=', 'latin1')
+const RESUME_END = Buffer.from('RESUME-END ', 'latin1')
+const SPACE = 0x20
 const PONG = Buffer.from('PONG', 'latin1')
 const ERR = Buffer.from('ERR ', 'latin1')
 const BYE = Buffer.from('BYE ', 'latin1')
@@ -128,6 +135,13 @@ export class LineScanner implements DeliveryScanner {
   private readonly held = Buffer.allocUnsafe(MAX_LINE)
   private heldBytes = 0
   private failed = false
+  /**
+   * Where the id of the last tagged MSG line read is: only the last one of a chunk matters (it is where a
+   * resume starts), so it is made a string once a chunk, not once a line, before its bytes can be reused.
+   */
+  private tagSource: Buffer | null = null
+  private tagFrom = 0
+  private tagTo = 0
 
   constructor(
     private readonly layout: TagLayout,
@@ -152,7 +166,16 @@ export class LineScanner implements DeliveryScanner {
       this.line(chunk, pos, lf)
       pos = lf + 1
     }
+    this.flushTag()
     if (pos < chunk.length) this.hold(chunk, pos)
+  }
+
+  /** Tells the sink the last MSG id read, if one is pending. */
+  private flushTag(): void {
+    if (this.tagSource === null) return
+    const id = this.tagSource.toString('latin1', this.tagFrom, this.tagTo)
+    this.tagSource = null
+    this.sink.onId(id, true)
   }
 
   private append(chunk: Buffer, from: number, to: number): boolean {
@@ -174,6 +197,22 @@ export class LineScanner implements DeliveryScanner {
 
   private line(source: Buffer, at: number, end: number): void {
     if (end > at && source[end - 1] === CR) end--
+    // Only a client that asked for ids (a resuming run) gets tagged lines: the tag is read only then.
+    if (startsWith(source, at, end, TAG)) {
+      const space = source.indexOf(SPACE, at)
+      if (space === -1 || space >= end) return this.sink.onDelivery(-1, -1)
+      const from = at + TAG.length
+      at = space + 1
+      if (startsWith(source, at, end, MSG)) {
+        this.tagSource = source
+        this.tagFrom = from
+        this.tagTo = space
+      } else {
+        // Another tagged line (one's own JOINED) comes after the MSG before it: that one is told first.
+        this.flushTag()
+        this.sink.onId(source.toString('latin1', from, space), false)
+      }
+    }
     if (startsWith(source, at, end, MSG)) {
       // `MSG <room> <nick> <text>`: the text is the body as sent, so it is the line's last `size` bytes.
       const body = end - this.layout.size
@@ -184,6 +223,7 @@ export class LineScanner implements DeliveryScanner {
       return this.sink.onDelivery(-1, -1)
     }
     if (startsWith(source, at, end, PONG)) return this.sink.onMarker()
+    if (startsWith(source, at, end, RESUME_END)) return this.sink.onResumeEnd()
     if (startsWith(source, at, end, ERR) || startsWith(source, at, end, BYE)) this.sink.onRefused(source.toString('utf8', at, end))
   }
 }

@@ -31,10 +31,12 @@ interface LoadDraft {
   agents: string
   timeoutSec: string
   allowRemote: boolean
+  resume: boolean
+  stormAfterSec: string
 }
 
 /** The fields typed as numbers (kept as text until Run). */
-type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote'>
+type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote' | 'resume'>
 
 const CUSTOM = 'custom'
 const SAVED = 'saved'
@@ -56,7 +58,9 @@ const draftFrom = (config: LoadConfig): LoadDraft => ({
   roomSize: String(config.roomSize),
   agents: String(config.agents),
   timeoutSec: String(config.timeoutMs / 1000),
-  allowRemote: config.allowRemote
+  allowRemote: config.allowRemote,
+  resume: config.resume,
+  stormAfterSec: String(config.stormAfterMs / 1000)
 })
 
 /** The form before any run: the defaults, aimed at the default line listener. */
@@ -86,6 +90,9 @@ function parseTargets(text: string): LoadTarget[] {
   })
 }
 
+/** Resuming is for the line protocol (asio has no message ids); a storm, for resuming clients. */
+const resumes = (draft: LoadDraft, codec: CodecName): boolean => draft.resume && codec === 'line'
+
 function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): LoadConfig {
   const listener = target === CUSTOM ? undefined : bound[Number(target.slice('listener:'.length))]
   const endpoint = listener
@@ -105,7 +112,9 @@ function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): Loa
     roomSize: endpoint.codec === 'line' ? toNumber(draft.roomSize) : 0,
     agents: toNumber(draft.agents),
     timeoutMs: secondsToMs(draft.timeoutSec),
-    allowRemote: draft.allowRemote
+    allowRemote: draft.allowRemote,
+    resume: resumes(draft, endpoint.codec),
+    stormAfterMs: resumes(draft, endpoint.codec) ? secondsToMs(draft.stormAfterSec) : 0
   }
 }
 
@@ -252,6 +261,21 @@ export function LoadForm() {
           <Knob label="size (bytes)" hint="Body bytes of each message" control={numberInput('size', { min: 1 })} />
           <Knob label="room size" hint="Line protocol only: clients are spread over rooms of this many; 0 = all in the lobby" control={numberInput('roomSize', { disabled: codec !== 'line' })} />
           <Knob label="timeout (s)" hint="Longest wait for connections, for rooms to fill, and for the last deliveries" control={numberInput('timeoutSec', { min: 0.001, step: 'any' })} />
+        </div>
+        <div className="load-resume">
+          <label className="check" title="Line protocol only: clients ask for message ids and RESUME where they were; the report says what came back">
+            <input type="checkbox" checked={resumes(draft, codec)} disabled={codec !== 'line'} onChange={(e) => edit({ resume: e.target.checked })} />
+            clients resume after a lost connection (CAP ids + RESUME)
+          </label>
+          <Knob
+            label="reconnect storm after (s)"
+            hint={
+              'Seconds after sending starts; 0 = none. Needs resuming clients. At that moment the control room restarts its own ' +
+              'server (or its node of a cluster), so every client reconnects at once and resumes; a target it does not run has ' +
+              "every client's connection cut instead."
+            }
+            control={numberInput('stormAfterSec', { step: 'any', disabled: !resumes(draft, codec) })}
+          />
         </div>
       </fieldset>
       <div className="actions">

@@ -1,4 +1,4 @@
-import { describeOrder, formatTarget, type LoadReport, type Percentiles } from '../../../shared/load'
+import { describeOrder, describeStormMade, formatTarget, type LoadReport, type Percentiles, type StormReport } from '../../../shared/load'
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from '../format'
 
 const exact = (value: number): string => value.toLocaleString('en')
@@ -19,6 +19,41 @@ export function downloadReport(report: LoadReport): void {
   link.click()
   // Revoked later, not at once: some browsers start reading the blob only after click() has returned.
   setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
+/** A count that should be 0, in red when it is not. */
+const shouldBeNone = (value: number) => (value > 0 ? <span className="error">{exact(value)}</span> : exact(value))
+
+/** What resuming clients went through: the storm made, what their RESUMEs brought back, and what did not come back. */
+function StormTotals({ storm }: { storm: StormReport }) {
+  const { recoverMs } = storm
+  return (
+    <section className="load-storm" aria-label="reconnect storm">
+      <h4>Reconnect storm</h4>
+      <dl className="totals load-totals">
+        <dt>storm</dt>
+        <dd>{describeStormMade(storm)}</dd>
+        <dt>resumed / lost</dt>
+        <dd>
+          {exact(storm.resumed)} / {exact(storm.lost)}
+        </dd>
+        <dt>unresumed</dt>
+        <dd>{shouldBeNone(storm.unresumed)}</dd>
+        <dt>recovered messages</dt>
+        <dd>{exact(storm.recovered)}</dd>
+        <dt title="Resumes answered ERR history-gone: those clients may have missed what the server no longer kept">gaps (history gone)</dt>
+        <dd>{exact(storm.gaps)}</dd>
+        <dt>duplicates</dt>
+        <dd>{shouldBeNone(storm.duplicates)}</dd>
+        <dt title="Messages in flight when their sender's connection went, which never came back to it">lost in flight</dt>
+        <dd>{exact(storm.lostInFlight)}</dd>
+        <dt>time to recover p50 / p99</dt>
+        <dd>
+          {percentile(recoverMs, recoverMs.p50)} / {percentile(recoverMs, recoverMs.p99)}
+        </dd>
+      </dl>
+    </section>
+  )
 }
 
 /** The final report of one run: did everything arrive, how fast, how long it took, what went wrong. */
@@ -78,6 +113,7 @@ export function LoadSummary({ report }: { report: LoadReport }) {
         <dt>agent CPU</dt>
         <dd>{report.agentCpu.length > 0 ? report.agentCpu.map(formatPercent).join(', ') : '–'}</dd>
       </dl>
+      {report.storm && <StormTotals storm={report.storm} />}
       {report.targets.length > 1 && (
         <table className="load-targets" aria-label="per target">
           <thead>
