@@ -13,7 +13,7 @@ import { resolveLoadConfig } from '../src/main/core/load'
 import type { LoadReport } from '../src/shared/load'
 import { parseBenchArgs } from './args'
 import { runMeasured } from './measurement'
-import { count, machine, ms, printMachine, saveJson, table, verdict } from './report'
+import { count, machine, median, ms, printMachine, saveJson, table, verdict } from './report'
 import { processTicks, ticksToMs } from './quiet-machine'
 import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
 import { exitWith } from './suite'
@@ -63,12 +63,6 @@ async function run(setup: Setup, load: object, timeoutMs: number): Promise<Run> 
     await Promise.all(servers.map(stopServer))
     await redis?.stop()
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 const oneOrder = (r: LoadReport) => r.complete && r.order.split === 0

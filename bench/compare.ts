@@ -7,13 +7,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { measure, type Workload } from './measurement'
 import { CLI } from './paths'
-import { count } from './report'
+import { count, median } from './report'
 import { exitWith } from './suite'
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[sorted.length >> 1]
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -8,7 +8,7 @@ import { LOAD_DEFAULTS, type LoadReport } from '../src/shared/load'
 import { suspect, type Measurement, type Result, type Workload } from './measurement'
 import { BACKGROUND_WARN_CORES } from './quiet-machine'
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   if (values.length === 0) return NaN
   const sorted = [...values].sort((x, y) => x - y)
   const mid = sorted.length >> 1
