@@ -18,7 +18,7 @@ const textOf = (line: string) => TAGGED.exec(line)?.[2] ?? line.split(' ').slice
 async function withIds(port: number, nick: string, room = 'r'): Promise<TestClient> {
   const c = await member(port, nick, room)
   c.send('CAP ids')
-  await c.expect('CAP ids')
+  await c.expect(/^@id=\S+ CAP ids$/)
   return c
 }
 
@@ -110,6 +110,26 @@ describe('ids, history and resume in a cluster', () => {
     back.send(`RESUME r ${position}`)
     expect([await back.expect(TAGGED), await back.expect(TAGGED)].map(textOf)).toEqual(['m1', 'm2'])
     await back.expect('RESUME-END r 2')
+  })
+
+  it('resumes the room one is in (the lobby, where a new connection lands) with its own JOINED first, then the replay', async () => {
+    const [a, b] = await twoNodes()
+    const talker = await withIds(a.port, 'talker', 'lobby')
+    const first = await withIds(b.port, 'first', 'lobby')
+    const [lastSeen] = await sayEach(talker, ['seen'])
+    await first.expect(new RegExp(`^@id=${lastSeen} `))
+    await first.close()
+    await sayEach(talker, ['missed'])
+    const back = await cluster.connect(b.port)
+    const nick = (await back.expect(/^WELCOME /)).split(' ')[2]
+    await sayEach(talker, ['live-before-resume'])
+    await back.expect(/ live-before-resume$/)
+    back.send('CAP ids')
+    back.send(`RESUME lobby ${lastSeen}`)
+    await back.until('the replay', (lines) => lines.includes('RESUME-END lobby 2'))
+    const joined = back.lines.findIndex((line) => new RegExp(`^@id=\\S+ JOINED lobby ${nick}$`).test(line))
+    expect(joined).toBeGreaterThanOrEqual(0)
+    expect(back.lines.slice(joined + 1).map((line) => line.replace(/^@id=\S+ /, ''))).toEqual(['MSG lobby talker missed', 'MSG lobby talker live-before-resume', 'RESUME-END lobby 2'])
   })
 
   it('says history-gone once an emptied room’s stream was trimmed past the id, replays what is kept, and joins anyway', async () => {

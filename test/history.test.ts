@@ -89,7 +89,7 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
   async function withIds(port: number) {
     const joined = await member(port)
     joined.c.send('CAP ids')
-    await joined.c.expect('CAP ids')
+    await joined.c.expect(/^@id=\S+ CAP ids$/)
     return joined
   }
   const idOf = (line: string) => /^@id=(\S+) MSG /.exec(line)![1]
@@ -163,6 +163,51 @@ describe('CAP ids, HISTORY and RESUME on a server', () => {
     back.c.send(`RESUME den ${position}`)
     expect([await back.c.expect(/ MSG den /), await back.c.expect(/ MSG den /)].map((line) => line.split(' ').at(-1))).toEqual(['m1', 'm2'])
     await back.c.expect('RESUME-END den 2')
+  })
+
+  it('answers CAP ids, and a JOIN of the room one is in, with one’s place: a resume from there gets what came after', async () => {
+    const port = await start()
+    const talker = await member(port)
+    talker.c.send('CHAT before')
+    await talker.c.expect(/ before$/)
+    const a = await member(port)
+    a.c.send('CAP ids')
+    const place = /^@id=(\S+) CAP ids$/.exec(await a.c.expect(/CAP ids$/))![1]
+    a.c.send('JOIN lobby')
+    expect(await a.c.expect(/ JOINED lobby /)).toBe(`@id=${place} JOINED lobby ${a.nick}`)
+    await a.c.close()
+    talker.c.send('CHAT after')
+    await talker.c.expect(/ after$/)
+    const back = await withIds(port)
+    back.c.send(`RESUME lobby ${place}`)
+    expect(await back.c.expect(/ MSG lobby /)).toMatch(/ after$/)
+    await back.c.expect('RESUME-END lobby 1')
+  })
+
+  it('resumes the room one is in with its own JOINED first: what came live before it, the replay has', async () => {
+    const port = await start()
+    const talker = await member(port)
+    const first = await withIds(port)
+    talker.c.send('CHAT seen')
+    const lastSeen = idOf(await first.c.expect(/ MSG lobby /))
+    await first.c.close()
+    talker.c.send('CHAT missed')
+    await talker.c.expect(/ missed$/)
+    // Back in the lobby at once, where the talker goes on talking before the RESUME is read.
+    const back = await member(port)
+    talker.c.send('CHAT live-before-resume')
+    await back.c.expect(/ live-before-resume$/)
+    back.c.send('CAP ids')
+    back.c.send(`RESUME lobby ${lastSeen}`)
+    await back.c.until('the replay', (lines) => lines.includes('RESUME-END lobby 2'))
+    const joined = back.c.lines.findIndex((line) => new RegExp(`^@id=\\S+ JOINED lobby ${back.nick}$`).test(line))
+    expect(joined).toBeGreaterThanOrEqual(0)
+    // After its JOINED: the replay of both, then the end; nothing else of the room between.
+    expect(back.c.lines.slice(joined + 1).map((line) => line.replace(/^@id=\S+ /, ''))).toEqual([
+      `MSG lobby ${talker.nick} missed`,
+      `MSG lobby ${talker.nick} live-before-resume`,
+      'RESUME-END lobby 2'
+    ])
   })
 
   it('says ERR history-gone with the oldest id kept when the ring moved past, replays what is kept, and joins anyway', async () => {

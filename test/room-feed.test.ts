@@ -122,11 +122,24 @@ describe('RoomFeed', () => {
     ])
     feed.feed([entry({ kind: 'nick', origin: 'b', seq: 3, subject: BOB, nick: 'robert', previous: 'bob', count: 2 })])
     expect(alice.lines).toEqual(['JOINED r alice'])
-    seat.release([Buffer.from('MSG r bob before\nRESUME-END r 1\n')])
+    seat.release(Buffer.from('MSG r bob before\nRESUME-END r 1\n'), 1)
     expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob before', 'RESUME-END r 1', 'MSG r bob after', 'NICK bob robert'])
     // Released, it holds nothing more.
     feed.feed([entry({ kind: 'msgs', origin: 'b', seq: 4, messages: [{ nick: 'robert', text: 'live' }] })])
     expect(alice.lines.at(-1)).toBe('MSG r robert live')
+  })
+
+  it('holds what the room sends a seat already in it from hold() on, and sends the replay before it', () => {
+    const feed = new RoomFeed('r', 100)
+    const alice = listener()
+    const seat = new Seat(alice)
+    feed.expect(ALICE, seat)
+    feed.feed([entry({ kind: 'joined', origin: 'a', seq: 1, subject: ALICE, nick: 'alice', count: 1 })])
+    seat.hold()
+    feed.feed([entry({ kind: 'msgs', origin: 'b', seq: 1, messages: [{ nick: 'bob', text: 'live' }] })])
+    expect(alice.lines).toEqual(['JOINED r alice'])
+    seat.release(Buffer.from('MSG r bob replayed\nRESUME-END r 1\n'), 1)
+    expect(alice.lines).toEqual(['JOINED r alice', 'MSG r bob replayed', 'RESUME-END r 1', 'MSG r bob live'])
   })
 
   it('tells presence only to the session concerned above the presence limit', () => {

@@ -2,24 +2,24 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
-import { lineCodec } from '../codec/line'
+import { encodeLines } from '../codec/line'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend, LineBackendContext, LineBackendFactory } from '../server/line-backend'
 import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
+import type { HistoryEntry } from '../server/room-history'
 import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
 import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
 import { ClusterStore, connectRedis, refusalOf, unawaited, type Presence, type Writer } from './redis'
-import type { HistoryEntry } from '../server/room-history'
 import { entryFields, messagesOf, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { Seat } from './seat'
 import { after, StepQueue } from './step-queue'
-import { compareIds, idAfter, idBefore, messageId, parseMessageId } from './stream-id'
+import { compareIds, idBefore, parseMessageId, positionAfter } from './stream-id'
 import { BLOCK_MS, StreamReader, type StreamEntry } from './stream-reader'
 import { TurnBatches } from './turn-batches'
 import { within } from '../within'
@@ -29,6 +29,10 @@ import { every } from './ticker'
 
 /** Entries a room's stream keeps (MAXLEN ~): minutes of a busy room, for readers that fell behind. */
 const STREAM_KEEP = 10_000
+/** HISTORY reads the stream backwards this many entries at a time (at least MAX_HISTORY)... */
+const HISTORY_PAGE = 1000
+/** ...and at most this many times: the whole stream. */
+const HISTORY_PAGES = Math.ceil(STREAM_KEEP / HISTORY_PAGE)
 /**
  * And about this many bytes: a room of 4 KB lines would hold 40 MB at 10,000 entries. Each append trims the
  * stream to as many entries of its own size as fit (Redis trims by count, not bytes), never below
@@ -351,7 +355,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
         return this.step(member, true, () =>
           after(this.ownDelivered(member), () => {
             member.seat.tagged = true
-            this.tell(session, reply.cap(command.cap))
+            // With its place in its room: a resume from there misses nothing, though it has heard nothing yet.
+            const here = this.here(member)
+            this.tell(session, here === null ? reply.cap(command.cap) : reply.tagged(here, reply.cap(command.cap)))
           })
         )
       case 'HISTORY':
@@ -434,7 +440,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   /** JOIN: moves the member to `room`, or (in it already) says it is in. */
   private joinRoom(member: Member, room: string, at: number): Promise<unknown> | void {
     if (room !== member.room) return this.move(member, room, at)
-    return after(this.ownDelivered(member), () => this.tell(member.session, reply.joined(room, member.nick!)))
+    return after(this.ownDelivered(member), () => this.tell(member.session, this.ownJoined(member, room, this.here(member))))
   }
 
   /** Resolves with the ID of the member's JOINED entry in `room` (another room than its own); nothing if turned away. */
@@ -469,27 +475,37 @@ export class ClusterChat extends LineReplies implements LineBackend {
    */
   private async history(member: Member, count: number): Promise<void> {
     const room = member.room!
+    const upTo = await this.holdAtDelivered(member)
+    await this.replay(
+      member,
+      async () => {
+        const messages = await this.latestMessages(room, upTo ?? '+', count)
+        return { lines: [...messages.map((message) => this.msgLine(member, room, message)), reply.historyEnd(room, messages.length)], messages: messages.length }
+      },
+      (refusal) => [reply.err(...refusal), reply.historyEnd(room, 0)]
+    )
+  }
+
+  /** Once the member's own entries were delivered, holds what its room delivers: returns the last entry it was delivered. */
+  private async holdAtDelivered(member: Member): Promise<string | null> {
     await this.ownDelivered(member)
     member.seat.hold()
-    const upTo = this.rooms.get(room)?.feed.delivered ?? '+'
-    await this.replay(member, async () => {
-      const messages = await this.latestMessages(room, upTo, count)
-      return [...messages.map((message) => this.msgLine(member, room, message)), reply.historyEnd(room, messages.length)]
-    })
+    return this.rooms.get(member.room!)?.feed.delivered ?? null
   }
 
   /** Up to `count` latest messages of a room's stream up to `upTo` (an XREVRANGE end), oldest first. */
   private async latestMessages(room: string, upTo: string, count: number): Promise<HistoryEntry[]> {
-    // Presence entries have no messages, and a msgs entry may have many: read pages of entries until enough.
-    const page = Math.max(count, 100)
+    // Presence entries have no messages, and a msgs entry may have many: pages of entries until enough, or
+    // until the stream's start (it keeps at most HISTORY_PAGES of them).
     const pages: HistoryEntry[][] = []
     let found = 0
-    for (let end = upTo; found < count; ) {
-      const entries = await this.store.latestEntries(room, end, page)
-      const messages = messagesOf(entries.reverse(), null)
+    let end = upTo
+    for (let read = 0; found < count && read < HISTORY_PAGES; read++) {
+      const entries = (await this.store.latestEntries(room, end, HISTORY_PAGE)).reverse()
+      const messages = messagesOf(entries, null)
       pages.unshift(messages)
       found += messages.length
-      if (entries.length < page) break
+      if (entries.length < HISTORY_PAGE) break
       end = `(${entries[0][0]}`
     }
     return pages.flat().slice(-count)
@@ -498,18 +514,20 @@ export class ClusterChat extends LineReplies implements LineBackend {
   /**
    * RESUME: joins `room` (if not in it) and replays every message of its stream after the one `id` names,
    * up to the member's JOINED (or, in the room already, up to the last entry delivered to it), while what
-   * the room delivers after that is held, to follow the replay. An id older than the stream's oldest entry
-   * (trimmed away, or expired with the emptied room), or one no stream gives: `ERR history-gone` with the
-   * oldest message kept, and all that is kept is replayed.
+   * the room delivers after that is held, to follow the replay. Its own JOINED, tagged with where live
+   * traffic begins, comes first either way: a client drops what reached it live before it (the replay has
+   * it). An id older than the stream's oldest entry (trimmed away, or expired with the emptied room), or one
+   * no stream gives: `ERR history-gone` with the oldest message kept, and all that is kept is replayed; if
+   * Redis fails the read, the gap is all of it (`ERR history-gone` with where live traffic begins).
    */
   private async resume(member: Member, room: string, id: string, at: number): Promise<void> {
     const { seat } = member
     let end: string
+    /** In the room already: its JOINED goes with the replay (else the room's feed sent it, tagged). */
+    let inRoom = false
     if (room === member.room) {
-      await this.ownDelivered(member)
-      seat.hold()
-      const delivered = this.rooms.get(room)?.feed.delivered
-      end = delivered ?? '+'
+      end = (await this.holdAtDelivered(member)) ?? '+'
+      inRoom = true
     } else {
       seat.holdFromEntry()
       let joined: string | void
@@ -517,35 +535,59 @@ export class ClusterChat extends LineReplies implements LineBackend {
         joined = await this.move(member, room, at)
       } finally {
         // Refused (the step's ERR says why) or turned away: nothing to replay, nothing to hold.
-        if (member.room !== room || member.gone) seat.release([])
+        if (member.room !== room || member.gone) seat.release(null, 0)
       }
       if (!joined) return
       end = `(${joined}`
       // Its JOINED delivered to it: the seat holds from there.
       await this.ownDelivered(member)
     }
+    /** Where live traffic begins for it: after the range read (up to the last entry of it, without an end). */
+    const here = (entries: StreamEntry[]): string => positionAfter(end === '+' ? (entries.at(-1)?.[0] ?? '0-0') : end.replace('(', ''))
+    const joinedLine = (position: string) => (inRoom ? [this.ownJoined(member, room, position)] : [])
     const from = parseMessageId(id)
-    await this.replay(member, async () => {
-      const { oldest, entries } = await this.store.entriesFrom(room, from?.entry ?? '-', end)
-      const gone = from === null || oldest === null || compareIds(from.entry, oldest) < 0
-      const messages = messagesOf(entries, gone ? null : from)
-      const lines = messages.map((message) => this.msgLine(member, room, message))
-      // Where what is kept starts: its first message, or if none, the first entry still to come.
-      const next = end.startsWith('(') ? end.slice(1) : entries.length > 0 ? idAfter(entries[entries.length - 1][0]) : idAfter(end === '+' ? '0-0' : end)
-      if (gone) lines.unshift(reply.err('history-gone', messages[0]?.id ?? messageId(next, 0)))
-      return [...lines, reply.resumeEnd(room, messages.length)]
-    })
+    await this.replay(
+      member,
+      async () => {
+        const { oldest, entries } = await this.store.entriesFrom(room, from?.entry ?? '-', end)
+        const gone = from === null || oldest === null || compareIds(from.entry, oldest) < 0
+        const messages = messagesOf(entries, gone ? null : from)
+        const lines = [...joinedLine(here(entries)), ...(gone ? [reply.err('history-gone', messages[0]?.id ?? here(entries))] : [])]
+        for (const message of messages) lines.push(this.msgLine(member, room, message))
+        return { lines: [...lines, reply.resumeEnd(room, messages.length)], messages: messages.length }
+      },
+      () => [...joinedLine(here([])), reply.err('history-gone', here([])), reply.resumeEnd(room, 0)]
+    )
   }
 
-  /** Sends the member the lines `read` makes, then what its room delivered meanwhile; an ERR instead if Redis failed it. */
-  private async replay(member: Member, read: () => Promise<string[]>): Promise<void> {
-    let lines: string[]
+  /**
+   * Sends the member the lines `read` makes, then what its room delivered meanwhile; if Redis fails the read,
+   * what `failed` makes of why (logged).
+   */
+  private async replay(
+    member: Member,
+    read: () => Promise<{ lines: string[]; messages: number }>,
+    failed: (refusal: [ErrorCode, string]) => string[]
+  ): Promise<void> {
+    let replayed: { lines: string[]; messages: number }
     try {
-      lines = await read()
+      replayed = await read()
     } catch (error) {
-      lines = [reply.err(...this.refusal(member.session, error as Error))]
+      replayed = { lines: failed(this.refusal(member.session, error as Error)), messages: 0 }
     }
-    member.seat.release(lines.map((line) => lineCodec.encode(line)))
+    member.seat.release(encodeLines(replayed.lines), replayed.messages)
+  }
+
+  /** Its own JOINED; for one that asked for ids, tagged with its place in the room (where a resume misses nothing from). */
+  private ownJoined(member: Member, room: string, position: string | null): string {
+    const joined = reply.joined(room, member.nick!)
+    return member.seat.tagged && position !== null ? reply.tagged(position, joined) : joined
+  }
+
+  /** The member's place in its room now: after the last entry delivered here. */
+  private here(member: Member): string | null {
+    const delivered = this.rooms.get(member.room!)?.feed.delivered
+    return delivered ? positionAfter(delivered) : null
   }
 
   private msgLine(member: Member, room: string, { id, nick, text }: HistoryEntry): string {

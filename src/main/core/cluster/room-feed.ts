@@ -4,7 +4,7 @@ import { announce } from '../server/room-lines'
 import { parseEntry, type RoomEntry } from './room-entry'
 import type { FeedListener } from './seat'
 import { SeqGuard } from './seq-guard'
-import { compareIds, idTime, messageId } from './stream-id'
+import { compareIds, idTime, messageId, positionAfter } from './stream-id'
 import type { StreamEntry } from './stream-reader'
 
 /**
@@ -195,7 +195,7 @@ export class RoomFeed {
         }
         const joined = reply.joined(room, entry.nick)
         // One that asked for ids learns where in the room's stream it came in: a resume from there misses nothing.
-        announce(this.active.values(), entry.count, joiner, joined, this.presenceLimit, joiner?.tagged ? reply.tagged(messageId(id, 0), joined) : joined)
+        announce(this.active.values(), entry.count, joiner, joined, this.presenceLimit, joiner?.tagged ? reply.tagged(positionAfter(id), joined) : joined)
         return joiner?.entered?.()
       }
       case 'left': {

@@ -50,12 +50,12 @@ export class Seat implements FeedListener {
     this.holdOnEntry = true
   }
 
-  /** Sends `first` (the replay), then what was held, and stops holding. */
-  release(first: Buffer[]): void {
+  /** Sends `replay` (one frame, of `messages` messages), then what was held, and stops holding. */
+  release(replay: Buffer | null, messages: number): void {
     const held = this.held ?? []
     this.held = null
     this.holdOnEntry = false
-    for (const frame of first) this.session.send(frame)
+    if (replay) this.session.send(replay, messages)
     for (const { frame, messages, lazy } of held) {
       if (lazy) this.session.sendLazily(frame)
       else this.session.send(frame, messages)

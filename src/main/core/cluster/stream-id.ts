@@ -25,18 +25,23 @@ export function idTime(id: string): number {
   return parts(id)[0]
 }
 
-/** The ID just after `id`: an exclusive start, or where what follows `id` begins. */
-export function idAfter(id: string): string {
-  const [ms, seq] = parts(id)
-  return `${ms}-${seq + 1}`
-}
-
 /**
  * A message's id in a cluster: its entry's stream ID and its place among the entry's messages,
  * `<ms>-<seq>.<index>`. The stream is the room's on every node, so an id means the same message on any of them.
  */
 export function messageId(entryId: string, index: number): string {
   return `${entryId}.${index}`
+}
+
+/** Past the messages of any entry (a 4 KB entry holds about 2,000 at most): a position id names all of its entry. */
+const LAST_INDEX = 999_999
+
+/**
+ * A place in a room's stream rather than a message: after every message of `entryId` (a JOINED's place, or
+ * the last entry a session was delivered). A resume from it replays what came after that entry.
+ */
+export function positionAfter(entryId: string): string {
+  return messageId(entryId, LAST_INDEX)
 }
 
 /** Where a message id points; null for one no stream of ours gives (another server's, a forgery). */

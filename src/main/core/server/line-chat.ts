@@ -95,7 +95,8 @@ export class LineChat extends LineReplies implements LineBackend {
           member.ids = true
           this.taggedIn(member.room!).add(session)
         }
-        return this.tell(session, reply.cap(command.cap))
+        // With its place in its room: a resume from there misses nothing, though it has heard nothing yet.
+        return this.tell(session, reply.tagged(this.history.position(), reply.cap(command.cap)))
       case 'HISTORY': {
         const entries = this.history.latest(member.room!, command.count)
         for (const entry of entries) this.tell(session, this.msgLine(member, member.room!, entry))
@@ -106,7 +107,7 @@ export class LineChat extends LineReplies implements LineBackend {
       case 'NICK':
         return this.rename(session, member, command.name)
       case 'JOIN':
-        if (command.room === member.room) return this.tell(session, reply.joined(command.room, member.nick))
+        if (command.room === member.room) return this.tell(session, this.ownJoined(member, command.room))
         this.exit(session, member)
         return this.enter(session, command.room)
       case 'WHO':
@@ -147,10 +148,11 @@ export class LineChat extends LineReplies implements LineBackend {
    * one commit, so nothing falls between the replay and the live lines, and nothing is in both.
    */
   private resume(session: Session, member: Member, room: string, id: string): void {
+    // Its JOINED comes first either way: a client drops what reached it live before it (the replay has it).
     if (member.room !== room) {
       this.exit(session, member)
       this.enter(session, room)
-    }
+    } else this.tell(session, this.ownJoined(member, room))
     const { entries, gone } = this.history.after(room, id)
     if (gone !== null) this.tell(session, reply.err('history-gone', gone))
     for (const entry of entries) this.tell(session, this.msgLine(member, room, entry))
@@ -175,9 +177,13 @@ export class LineChat extends LineReplies implements LineBackend {
     const member = this.members.get(session)!
     member.room = room
     if (member.ids) this.taggedIn(room).add(session)
+    this.announce(session, room, reply.joined(room, member.nick), this.ownJoined(member, room))
+  }
+
+  /** Its own JOINED; for one that asked for ids, tagged with its place in the room's messages (a resume from there misses nothing). */
+  private ownJoined(member: Member, room: string): string {
     const joined = reply.joined(room, member.nick)
-    // One that asked for ids learns where in the room's messages it came in: a resume from there misses nothing.
-    this.announce(session, room, joined, member.ids ? reply.tagged(this.history.position(), joined) : joined)
+    return member.ids ? reply.tagged(this.history.position(), joined) : joined
   }
 
   private exit(session: Session, member: Member): void {
