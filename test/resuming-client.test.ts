@@ -35,6 +35,16 @@ async function talker(port: number, room: string) {
       for (const text of texts) c.send(`CHAT ${text}`)
       c.send('PING said')
       await c.expect('PONG said')
+    },
+    /** Takes `nick`, trying again while its holder's session is still closing. */
+    async rename(nick: string) {
+      for (let attempt = 0; ; attempt++) {
+        c.send(`NICK ${nick}`)
+        const answer = await c.expect(new RegExp(`^NICK \\S+ ${nick}$|^ERR nick-taken `))
+        if (answer.startsWith('NICK ')) return
+        if (attempt === 50) throw new Error(`${nick} stayed taken`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
     }
   }
 }
@@ -60,6 +70,57 @@ describe('ResumingClient', () => {
     expect(heard.resumptions[0]).toMatchObject({ room: 'den', gone: null })
     expect(heard.resumptions[0].restored).toBe(2)
     expect(heard.sessionIds).toHaveLength(2)
+  })
+
+  it('in the lobby, with the room talking as it comes back: every message once, in order', async () => {
+    const { port } = await server()
+    const proxy = await TcpProxy.start(port)
+    undo.push(() => proxy.stop())
+    const { heard } = await resumer([proxy.port], 'lobby', 5)
+    const t = await talker(port, 'lobby')
+    let talking = true
+    const said: string[] = []
+    // In bursts, so that some reach the new connection in the lobby before its RESUME is read.
+    const talked = (async () => {
+      for (let i = 0; talking; i += 20) {
+        const burst = Array.from({ length: 20 }, (_, k) => `m${i + k}`)
+        said.push(...burst)
+        await t.say(...burst)
+      }
+    })()
+    await waitFor('some heard', () => heard.texts.length > 5)
+    proxy.dropConnections()
+    await waitFor('resumed', () => heard.resumptions.length === 1, 10_000)
+    const atResume = heard.texts.length
+    await waitFor('more heard after', () => heard.texts.length > atResume + 100, 10_000)
+    talking = false
+    await talked
+    await waitFor('all heard', () => heard.texts.at(-1) === said.at(-1), 10_000)
+    // Every MSG line it passed on, tagged or not (a new connection's first lines come before its CAP is read).
+    const passedOn = heard.lines.flatMap((line) => /^(?:@id=\S+ )?MSG \S+ \S+ (.*)$/.exec(line)?.[1] ?? [])
+    expect(passedOn).toEqual(said.slice(said.indexOf(passedOn[0])))
+  })
+
+  it('goes by its guest name when the nick it chose is still held by its old session', async () => {
+    const { port } = await server()
+    const proxy = await TcpProxy.start(port)
+    undo.push(() => proxy.stop())
+    // Back 300 ms after it noticed: long enough for another session to take its nick meanwhile.
+    const { client, heard } = await resumer([proxy.port], 'den', 300)
+    client.send('NICK rita')
+    await waitFor('renamed', () => heard.lines.includes('NICK guest-1 rita'))
+    // Another session takes the nick while it is away: it comes back as its guest, still in its room.
+    proxy.dropConnections()
+    await waitFor('away', () => heard.disconnects === 1)
+    const other = await talker(port, 'den')
+    await other.rename('rita')
+    await waitFor('resumed', () => heard.resumptions.length === 1, 10_000)
+    expect(heard.lines).toContain('ERR nick-taken nick rita is taken')
+    client.send('JOIN den2')
+    await waitFor('its JOIN followed', () => heard.lines.some((line) => / JOINED den2 guest-\d+$/.test(line)))
+    await other.say('not for us')
+    proxy.dropConnections()
+    await waitFor('resumed in den2', () => heard.resumptions.length === 2 && heard.resumptions[1].room === 'den2', 10_000)
   })
 
   it('does not come back when the server kicked it', async () => {

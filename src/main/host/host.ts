@@ -164,8 +164,10 @@ export class SwitchboardHost {
       await this.stop()
       const pinned = { ...config, listeners: config.listeners.map((listener, i) => ({ ...listener, port: bound[i]?.port ?? listener.port })) }
       const state = await this.start(pinned, false)
-      if (state.status !== 'running') throw new Error(state.error ?? 'it did not start again')
+      // Still the config asked for (port 0 stays 0 for the next start), whether or not it came back.
       this.setState({ config })
+      // Said in the log by start(), and in the run's report by the caller.
+      if (state.status !== 'running') throw new Error(`it did not start again: ${state.error ?? 'unknown'}`)
       const took = Math.round(performance.now() - startedAt)
       this.log({ at: Date.now(), kind: 'shutdown', text: `reconnect storm: server restarted in ${took} ms` })
       return `server restarted in ${took} ms`
@@ -187,6 +189,20 @@ export class SwitchboardHost {
   /** Throws unless a window's client may connect to `target`: before any connection is opened. */
   checkClientTarget(target: LoadTarget): void {
     checkTargetReach(target, this.state.bound, this.reach)
+  }
+
+  /**
+   * Whether a window's client may reconnect to `target` now (see Reconnecting): while this server is not
+   * running (a restart) its own listeners are waited for, not given up on.
+   */
+  reconnectReach(target: LoadTarget): string | null {
+    try {
+      this.checkClientTarget(target)
+      return null
+    } catch (error) {
+      if (this.state.status !== 'running') return `waiting for the server to run again (${this.state.status})`
+      throw error
+    }
   }
 
   private get reach(): Reach {
@@ -359,7 +375,7 @@ export class HostPeer {
     private readonly host: SwitchboardHost,
     readonly channel: PeerChannel
   ) {
-    this.client = new WindowClient(channel, (config) => host.checkClientTarget(config))
+    this.client = new WindowClient(channel, (config) => host.reconnectReach(config))
   }
 
   /** Validates untrusted arguments, then runs the call. */

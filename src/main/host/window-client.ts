@@ -16,14 +16,23 @@ interface Connection {
 }
 
 /**
- * Line: a client that comes back by itself after a lost connection and resumes its room. Asio: the plain
- * client, whose connection, once lost, stays lost (that protocol has no resume).
+ * Line: a client that comes back by itself after a lost connection and resumes its room, asking `reach`
+ * before each reconnection. Asio: the plain client, whose connection, once lost, stays lost (that protocol
+ * has no resume).
  */
-function dial(config: ClientConfig): Promise<ChatClient | ResumingClient> {
+function dial(config: ClientConfig, reach: Reconnecting): Promise<ChatClient | ResumingClient> {
   // A window may sit and listen for hours: keep-alives spare it the server's idle timeout (300 s by default).
-  if (config.codec === 'line') return ResumingClient.connect({ targets: [{ host: config.host, port: config.port }], keepAliveMs: KEEPALIVE_MS })
+  if (config.codec === 'line') {
+    return ResumingClient.connect({ targets: [{ host: config.host, port: config.port }], keepAliveMs: KEEPALIVE_MS, beforeConnect: () => reach(config) })
+  }
   return ChatClient.connect({ ...config, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
 }
+
+/**
+ * Whether a window may reconnect to its target now: null if so, why it waits if not yet (its server is
+ * restarting); throws if never (the host's reach: the port may have been taken by something else meanwhile).
+ */
+export type Reconnecting = (config: ClientConfig) => string | null
 
 const messages = (count: number): string => `${count} ${count === 1 ? 'message' : 'messages'}`
 
@@ -46,13 +55,9 @@ export class WindowClient {
   /** Bumped by every connect and by dispose: a connection that lands after a newer request is let go. */
   private generation = 0
 
-  /**
-   * `allowed` throws if the window may not connect to a target (the host's reach): asked again of whatever
-   * answers a reconnection, as the server's port may have been taken by something else meanwhile.
-   */
   constructor(
     private readonly channel: PeerChannel,
-    private readonly allowed: (config: ClientConfig) => void = () => {}
+    private readonly reach: Reconnecting = () => null
   ) {}
 
   async connect(config: ClientConfig): Promise<ClientState> {
@@ -61,7 +66,7 @@ export class WindowClient {
     this.setState({ status: 'connecting', config, reason: null, retryInMs: null })
     let client: ChatClient | ResumingClient
     try {
-      client = await dial(config)
+      client = await dial(config, this.reach)
     } catch (error) {
       if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message, retryInMs: null })
       return this.state
@@ -126,13 +131,6 @@ export class WindowClient {
     })
     client.on('reconnected', (_target, resuming) => {
       if (this.client !== client) return
-      try {
-        this.allowed(config)
-      } catch (error) {
-        // Not heard out: whatever answered is not the server this window was let connect to.
-        void this.end(`gave up reconnecting: ${(error as Error).message}`, 'destroy')
-        return
-      }
       this.setState({ status: 'connected', config, reason: null, retryInMs: null })
       if (!resuming) this.receive('reconnected — nothing to resume: no message had been seen in the room', true)
     })
@@ -141,12 +139,11 @@ export class WindowClient {
     })
   }
 
-  private async end(reason: string, how: 'close' | 'destroy' = 'close'): Promise<void> {
+  private async end(reason: string): Promise<void> {
     const client = this.client
     if (!client) return
     this.client = null
-    if (how === 'destroy') client.destroy()
-    else await client.close()
+    await client.close()
     this.flush()
     this.setState({ status: 'closed', config: this.state.config, reason, retryInMs: null })
   }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { backoffMs } from './backoff'
 import { ChatClient } from './client'
 
 export interface Target {
@@ -15,6 +16,11 @@ export interface ResumingOptions {
   keepAliveMs?: number
   /** Where the jitter comes from (0 ≤ x < 1); Math.random unless a test fixes it. */
   random?: () => number
+  /**
+   * Asked before each reconnection, of the target it is about to dial: null dials; a reason waits (it
+   * counts as a failed try); a throw gives up (closed, with its message). The control room checks its reach here.
+   */
+  beforeConnect?: (target: Target) => string | null
 }
 
 /** What a reconnection got back: messages replayed, and where the server said a gap ends (null: none). */
@@ -38,7 +44,7 @@ export interface ResumingEvents {
   close: [reason: string]
 }
 
-/** The id tag of a line (`CAP ids`): on a MSG, the message's id; on one's own JOINED, where one came in. */
+/** The id tag of a line (`CAP ids`): on a MSG, the message's id; on its CAP and its own JOINED, its place. */
 const TAG = /^@id=(\S+) /
 const GUEST_NICK = /^guest-[0-9]+$/
 
@@ -50,7 +56,12 @@ const GUEST_NICK = /^guest-[0-9]+$/
  */
 export class ResumingClient extends EventEmitter<ResumingEvents> {
   private client: ChatClient | null = null
+  /** The nick it goes by: the one it chose, or its guest name. */
   private nick: string | null = null
+  /** The guest name of its current connection (WELCOME): its nick again if the one it chose is taken now. */
+  private sessionNick: string | null = null
+  /** Its chosen nick was asked for again on a new connection, and not yet answered. */
+  private reclaiming = false
   private room: string | null = null
   private lastId: string | null = null
   private targetIndex = 0
@@ -59,8 +70,11 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   /** The server's `BYE` other than for its own shutdown: the session was ended on purpose, not lost. */
   private farewell: string | null = null
   private timer: NodeJS.Timeout | null = null
-  /** While a RESUME is answered: the messages replayed, and the gap said, until RESUME-END. */
-  private resuming: { room: string; restored: number; gone: string | null } | null = null
+  /**
+   * While a RESUME is answered: the messages replayed, and the gap said, until RESUME-END. Nothing of the
+   * room counts until its own JOINED (`started`): what reached the new connection before it, the replay has.
+   */
+  private resuming: { room: string; restored: number; gone: string | null; started: boolean } | null = null
 
   private constructor(private readonly options: ResumingOptions) {
     super()
@@ -104,17 +118,6 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
     return closed.then(() => void this.emit('close', 'closed by client'))
   }
 
-  /** Stops at once, as ChatClient.destroy does: the connection is dropped, its pending output discarded. */
-  destroy(): void {
-    if (this.closing && this.client === null) return
-    this.closing = true
-    if (this.timer) clearTimeout(this.timer)
-    const client = this.client
-    this.client = null
-    client?.destroy()
-    this.emit('close', 'destroyed by client')
-  }
-
   private async open(): Promise<void> {
     const { host, port } = this.target
     const client = await ChatClient.connect({ host, port, keepAliveMs: this.options.keepAliveMs })
@@ -131,9 +134,10 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
     })
     client.send('CAP ids')
     // A nick the user chose is taken again (if the old connection still holds it, the server says nick-taken).
-    if (this.nick !== null && !GUEST_NICK.test(this.nick)) client.send(`NICK ${this.nick}`)
+    this.reclaiming = this.nick !== null && !GUEST_NICK.test(this.nick)
+    if (this.reclaiming) client.send(`NICK ${this.nick}`)
     if (this.room !== null && this.lastId !== null) {
-      this.resuming = { room: this.room, restored: 0, gone: null }
+      this.resuming = { room: this.room, restored: 0, gone: null, started: false }
       client.send(`RESUME ${this.room} ${this.lastId}`)
     }
   }
@@ -142,34 +146,66 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
     const tag = TAG.exec(line)
     const id = tag?.[1] ?? null
     const bare = tag ? line.slice(tag[0].length) : line
-    if (id !== null && bare.startsWith('MSG ')) {
-      this.lastId = id
-      if (this.resuming) this.resuming.restored++
-    } else if (line.startsWith('WELCOME ')) {
-      // A new connection's guest name is ours until the NICK sent after CAP (if any) is answered.
-      if (this.nick === null || GUEST_NICK.test(this.nick)) this.nick = line.split(' ')[2]
-    } else if (bare.startsWith('JOINED ') && bare.split(' ')[2] === this.nick) {
-      // While resuming, the new connection's lobby and the room resumed change nothing: it resumes from
-      // where it was. Otherwise its own JOINED in another room says where it came in (tagged with that
-      // place, since it asked for ids): a resume from there misses nothing said since, though it heard nothing.
-      const room = bare.split(' ')[1]
-      if (this.resuming === null) {
-        if (room !== this.room || id !== null) this.lastId = id
-        this.room = room
-      }
-    } else if (line.startsWith('NICK ') && line.split(' ')[1] === this.nick) {
-      this.nick = line.split(' ')[2]
-    } else if (line.startsWith('BYE ') && line !== 'BYE server-shutdown') {
-      this.farewell = line.slice('BYE '.length)
-    } else if (this.resuming && line.startsWith('ERR history-gone ')) {
-      this.resuming.gone = line.slice('ERR history-gone '.length)
-    } else if (this.resuming && line.startsWith(`RESUME-END ${this.resuming.room} `)) {
-      const { room, restored, gone } = this.resuming
-      this.resuming = null
-      this.failures = 0
-      this.emit('line', line)
-      this.emit('resumed', { target: this.target, room, restored, gone })
-      return
+    const [verb, first, second] = bare.split(' ', 3)
+    const resuming = this.resuming
+    switch (verb) {
+      case 'MSG':
+        if (resuming) {
+          // Before its own JOINED, the room's live lines (and the lobby's) are in the replay that follows it.
+          if (!resuming.started || first !== resuming.room) return
+          resuming.restored++
+        }
+        if (id !== null && first === this.room) this.lastId = id
+        break
+      case 'WELCOME':
+        this.sessionNick = second
+        // A new connection's guest name is ours until the NICK sent after CAP (if any) is answered.
+        if (this.nick === null || GUEST_NICK.test(this.nick)) this.nick = second
+        break
+      case 'CAP':
+        // With its place in its room: a resume from there misses nothing, though it heard nothing yet.
+        if (id !== null && !resuming) this.lastId = id
+        break
+      case 'JOINED':
+        if (second !== this.nick) break
+        if (resuming) {
+          // The new connection's lobby changes nothing; the room resumed starts the replay.
+          if (first === resuming.room && id !== null) resuming.started = true
+          break
+        }
+        // Another room (or its place told again): where it came in, so a resume from there misses nothing.
+        if (first !== this.room || id !== null) this.lastId = id
+        this.room = first
+        break
+      case 'NICK':
+        if (first === this.nick || (this.reclaiming && first === this.sessionNick)) {
+          this.nick = second
+          this.reclaiming = false
+        }
+        break
+      case 'BYE':
+        if (bare !== 'BYE server-shutdown') this.farewell = bare.slice('BYE '.length)
+        break
+      case 'ERR':
+        if (first === 'nick-taken' && this.reclaiming) {
+          // Its old session still holds it (a dead node's, until reaped): it goes by its guest name.
+          this.nick = this.sessionNick
+          this.reclaiming = false
+        } else if (resuming && first === 'history-gone') resuming.gone = bare.slice('ERR history-gone '.length)
+        else if (resuming) {
+          // The resume itself was refused (the cluster's Redis away): this connection is given up, and tried again.
+          this.emit('line', line)
+          this.client?.destroy()
+          return
+        }
+        break
+      case 'RESUME-END':
+        if (!resuming || first !== resuming.room) break
+        this.resuming = null
+        this.failures = 0
+        this.emit('line', line)
+        this.emit('resumed', { target: this.target, room: resuming.room, restored: resuming.restored, gone: resuming.gone })
+        return
     }
     this.emit('line', line)
   }
@@ -184,11 +220,8 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
       return
     }
     this.resuming = null
-    const base = this.options.backoffMs ?? 100
-    const ceiling = this.options.maxBackoffMs ?? 5000
-    // Full jitter (as AWS's backoff advice): 2,000 clients dropped at once do not come back at once.
-    const inMs = Math.round((this.options.random ?? Math.random)() * Math.min(ceiling, base * 2 ** this.failures))
-    this.failures++
+    const { backoffMs: baseMs, maxBackoffMs: maxMs, random } = this.options
+    const inMs = Math.round(backoffMs(this.failures++, { baseMs, maxMs, random }))
     this.emit('disconnected', reason, inMs)
     this.timer = setTimeout(() => this.retry(), inMs)
   }
@@ -196,6 +229,15 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
   private retry(): void {
     this.timer = null
     if (this.closing) return
+    let wait: string | null
+    try {
+      wait = this.options.beforeConnect?.(this.target) ?? null
+    } catch (error) {
+      this.closing = true
+      this.emit('close', `gave up reconnecting: ${(error as Error).message}`)
+      return
+    }
+    if (wait !== null) return this.lost(wait)
     this.open().then(
       () => {
         if (this.client !== null) this.emit('reconnected', this.target, this.resuming !== null)
