@@ -53,6 +53,18 @@ describe('a reconnect storm under load', () => {
     }
   }, 30_000)
 
+  it('in the lobby, where the new connections land: what reaches them before their RESUME is not counted twice', async () => {
+    const { server, port } = await startServer({ maxRate: 0 })
+    try {
+      const report = await stormRun([port], undefined, { roomSize: 0, clients: 30 })
+      expect(report.storm).toMatchObject({ lost: 30, resumed: 30, unresumed: 0, gaps: 0, duplicates: 0 })
+      expect(report.order).toEqual({ rooms: 1, split: 0 })
+      expect(report.complete).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  }, 30_000)
+
   it('one node restarted: its history went with it, so every client is told of a gap', async () => {
     const started = await startServer({ maxRate: 0 })
     let server: ChatServer = started.server

@@ -96,12 +96,12 @@ export class AgentRun {
       this.attemptDone()
       if (this.config.codec === 'asio') this.admit()
     },
-    disconnected: (reason) => {
+    disconnected: (reason, comingBack) => {
       this.counters.open--
       this.counters.disconnects++
       if (this.sending) this.counters.lostWhileSending++
       // A resuming client comes back: until then it is offline.
-      if (this.config.resume) this.counters.offline++
+      if (comingBack) this.counters.offline++
       this.countError(reason)
     },
     settled: () => {
@@ -138,6 +138,9 @@ export class AgentRun {
     },
     reconnected: () => {
       this.counters.open++
+    },
+    droppedAgain: () => {
+      this.counters.open--
     },
     resumed: (connection, recoverMs, gap, lostInFlight) => {
       this.counters.resumed++

@@ -1,8 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { formatTarget, type LoadConfig } from '../../../shared/load'
+import { backoffMs } from '../client/backoff'
 import { now } from './clock'
 import { roomOf, targetIndexOf } from './config'
-import { createScanner, type DeliveryScanner, type DeliverySink } from './scanner'
+import { createScanner, type DeliveryScanner, type DeliverySink, type TaggedLine } from './scanner'
 import type { Sender } from './schedule'
 import { SendTimes } from './send-times'
 import { FrameWriter, type TagLayout } from './wire'
@@ -26,8 +27,8 @@ export interface ConnectionEvents {
   connected(connectMs: number): void
   /** The attempt ended without a connection. */
   connectFailed(reason: string): void
-  /** A connection was lost (not closed by the run). */
-  disconnected(reason: string): void
+  /** A connection was lost (not closed by the run); `comingBack`: a resuming client, which will reconnect. */
+  disconnected(reason: string, comingBack: boolean): void
   /** In its room, or never will be (failed or closed first): once per connection. */
   settled(): void
   /** Will send no more (all its messages sent, or its connection gone): once per connection. */
@@ -46,6 +47,8 @@ export interface ConnectionEvents {
   protocolError(): void
   /** Resuming: a lost connection is connected again (its RESUME on its way). */
   reconnected(): void
+  /** Resuming: a reconnection lost before its RESUME-END; it tries again. */
+  droppedAgain(): void
   /**
    * Resuming: back in its room, `recoverMs` after its connection was lost; `gap` if the server said it no
    * longer kept all that came after the client's last id (or the client had none to give), `lostInFlight`
@@ -58,9 +61,7 @@ export interface ConnectionEvents {
   duplicate(): void
 }
 
-/** The first wait before a reconnect, doubled at every failure up to RECONNECT_MAX_MS, each wait jittered (full jitter). */
-const RECONNECT_BASE_MS = 100
-const RECONNECT_MAX_MS = 5000
+
 
 /** One load client's connection: it sees what arrives, and sends when its schedule says. */
 export class Connection implements DeliverySink, Sender {
@@ -116,6 +117,10 @@ export class Connection implements DeliverySink, Sender {
   private lostAt: number | null = null
   /** Reconnecting: a RESUME is answered until RESUME-END (or, without an id, a PONG). */
   private resuming = false
+  /** Resuming: its own JOINED came; what reached the new connection before it, the replay brings again. */
+  private started = false
+  /** Resuming without an id (it never had one): JOIN and PING instead of RESUME, the PONG ends it. */
+  private rejoining = false
   private gapTold = false
   private failures = 0
   private retryTimer: NodeJS.Timeout | null = null
@@ -176,10 +181,12 @@ export class Connection implements DeliverySink, Sender {
   /** Connected again: back to its room, and what it missed since its last id replayed (RESUME). */
   private resume(): void {
     this.resuming = true
+    this.started = false
     this.gapTold = false
     this.events.reconnected()
-    // No id yet (lost before it heard anything in the lobby): it can only come back, and say it may have missed some.
-    const back = this.lastId === null ? `JOIN ${this.roomName}\nPING resumed\n` : `RESUME ${this.roomName} ${this.lastId}\n`
+    // No id (its CAP's answer never came): it can only come back, and say it may have missed some.
+    this.rejoining = this.lastId === null
+    const back = this.rejoining ? `JOIN ${this.roomName}\nPING resumed\n` : `RESUME ${this.roomName} ${this.lastId}\n`
     this.write(Buffer.from(`CAP ids\n${back}`, 'latin1'))
   }
 
@@ -193,13 +200,17 @@ export class Connection implements DeliverySink, Sender {
   }
 
   private onClose(): void {
+    // Closed already, and not on its way back: this is the end of a connection the run let go.
     if (this.closed && !this.offline) return
     this.closed = true
     if (this.retired) return
-    if (this.lostAt !== null) return this.reconnectLater(this.connected)
+    if (this.lostAt !== null) {
+      if (this.connected) this.events.droppedAgain()
+      return this.reconnectLater(this.connected)
+    }
     if (this.setup.config.resume && this.everConnected && this.settled) {
       // Lost: it comes back by itself and resumes where it was.
-      this.events.disconnected(this.errorReason ?? this.unexplainedClose())
+      this.events.disconnected(this.errorReason ?? this.unexplainedClose(), true)
       this.inRoom = false
       this.lostAt = now()
       this.errorReason = null
@@ -212,7 +223,7 @@ export class Connection implements DeliverySink, Sender {
       return
     }
     this.lost = true
-    this.events.disconnected(this.errorReason ?? this.unexplainedClose())
+    this.events.disconnected(this.errorReason ?? this.unexplainedClose(), false)
     this.settle()
     this.finishSending()
   }
@@ -230,7 +241,7 @@ export class Connection implements DeliverySink, Sender {
   private reconnectLater(connected: boolean): void {
     this.resuming = false
     if (!connected) this.targetNow = (this.targetNow + 1) % this.setup.config.targets.length
-    const inMs = Math.random() * Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.failures++)
+    const inMs = backoffMs(this.failures++)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null
       if (!this.retired) this.dial()
@@ -275,8 +286,9 @@ export class Connection implements DeliverySink, Sender {
   }
 
   onDelivery(sender: number, seq: number): void {
-    // Before its marker a client sees only older traffic (a room's history): not this run's. A replay is.
-    if (!this.inRoom && !this.resuming) return
+    // Before its marker a client sees only older traffic (a room's history): not this run's. A replay is,
+    // from its own JOINED on: before that the new connection sees live lines the replay brings again.
+    if (this.resuming ? !this.started : !this.inRoom) return
     if (this.seen !== null && sender >= 0) {
       const slot = sender - this.roomStart
       if (slot >= 0 && slot < this.seen.length) {
@@ -303,15 +315,22 @@ export class Connection implements DeliverySink, Sender {
   }
 
   onMarker(): void {
-    if (this.resuming && this.lastId === null) return this.onResumeEnd()
+    // While resuming, only the PONG of a rejoin means anything (a keepalive's does not).
+    if (this.resuming) return this.rejoining && this.started ? this.onResumeEnd() : undefined
     if (this.inRoom || this.closed) return
     this.inRoom = true
     this.settle()
   }
 
-  onId(id: string, message: boolean): void {
-    // While resuming, the JOINED of the room it comes back to says nothing: the replay is of what came before it.
-    if (message || !this.resuming) this.lastId = id
+  onId(id: string, line: TaggedLine): void {
+    if (!this.resuming) {
+      // Its CAP's answer and its own JOINED tell its place; a MSG, the message.
+      this.lastId = id
+      return
+    }
+    // Resuming: its own JOINED starts the replay (the place it tells is after it); the CAP's is the lobby's.
+    if (line === 'JOINED') this.started = true
+    else if (line === 'MSG' && this.started) this.lastId = id
   }
 
   onResumeEnd(): void {
@@ -342,6 +361,11 @@ export class Connection implements DeliverySink, Sender {
   onRefused(line: string): void {
     if (this.resuming && line.startsWith('ERR history-gone ')) {
       this.gapTold = true
+      return
+    }
+    if (this.resuming && line.startsWith('ERR ')) {
+      // The resume itself refused (the cluster's Redis away): this connection is given up, and tried again.
+      this.socket.destroy()
       return
     }
     this.errorReason = line.split(' ').slice(0, 2).join(' ')

@@ -239,8 +239,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       this.abort(`stalled: nothing was sent or delivered for ${this.config.timeoutMs}ms`)
     }
     // Resuming clients still on their way back are waited for (up to the drain's timeout).
-    const lostForGood = sum(this.agents, (c) => c.lostWhileSending) > 0 && sum(this.agents, (c) => c.offline) === 0
-    if (this.phase === 'draining' && at - this.lastMovedAt > LOST_CLIENT_QUIET_MS && lostForGood) this.finish()
+    const noneOnTheWayBack = sum(this.agents, (c) => c.offline) === 0
+    if (this.phase === 'draining' && at - this.lastMovedAt > LOST_CLIENT_QUIET_MS && sum(this.agents, (c) => c.lostWhileSending) > 0 && noneOnTheWayBack) this.finish()
     const seconds = Math.max((at - this.lastSample.at) / 1000, 1e-3)
     const hasInterval = this.intervalLatency.totalCount > 0
     const progress: LoadProgress = {
@@ -262,17 +262,21 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     return progress
   }
 
+  /** A counter summed over the agents. */
+  private total(pick: (c: AgentCounters) => number): number {
+    return sum(this.agents, pick)
+  }
+
   private stormReport(recover: ReturnType<typeof createHistogram>): StormReport {
-    const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
     return {
       made: this.stormMade,
-      lost: total((c) => c.disconnects),
-      resumed: total((c) => c.resumed),
-      unresumed: total((c) => c.offline),
-      recovered: total((c) => c.recovered),
-      gaps: total((c) => c.gaps),
-      duplicates: total((c) => c.duplicates),
-      lostInFlight: total((c) => c.lostInFlight),
+      lost: this.total((c) => c.disconnects),
+      resumed: this.total((c) => c.resumed),
+      unresumed: this.total((c) => c.offline),
+      recovered: this.total((c) => c.recovered),
+      gaps: this.total((c) => c.gaps),
+      duplicates: this.total((c) => c.duplicates),
+      lostInFlight: this.total((c) => c.lostInFlight),
       recoverMs: percentilesMs(recover)
     }
   }
@@ -307,23 +311,22 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       }
       return tally
     })
-    const total = (pick: (c: AgentCounters) => number) => sum(this.agents, pick)
-    const deliveries = total((c) => c.deliveries)
-    const expected = total((c) => c.expected)
+    const deliveries = this.total((c) => c.deliveries)
+    const expected = this.total((c) => c.expected)
     const firstSend = Math.min(...this.agents.map((a) => a.counters?.firstSendAt || Infinity))
     const lastDelivery = Math.max(...this.agents.map((a) => a.counters?.lastDeliveryAt ?? 0))
     const durationMs = Number.isFinite(firstSend) && lastDelivery > firstSend ? lastDelivery - firstSend : 0
     const perSec = (n: number) => (durationMs > 0 ? Math.round((n * 1000) / durationMs) : 0)
-    const connectErrors = total((c) => c.connectErrors)
-    const disconnects = total((c) => c.disconnects)
-    const protocolErrors = total((c) => c.protocolErrors)
+    const connectErrors = this.total((c) => c.connectErrors)
+    const disconnects = this.total((c) => c.disconnects)
+    const protocolErrors = this.total((c) => c.protocolErrors)
     if (this.noClientInRoom) {
       const reasons = Object.keys(errors).map((reason) => reason.replace(/^connect: /, ''))
       const what = connectErrors === this.config.clients ? 'no client could connect' : 'no client got into its room'
       this.notes.unshift(reasons.length > 0 ? `${what} (${reasons.slice(0, 3).join('; ')})` : what)
     }
     const storm = this.config.resume ? this.stormReport(recover) : null
-    const lostClients = total((c) => c.lostWhileSending)
+    const lostClients = this.total((c) => c.lostWhileSending)
     const lost = lostClients > 0 ? `: ${lostClients} client${lostClients > 1 ? 's were' : ' was'} disconnected during the run` : ''
     if (deliveries < expected) this.notes.push(`${expected - deliveries} of ${expected} deliveries never arrived${lost}`)
     // With deliveries missing, members may differ by what they got, not by its order: that is said above.
@@ -340,12 +343,12 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       expected,
       deliveries,
       shortfall: Math.max(0, expected - deliveries),
-      sent: total((c) => c.sent),
+      sent: this.total((c) => c.sent),
       durationMs: Math.round(durationMs * 1000) / 1000,
       deliveriesPerSec: perSec(deliveries),
-      messagesPerSec: perSec(total((c) => c.echoed)),
-      bytesInPerSec: perSec(total((c) => c.bytesIn)),
-      bytesOutPerSec: perSec(total((c) => c.bytesOut)),
+      messagesPerSec: perSec(this.total((c) => c.echoed)),
+      bytesInPerSec: perSec(this.total((c) => c.bytesIn)),
+      bytesOutPerSec: perSec(this.total((c) => c.bytesOut)),
       latencyMs: percentilesMs(latency),
       connectMs: percentilesMs(connect),
       connectErrors,

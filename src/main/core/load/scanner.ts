@@ -15,8 +15,11 @@ export interface DeliverySink {
   onRefused(line: string): void
   /** The stream can no longer be framed; the scanner ignores all further input. */
   onError(detail: string): void
-  /** A line's id tag (`CAP ids`), before the line itself: a MSG's id, or on one's own JOINED where one came in. */
-  onId(id: string, message: boolean): void
+  /**
+   * A line's id tag (`CAP ids`): a MSG's (the last of a chunk, by the chunk's end), or the place told with
+   * one's CAP or one's own JOINED (before that line).
+   */
+  onId(id: string, line: TaggedLine): void
   /** `RESUME-END`: a resume's replay is over, live traffic follows. */
   onResumeEnd(): void
 }
@@ -114,7 +117,11 @@ export class AsioScanner implements DeliveryScanner {
   }
 }
 
+/** What a tagged line is: only these are tagged (MSG for everyone that asked; CAP and JOINED for oneself). */
+export type TaggedLine = 'MSG' | 'CAP' | 'JOINED'
+
 const MSG = Buffer.from('MSG ', 'latin1')
+const JOINED = Buffer.from('JOINED ', 'latin1')
 const TAG = Buffer.from('@id=', 'latin1')
 const RESUME_END = Buffer.from('RESUME-END ', 'latin1')
 const SPACE = 0x20
@@ -175,7 +182,7 @@ export class LineScanner implements DeliveryScanner {
     if (this.tagSource === null) return
     const id = this.tagSource.toString('latin1', this.tagFrom, this.tagTo)
     this.tagSource = null
-    this.sink.onId(id, true)
+    this.sink.onId(id, 'MSG')
   }
 
   private append(chunk: Buffer, from: number, to: number): boolean {
@@ -208,9 +215,9 @@ export class LineScanner implements DeliveryScanner {
         this.tagFrom = from
         this.tagTo = space
       } else {
-        // Another tagged line (one's own JOINED) comes after the MSG before it: that one is told first.
+        // Another tagged line (one's CAP or own JOINED) comes after the MSG before it: that one is told first.
         this.flushTag()
-        this.sink.onId(source.toString('latin1', from, space), false)
+        this.sink.onId(source.toString('latin1', from, space), startsWith(source, at, end, JOINED) ? 'JOINED' : 'CAP')
       }
     }
     if (startsWith(source, at, end, MSG)) {
