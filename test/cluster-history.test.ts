@@ -1,6 +1,7 @@
 // Message ids, HISTORY and RESUME on the nodes of a cluster, read from the rooms' streams in a real Redis:
 // an id means the same message on every node, a client resumes on another node (or on a survivor after its
 // node was killed) with nothing missing and nothing twice, and a stream trimmed past its id is reported.
+// The protocol itself runs over both backends in history.test.ts.
 import { describe, expect, it } from 'vitest'
 import type { ResumingClient } from '../src/main/core/client/resuming-client'
 import { clusterFixture, spawnNode } from './cluster-nodes'
@@ -95,41 +96,6 @@ describe('ids, history and resume in a cluster', () => {
     expect(end - 1).toBeGreaterThanOrEqual(3)
     expect(heard.filter((line) => TAGGED.test(line)).map(idOf)).toEqual(bobIds)
     expect(bobIds.length).toBeGreaterThan(end + 10)
-  })
-
-  it('tells one that asked for ids where it came in, with its JOINED: a resume there, on the other node, gets all said since', async () => {
-    const [a, b] = await twoNodes()
-    const talker = await withIds(a.port, 'talker')
-    await sayEach(talker, ['before'])
-    const quiet = await withIds(b.port, 'quiet', 'lobby')
-    quiet.send('JOIN r')
-    const position = /^@id=(\S+) JOINED r quiet$/.exec(await quiet.expect(/ JOINED r quiet$/))![1]
-    await quiet.close()
-    await sayEach(talker, ['m1', 'm2'])
-    const back = await withIds(a.port, 'back', 'lobby')
-    back.send(`RESUME r ${position}`)
-    expect([await back.expect(TAGGED), await back.expect(TAGGED)].map(textOf)).toEqual(['m1', 'm2'])
-    await back.expect('RESUME-END r 2')
-  })
-
-  it('resumes the room one is in (the lobby, where a new connection lands) with its own JOINED first, then the replay', async () => {
-    const [a, b] = await twoNodes()
-    const talker = await withIds(a.port, 'talker', 'lobby')
-    const first = await withIds(b.port, 'first', 'lobby')
-    const [lastSeen] = await sayEach(talker, ['seen'])
-    await first.expect(new RegExp(`^@id=${lastSeen} `))
-    await first.close()
-    await sayEach(talker, ['missed'])
-    const back = await cluster.connect(b.port)
-    const nick = (await back.expect(/^WELCOME /)).split(' ')[2]
-    await sayEach(talker, ['live-before-resume'])
-    await back.expect(/ live-before-resume$/)
-    back.send('CAP ids')
-    back.send(`RESUME lobby ${lastSeen}`)
-    await back.until('the replay', (lines) => lines.includes('RESUME-END lobby 2'))
-    const joined = back.lines.findIndex((line) => new RegExp(`^@id=\\S+ JOINED lobby ${nick}$`).test(line))
-    expect(joined).toBeGreaterThanOrEqual(0)
-    expect(back.lines.slice(joined + 1).map((line) => line.replace(/^@id=\S+ /, ''))).toEqual(['MSG lobby talker missed', 'MSG lobby talker live-before-resume', 'RESUME-END lobby 2'])
   })
 
   it('says history-gone once an emptied room’s stream was trimmed past the id, replays what is kept, and joins anyway', async () => {
