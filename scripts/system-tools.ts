@@ -25,7 +25,9 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { usedBy: "the interoperation tests (Asio's chat example)", file: join(ASIO_EXAMPLE_DIR, 'chat_server.cpp'), aptPackage: 'libasio-doc' },
   { usedBy: 'the cluster tests', command: 'redis-server', aptPackage: 'redis-server' },
   // Prometheus's own parser and linter checks what GET /metrics serves.
-  { usedBy: 'the Prometheus metrics test', command: 'promtool', aptPackage: 'prometheus' }
+  { usedBy: 'the Prometheus metrics test', command: 'promtool', aptPackage: 'prometheus' },
+  // The TLS tests make real certificates with it.
+  { usedBy: 'the TLS tests', command: 'openssl', aptPackage: 'openssl' }
 ]
 
 export interface Machine {

@@ -9,7 +9,7 @@ const machine = (lacks: string[], { isRoot = true, hasAptGet = true } = {}) => (
 
 describe('the system tools npm test needs', () => {
   it('names a Debian package for each tool the tests use: the browser, g++ and Asio, redis-server, promtool', () => {
-    expect(new Set(SYSTEM_TOOLS.map((tool) => tool.aptPackage))).toEqual(new Set(['chromium', 'g++', 'libasio-dev', 'libasio-doc', 'redis-server', 'prometheus']))
+    expect(new Set(SYSTEM_TOOLS.map((tool) => tool.aptPackage))).toEqual(new Set(['chromium', 'g++', 'libasio-dev', 'libasio-doc', 'redis-server', 'prometheus', 'openssl']))
   })
 
   it('does nothing when all are there', () => {

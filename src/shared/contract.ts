@@ -9,6 +9,8 @@ export interface ListenerConfig {
   codec: CodecName
   port: number
   host: string
+  /** TLS on this listener (`tls+line:PORT`), with the certificate the server was started with. */
+  tls?: boolean
 }
 
 /** A listener as bound: port 0 becomes the real port, and `name` (`codec:port`) is what sessions and metrics use. */

@@ -1,7 +1,7 @@
 import type { ServerConfig } from '../../shared/contract'
 import { CLUSTER_TUNING, type ClusterTuning } from '../core/cluster/cluster-chat'
 import { defaultNodeId } from '../core/cluster/config'
-import { DEFAULTS, parseListener, type ServerOptions } from '../core/server/options'
+import { DEFAULTS, parseListener, type ServerOptions, type TlsFiles } from '../core/server/options'
 import { checkServerConfig, ValidationError } from '../host/validate'
 
 import { parseTarget, type LoadTarget } from '../../shared/load'
@@ -11,7 +11,11 @@ import { parseFlags, UsageError, wholeFlag } from './flags'
 export { UsageError }
 
 export const SERVE_USAGE = `usage: switchboard serve [options]
-  --listen codec:[host:]port  listener, repeatable (default line:7000); codec is line or asio
+  --listen codec:[host:]port  listener, repeatable (default line:7000); codec is line or asio, or
+                              tls+line / tls+asio for TLS (with --tls-cert and --tls-key)
+  --tls-cert FILE             the TLS listeners' certificate (PEM, its chain after it); read again on SIGHUP
+  --tls-key FILE              its private key (PEM); read again on SIGHUP
+  --tls-ca FILE               require client certificates signed by this CA (PEM)
   --workers N                 logic worker threads, 0 = inline on the I/O thread (default ${DEFAULTS.workers})
   --work-us N                 simulated CPU work per message in the logic step (default 0)
   --max-line BYTES            longest line accepted (default ${DEFAULTS.maxLineBytes})
@@ -52,6 +56,14 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
                               (JSON, made if missing); the server starts from the config kept there unless
                               a --listen, --workers, --work-us, limit (--max-* .. --rate-burst) or cluster flag is given
   --verbose                   print every connect, disconnect and error`
+
+/** --tls-cert and --tls-key (both or neither), and --tls-ca with them. */
+function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string }): TlsFiles | undefined {
+  const { 'tls-cert': cert, 'tls-key': key, 'tls-ca': ca } = values
+  if (cert === undefined && key === undefined && ca === undefined) return undefined
+  if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together')
+  return ca === undefined ? { cert, key } : { cert, key, ca }
+}
 
 /** A timeout given in whole seconds (0 = never), in milliseconds. */
 function secondsFlag(name: string, text: string | undefined): number | undefined {
@@ -98,7 +110,7 @@ export interface ServeArgs {
   /** Whether any flag of the config was given: then the flags win over a config kept in --settings. */
   configFlagged: boolean
   /** What the contract does not carry. */
-  serverDefaults: Pick<ServerOptions, 'batchTimeoutMs'>
+  serverDefaults: Pick<ServerOptions, 'batchTimeoutMs' | 'tls'>
   statusMs: number
   /** Port of the browser control room; null for none. */
   webPort: number | null
@@ -116,6 +128,9 @@ export interface ServeArgs {
 export function parseServeArgs(argv: string[]): ServeArgs {
   const values = parseFlags(argv, {
     listen: { type: 'string', multiple: true },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
     workers: { type: 'string' },
     'work-us': { type: 'string' },
     'max-line': { type: 'string' },
@@ -196,7 +211,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   return {
     config,
     configFlagged: CONFIG_FLAGS.some((flag) => values[flag] !== undefined),
-    serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs },
+    serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs, tls: tlsFiles(values) },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,

@@ -48,7 +48,7 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     return 1
   }
   for (const listener of state.bound) {
-    console.log(`switchboard: listening on ${listener.host}:${listener.port} (${listener.codec})`)
+    console.log(`switchboard: listening on ${listener.host}:${listener.port} (${listener.tls ? 'tls+' : ''}${listener.codec})`)
   }
   console.log(`switchboard: logic on ${config.workers > 0 ? `${config.workers} worker threads` : 'the I/O thread'}, work ${config.workUs}us/msg`)
 
@@ -74,6 +74,15 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    // As nginx and Redis do: SIGHUP reads the TLS certificate again, and nothing else stops.
+    process.on('SIGHUP', () => {
+      try {
+        host.reloadTls()
+        console.log('switchboard: SIGHUP: TLS certificate read again')
+      } catch (error) {
+        console.error(`switchboard: SIGHUP: TLS certificate not read again, the old one stays: ${(error as Error).message}`)
+      }
+    })
   })
   await host.dispose()
   await web?.close()

@@ -174,6 +174,12 @@ export class SwitchboardHost {
     })
   }
 
+  /** Reads the running server's TLS certificate again (SIGHUP); throws if it cannot, or has no TLS listener. */
+  reloadTls(): void {
+    if (!this.server) throw new Error('the server is not running')
+    this.server.reloadTls()
+  }
+
   stopLoad(): void {
     this.loadRun?.stop()
   }

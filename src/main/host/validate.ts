@@ -37,8 +37,10 @@ function object(value: unknown, path: string, keys: string[]): Record<string, un
 }
 
 const listener: Check<ListenerConfig> = (value, path) => {
-  const o = object(value, path, ['codec', 'port', 'host'])
-  return { codec: codec(o.codec, `${path}.codec`), port: integer(0, 65535)(o.port, `${path}.port`), host: host(o.host, `${path}.host`) }
+  const o = object(value, path, ['codec', 'port', 'host', 'tls'])
+  const checked: ListenerConfig = { codec: codec(o.codec, `${path}.codec`), port: integer(0, 65535)(o.port, `${path}.port`), host: host(o.host, `${path}.host`) }
+  if (o.tls === undefined || o.tls === false) return checked
+  return o.tls === true ? { ...checked, tls: true } : fail(`${path}.tls`, 'true or false', o.tls)
 }
 
 const redisUrl: Check<string> = (value, path) =>

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { getCodec, type Codec, type CodecName } from '../codec'
 
 export interface ClientOptions {
@@ -13,6 +14,17 @@ export interface ClientOptions {
    * server's idle timeout; its PONG is not passed on. 0 or absent: never.
    */
   keepAliveMs?: number
+  /** Over TLS (a `tls+` listener): the CA to trust (PEM), or none to trust only the system's. */
+  tls?: ClientTls
+}
+
+export interface ClientTls {
+  ca?: string | Buffer
+  /** A client certificate and key (PEM), for a server that requires one. */
+  cert?: string | Buffer
+  key?: string | Buffer
+  /** Accept any certificate: for a test server's own, never for a server one cares about. */
+  insecure?: boolean
 }
 
 /** The token of keep-alive PINGs: their PONGs are the client's own business, not its user's. */
@@ -78,10 +90,14 @@ export class ChatClient extends EventEmitter<ClientEvents> {
 
   static connect(options: ClientOptions): Promise<ChatClient> {
     const codec = getCodec(options.codec ?? 'line')
+    const { port, host = '127.0.0.1', tls } = options
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ port: options.port, host: options.host ?? '127.0.0.1' })
+      // Over TLS, connected once the handshake is done (the server's certificate checked).
+      const socket = tls
+        ? tlsConnect({ port, host, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure })
+        : netConnect({ port, host })
       socket.once('error', reject)
-      socket.once('connect', () => {
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
         socket.off('error', reject)
         resolve(new ChatClient(socket, codec, options.maxPayload ?? 1 << 20, options.keepAliveMs ?? 0))
       })

@@ -27,6 +27,15 @@ export interface ServerOptions extends ServerLimits {
    * (LineChat); `clusterBackend(config)` shares them with a cluster's other nodes through Redis.
    */
   lineBackend?: LineBackendFactory
+  /** The certificate of the TLS listeners (`tls: true`), as files: read at start, and again by reloadTls(). */
+  tls?: TlsFiles
+}
+
+/** PEM files: the server's certificate (chain) and key, and a CA whose client certificates it then requires. */
+export interface TlsFiles {
+  cert: string
+  key: string
+  ca?: string
 }
 
 export const DEFAULT_HOST = '127.0.0.1'
@@ -77,15 +86,18 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
 
 /** Throws a RangeError naming the first option that makes no sense; the CLI and the host check theirs first. */
 export function checkOptions(options: ServerOptions): void {
+  const tlsListener = options.listeners.find((listener) => listener.tls)
+  if (tlsListener && !options.tls) throw new Error(`listener ${listenerName(tlsListener, tlsListener.port)} needs a certificate and key (--tls-cert, --tls-key)`)
   for (const [name, min] of Object.entries(OPTION_MINIMUM) as [NumericOption, number][]) {
     const value = options[name]
     if (!Number.isFinite(value) || value < min) throw new RangeError(`server option ${name} must be a number >= ${min}, not ${value}`)
   }
 }
 
-/** Parses `codec:port` or `codec:host:port`, e.g. `line:7000`, `asio:127.0.0.1:7001`. */
+/** Parses `codec:port` or `codec:host:port`, e.g. `line:7000`, `asio:127.0.0.1:7001`; `tls+line:7443` for TLS. */
 export function parseListener(text: string): ListenerConfig {
-  const parts = text.split(':')
+  const tls = text.startsWith('tls+')
+  const parts = (tls ? text.slice('tls+'.length) : text).split(':')
   const [codec, host, portText] = parts.length === 2 ? [parts[0], DEFAULT_HOST, parts[1]] : parts
   if (parts.length < 2 || parts.length > 3 || !isCodecName(codec)) {
     throw new Error(`bad listener "${text}": expected codec:port or codec:host:port, codec one of ${CODEC_NAMES.join(', ')}`)
@@ -94,5 +106,9 @@ export function parseListener(text: string): ListenerConfig {
   if (!/^[0-9]+$/.test(portText) || port > 65535) {
     throw new Error(`bad listener "${text}": port must be 0-65535`)
   }
-  return { codec, host: host || DEFAULT_HOST, port }
+  const listener = { codec, host: host || DEFAULT_HOST, port }
+  return tls ? { ...listener, tls: true } : listener
 }
+
+/** A listener's name, as sessions, metrics and the log give it: `line:7000`, `tls+asio:7443`. */
+export const listenerName = (spec: ListenerConfig, port: number): string => `${spec.tls ? 'tls+' : ''}${spec.codec}:${port}`

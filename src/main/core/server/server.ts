@@ -16,7 +16,8 @@ import type { ChatProtocol } from './chat-protocol'
 import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
 import type { LineBackend } from './line-backend'
-import { checkOptions, DEFAULTS, type ServerOptions } from './options'
+import { checkOptions, DEFAULTS, listenerName, type ServerOptions } from './options'
+import { TlsTerminator } from '../net/tls-terminator'
 import { ReadGate } from './read-gate'
 import { Session, SLOW_CONSUMER, type FlushWhen, type SessionHost, type SessionLimits } from './session'
 
@@ -141,6 +142,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   /** Resolved when the last session is gone (see allClosed). */
   private readonly whenEmpty: (() => void)[] = []
   private metricsTimer: NodeJS.Timeout | null = null
+  /** The TLS listeners' handshakes and certificate; made at start (reading the files), if there are any. */
+  private tls: TlsTerminator | null = null
   private sweepTimer: NodeJS.Timeout | null = null
   private nextId = 1
   /** Counters of sessions that are gone; live sessions keep their own. */
@@ -221,11 +224,22 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     })
   }
 
+  /**
+   * Reads the TLS listeners' certificate, key and CA again (on SIGHUP): connections from now on get them,
+   * sessions already secured keep theirs. Throws, keeping the old ones, if they cannot be read.
+   */
+  reloadTls(): void {
+    if (!this.tls) throw new Error('this server has no TLS listener')
+    this.tls.reload()
+    this.log('listen', 'TLS certificate read again')
+  }
+
   /** Binds every listener (port 0 picks a free one) and starts emitting metrics. */
   async start(): Promise<BoundListener[]> {
     try {
       // Into the cluster first: a node that cannot reach Redis must not take connections it cannot serve.
       await this.chat.open()
+      if (this.options.tls && this.options.listeners.some((spec) => spec.tls)) this.tls = new TlsTerminator(this.options.tls, this.options.partialTimeoutMs)
       for (const spec of this.options.listeners) await this.listen(spec)
     } catch (error) {
       await this.stop()
@@ -356,6 +370,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     this.gate.shutdown()
     // close() stops accepting now; its callback waits for the sessions, which are ended below.
     const unbound = [...this.endpoints.values()].map(({ server }) => new Promise((resolve) => server.close(resolve)))
+    this.tls?.close()
     // Each step has its own share of the deadline: a stuck logic stage must not cost anyone their BYE.
     const deadline = this.options.shutdownDeadlineMs
     if (this.sessions.size > 0) this.log('shutdown', `stopping: ${this.sessions.size} sessions to close`)
@@ -395,13 +410,19 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         server.off('error', reject)
         const address = server.address()
         const port = typeof address === 'object' && address ? address.port : spec.port
-        const bound: BoundListener = { ...spec, port, name: `${spec.codec}:${port}` }
+        const bound: BoundListener = { ...spec, port, name: listenerName(spec, port) }
         const protocol = spec.codec === 'asio' ? new AsioRelay() : this.chat
         const listener: Listener = { spec: bound, codec, server, protocol }
         this.endpoints.set(bound.name, listener)
-        server.on('connection', (socket) => this.accept(listener, socket))
+        if (spec.tls && this.tls) {
+          const handshake = this.tls.listener({
+            secured: (socket) => this.accept(listener, socket),
+            failed: (from, why) => this.log('refuse', `TLS handshake from ${from} on ${bound.name} failed: ${why}`)
+          })
+          server.on('connection', handshake)
+        } else server.on('connection', (socket) => this.accept(listener, socket))
         server.on('error', (error) => this.log('error', `${bound.name}: ${error.message}`))
-        this.log('listen', `listening on ${spec.host}:${port} (${spec.codec})`)
+        this.log('listen', `listening on ${spec.host}:${port} (${spec.tls ? `${spec.codec} over TLS` : spec.codec})`)
         resolve()
       })
     })
