@@ -105,3 +105,35 @@ export function suspect(m: Measurement, result: Result): string | null {
   }
   return null
 }
+
+/** What pairedRounds measured: each side's deliveries/s per valid run, and each round's ratio, b over a. */
+export interface Paired {
+  a: number[]
+  b: number[]
+  /** Per round, b over a: the two ran back to back, so the machine's drift between rounds cancels. */
+  ratios: number[]
+  /** Runs that gave no valid figure, or one to doubt. */
+  notes: string[]
+}
+
+/** Measures `a` and `b` back to back in each of `reps` rounds, alternating which goes first (drift favours neither). */
+export async function pairedRounds(a: Measurement, b: Measurement, reps: number, timeoutMs: number): Promise<Paired> {
+  const paired: Paired = { a: [], b: [], ratios: [], notes: [] }
+  for (let round = 0; round < reps; round++) {
+    const rate = new Map<Measurement, number>()
+    for (const m of round % 2 === 0 ? [a, b] : [b, a]) {
+      const result = await measure(m, timeoutMs)
+      const report = result.report
+      const doubt = suspect(m, result)
+      if (!report?.complete || result.error) paired.notes.push(`${m.label}, round ${round + 1}: ${result.error ?? report?.note ?? 'incomplete'}`)
+      else {
+        rate.set(m, report.deliveriesPerSec)
+        paired[m === a ? 'a' : 'b'].push(report.deliveriesPerSec)
+      }
+      if (doubt) paired.notes.push(`${m.label}, round ${round + 1}: ${doubt}`)
+      console.log(`  round ${round + 1}/${reps}: ${m.label} ${Math.round(report?.deliveriesPerSec ?? 0).toLocaleString('en-US')} deliv/s${doubt ? ` (${doubt})` : ''}`)
+    }
+    if (rate.has(a) && rate.has(b)) paired.ratios.push(rate.get(b)! / rate.get(a)!)
+  }
+  return paired
+}

@@ -15,7 +15,7 @@ import { RedisServer } from '../scripts/redis-server'
 import { LoadRun, resolveLoadConfig } from '../src/main/core/load'
 import type { LoadReport } from '../src/shared/load'
 import { parseBenchArgs } from './args'
-import { measure, suspect, type Measurement, type Workload } from './measurement'
+import { pairedRounds, type Measurement, type Workload } from './measurement'
 import { AGENT } from './paths'
 import { count, describe, machine, median, ms, printMachine, saveJson, table, verdict } from './report'
 import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
@@ -80,24 +80,8 @@ async function main(): Promise<number> {
 
   const plain: Measurement = { id: 'plain', label: 'without ids', codec: 'line', load: BROADCAST, command: switchboard('line') }
   const tagged: Measurement = { ...plain, id: 'ids', label: 'CAP ids', load: { ...BROADCAST, resume: true } }
-  const rates: Record<'plain' | 'ids', number[]> = { plain: [], ids: [] }
-  /** Per round, with ids over without: the two ran back to back, so the machine's drift between rounds cancels. */
-  const pairs: number[] = []
-  const notes: string[] = []
-  for (let round = 0; round < args.reps; round++) {
-    const rate: Partial<Record<'plain' | 'ids', number>> = {}
-    // Alternate which goes first, so a machine that drifts favours neither.
-    for (const m of round % 2 === 0 ? [plain, tagged] : [tagged, plain]) {
-      const result = await measure(m, args.timeoutMs)
-      const report = result.report
-      const doubt = suspect(m, result)
-      if (!report?.complete || result.error) notes.push(`${m.label}, round ${round + 1}: ${result.error ?? report?.note ?? 'incomplete'}`)
-      else rates[m.id as 'plain' | 'ids'].push((rate[m.id as 'plain' | 'ids'] = report.deliveriesPerSec))
-      if (doubt) notes.push(`${m.label}, round ${round + 1}: ${doubt}`)
-      console.log(`  round ${round + 1}/${args.reps}: ${m.label} ${count.format(report?.deliveriesPerSec ?? 0)} deliv/s${doubt ? ` (${doubt})` : ''}`)
-    }
-    if (rate.plain !== undefined && rate.ids !== undefined) pairs.push(rate.ids / rate.plain)
-  }
+  const { a: plainRates, b: idsRates, ratios: pairs, notes } = await pairedRounds(plain, tagged, args.reps, args.timeoutMs)
+  const rates = { plain: plainRates, ids: idsRates }
   const idsShare = median(pairs)
 
   const stormRows = (['one node', 'cluster node'] as const).map((setup) => {

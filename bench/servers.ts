@@ -67,7 +67,7 @@ export async function stopServer(server: Server): Promise<void> {
 }
 
 /** Switchboard's server on one listener, with no status lines to drain. */
-export function switchboard(listen: 'line' | 'asio', extra: string[] = []): (port: number) => [string, string[]] {
+export function switchboard(listen: 'line' | 'asio' | 'tls+line' | 'tls+asio', extra: string[] = []): (port: number) => [string, string[]] {
   return (port) => [process.execPath, [CLI, 'serve', '--listen', `${listen}:${port}`, '--status-ms', '0', ...extra]]
 }
 

@@ -1,4 +1,4 @@
-// Real certificates for the TLS tests, made by Debian's openssl in a temporary folder: a CA, and
+// Real certificates for the TLS tests and bench, made by Debian's openssl in a temporary folder: a CA, and
 // certificates it signs for 127.0.0.1 (a server's) or for a client. EC P-256 keys: quick to make.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

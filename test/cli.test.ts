@@ -310,6 +310,13 @@ describe('switchboard load arguments', () => {
     ])
   })
 
+  it('takes --tls with --ca or --tls-insecure', () => {
+    expect(parseLoadArgs(['--port', '7000', '--tls', '--ca', 'ca.pem']).config.tls).toEqual({ ca: 'ca.pem', insecure: false })
+    expect(parseLoadArgs(['--port', '7000', '--tls', '--tls-insecure']).config.tls).toEqual({ ca: null, insecure: true })
+    expect(parseLoadArgs(['--port', '7000']).config.tls).toBeNull()
+    expect(() => parseLoadArgs(['--port', '7000', '--ca', 'ca.pem'])).toThrow(/go with --tls/)
+  })
+
   it('takes --resume and a storm --storm-after seconds into sending', () => {
     expect(parseLoadArgs(['--port', '7000', '--resume', '--storm-after', '1.5']).config).toMatchObject({ resume: true, stormAfterMs: 1500 })
     expect(parseLoadArgs(['--port', '7000']).config).toMatchObject({ resume: false, stormAfterMs: 0 })

@@ -64,7 +64,7 @@ export function loadReport(runId: number, set: Partial<LoadReport> = {}): LoadRe
   return {
     runId, config: { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7000 }] }, startedAt: 0, complete: true, expected: 0, deliveries: 0, shortfall: 0,
     sent: 0, durationMs: 0, deliveriesPerSec: 0, messagesPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0, latencyMs: NO_SAMPLES,
-    connectMs: NO_SAMPLES, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, targets: [], agentCpu: [],
+    connectMs: NO_SAMPLES, handshakeMs: null, connectErrors: 0, disconnects: 0, errors: {}, protocolErrors: 0, order: { rooms: 0, split: 0 }, targets: [], agentCpu: [],
     storm: null, ...set
   }
 }

@@ -10,8 +10,9 @@ import type { ServerOptions } from '../src/main/core/server/options'
 import { spawn } from 'node:child_process'
 import { freePort } from '../scripts/asio-reference'
 import { BUILT_CLI as CLI } from '../scripts/built'
-import { startServer, TestClient, waitFor } from './helpers'
-import { TestCa, type Issued } from './tls-certs'
+import { resolveLoadConfig, runLoad } from '../src/main/core/load'
+import { LOAD_AGENT_FILE, startServer, TestClient, waitFor } from './helpers'
+import { TestCa, type Issued } from '../scripts/tls-certs'
 
 let ca: TestCa
 let server: Issued
@@ -155,6 +156,17 @@ describe('TLS listeners', () => {
     } finally {
       child.kill('SIGKILL')
     }
+  })
+
+  it('take a traffic-lab run over TLS: every message delivered, and the handshakes timed', async () => {
+    const { port } = await tlsServer()
+    const config = resolveLoadConfig({ targets: [{ host: '127.0.0.1', port }], clients: 12, messages: 20, size: 32, tls: { ca: ca.ca, insecure: false } })
+    const report = await runLoad(config, { agentFile: LOAD_AGENT_FILE })
+    expect(report).toMatchObject({ complete: true, deliveries: 12 * 12 * 20 })
+    expect(report.handshakeMs?.count).toBe(12)
+    // Not trusting the server's CA, it connects to nothing.
+    const untrusted = await runLoad(resolveLoadConfig({ ...config, tls: { ca: null, insecure: false }, timeoutMs: 5000 }), { agentFile: LOAD_AGENT_FILE })
+    expect(untrusted.connectErrors).toBe(12)
   })
 
   it('refuse to start a TLS listener without a certificate', async () => {

@@ -50,6 +50,14 @@ export interface LoadConfig {
    * client's connection at once instead.
    */
   stormAfterMs: number
+  /** Over TLS, to `tls+` listeners (null: plaintext): a CA file to trust (else the system's), or any certificate. */
+  tls: LoadTls | null
+}
+
+export interface LoadTls {
+  ca: string | null
+  /** Accept any certificate: a test server's own, never a server one cares about. */
+  insecure: boolean
 }
 
 export interface Percentiles {
@@ -112,8 +120,10 @@ export interface LoadReport {
   bytesOutPerSec: number
   /** A message's send to its sender seeing it, in ms. */
   latencyMs: Percentiles
-  /** connect() to connected, in ms. */
+  /** connect() to connected (over TLS: handshake done), in ms. */
   connectMs: Percentiles
+  /** Over TLS: TCP connected to handshake done, in ms; null in plaintext. */
+  handshakeMs: Percentiles | null
   connectErrors: number
   /** Connections closed before the run ended. */
   disconnects: number
@@ -173,7 +183,8 @@ export const LOAD_DEFAULTS: Omit<LoadConfig, 'targets'> = {
   timeoutMs: 60_000,
   allowRemote: false,
   resume: false,
-  stormAfterMs: 0
+  stormAfterMs: 0,
+  tls: null
 }
 
 /** Whether every room's members saw its messages in one order, in words (the CLI and the panel say the same). */

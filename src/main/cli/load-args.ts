@@ -1,4 +1,4 @@
-import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadTarget } from '../../shared/load'
+import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadTarget, type LoadTls } from '../../shared/load'
 import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
 import type { RateSearch } from '../core/load/rate-search'
 import { parseFlags, positiveFlag, UsageError, wholeFlag } from './flags'
@@ -22,6 +22,8 @@ export const LOAD_USAGE = `usage: switchboard load --port N [options]
   --agents N            load-generating processes (default ${LOAD_DEFAULTS.agents})
   --timeout S           longest wait for connections, rooms, and the last deliveries (default ${LOAD_DEFAULTS.timeoutMs / 1000})
   --allow-remote        allow a target that is not this machine
+  --tls                 over TLS, to tls+ listeners: --ca FILE trusts that CA (else the system's),
+                        --tls-insecure takes any certificate; the summary adds handshake times
   --resume              line protocol: clients ask for message ids and, when a connection is lost,
                         reconnect and RESUME where they were; the summary says what came back
   --storm-after S       a reconnect storm S seconds into sending: every client's connection is cut at
@@ -38,6 +40,16 @@ export interface LoadArgs {
 }
 
 const DEFAULT_HOST = '127.0.0.1'
+
+/** --tls, with --ca or --tls-insecure (each only with --tls). */
+function loadTls(values: { tls?: boolean; ca?: string; 'tls-insecure'?: boolean }): LoadTls | null {
+  if (!values.tls) {
+    if (values.ca !== undefined || values['tls-insecure']) throw new UsageError('--ca and --tls-insecure go with --tls')
+    return null
+  }
+  if (values.ca !== undefined && values['tls-insecure']) throw new UsageError('--ca and --tls-insecure: one or the other')
+  return { ca: values.ca ?? null, insecure: values['tls-insecure'] ?? false }
+}
 
 /** --targets, or --host and --port as the one target. */
 function targetsOf(values: { host?: string; port?: string; targets?: string }): LoadTarget[] {
@@ -77,6 +89,9 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     timeout: { type: 'string' },
     'allow-remote': { type: 'boolean', default: false },
     resume: { type: 'boolean', default: false },
+    tls: { type: 'boolean', default: false },
+    ca: { type: 'string' },
+    'tls-insecure': { type: 'boolean', default: false },
     'storm-after': { type: 'string' },
     json: { type: 'string' },
     'search-p99': { type: 'string' },
@@ -102,6 +117,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     timeoutMs: seconds('timeout', values.timeout),
     allowRemote: values['allow-remote'],
     resume: values.resume,
+    tls: loadTls(values),
     stormAfterMs: seconds('storm-after', values['storm-after'])
   }
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key]

@@ -48,6 +48,7 @@ export function formatReport(r: LoadReport): string {
       `in ${compact.format(r.bytesInPerSec)}B/s  out ${compact.format(r.bytesOutPerSec)}B/s`,
     `  latency ms: ${percentiles(r.latencyMs)}`,
     `  connect ms: ${percentiles(r.connectMs)}`,
+    ...(r.handshakeMs ? [`  TLS handshake ms: ${percentiles(r.handshakeMs)}`] : []),
     `  errors: ${errors.length > 0 ? errors.join(', ') : 'none'}${r.protocolErrors > 0 ? `; ${r.protocolErrors} protocol errors` : ''}`,
     // One target's figures are the totals above.
     ...(r.targets.length > 1 ? [`  per target: ${r.targets.map(describeTarget).join('; ')}`] : []),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { LoadConfig } from '../../../shared/load'
 import { now } from './clock'
 import { maxMessages, roomCount, roomOf } from './config'
@@ -46,12 +47,15 @@ export class AgentRun {
   interval: Histogram = createHistogram()
   readonly total = createHistogram()
   readonly connectTimes = createHistogram()
+  readonly handshakeTimes = createHistogram()
   readonly recoverTimes = createHistogram()
   readonly errors: Record<string, number> = {}
   readonly layout: TagLayout
   readonly sync: Buffer
   /** Messages a client may send: its count, or as many as the tag's sequence digits can number. */
   readonly maxSequence: number
+  /** The CA a TLS run trusts, read once for all its connections. */
+  readonly tlsCa: Buffer | undefined
   private readonly connections: Connection[] = []
   private readonly schedule: SendSchedule
   private members: number[] = []
@@ -77,6 +81,7 @@ export class AgentRun {
     private readonly events: { connected(failed: number): void; ready(members: number[]): void }
   ) {
     this.maxSequence = maxMessages(config)
+    this.tlsCa = config.tls?.ca ? readFileSync(config.tls.ca) : undefined
     this.layout = new TagLayout(config.clients, this.maxSequence, config.size)
     this.sync = this.layout.syncBody(nonce)
     this.schedule = new SendSchedule(config, this.connections)
@@ -135,6 +140,9 @@ export class AgentRun {
     echoesRead: (connection) => this.schedule.echoed(connection),
     protocolError: () => {
       this.counters.protocolErrors++
+    },
+    handshaked: (handshakeMs) => {
+      recordMs(this.handshakeTimes, handshakeMs)
     },
     reconnected: () => {
       this.counters.open++

@@ -57,6 +57,7 @@ parent.onMessage((message: ToAgent) => {
         counters: run.counters,
         latency: encodeHistogram(run.total),
         connect: encodeHistogram(run.connectTimes),
+        handshake: encodeHistogram(run.handshakeTimes),
         recover: encodeHistogram(run.recoverTimes),
         errors: run.errors,
         orders: run.orders(),

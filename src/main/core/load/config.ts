@@ -1,4 +1,4 @@
-import { LOAD_DEFAULTS, type LoadConfig, type LoadTarget } from '../../../shared/load'
+import { LOAD_DEFAULTS, type LoadConfig, type LoadTarget, type LoadTls } from '../../../shared/load'
 import { ASIO_MAX_BODY } from '../codec/asio'
 import { CODEC_NAMES, isCodecName } from '../codec'
 import { isLoopback } from '../net/address'
@@ -67,6 +67,13 @@ function targetsOf(value: unknown): LoadTarget[] {
   })
 }
 
+function tlsOf(value: unknown): LoadTls | null {
+  if (value === null) return null
+  const { ca, insecure } = (typeof value === 'object' ? value : {}) as Record<string, unknown>
+  if ((ca !== null && typeof ca !== 'string') || typeof insecure !== 'boolean') throw new LoadConfigError('tls must be null or {ca: file or null, insecure: true or false}')
+  return { ca, insecure }
+}
+
 /** Fills in defaults and refuses what the engine cannot run; used by the CLI and by the host alike. */
 export function resolveLoadConfig(input: unknown): LoadConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new LoadConfigError('load config must be an object')
@@ -80,6 +87,7 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
   if (merged.mode !== 'closed' && merged.mode !== 'open') throw new LoadConfigError('mode must be closed or open')
   if (typeof merged.allowRemote !== 'boolean') throw new LoadConfigError('allowRemote must be true or false')
   if (typeof merged.resume !== 'boolean') throw new LoadConfigError('resume must be true or false')
+  const tls = tlsOf(merged.tls)
   const config: LoadConfig = {
     targets,
     codec: merged.codec,
@@ -96,7 +104,8 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     timeoutMs: whole(merged, 'timeoutMs', 1, MAX_MS),
     allowRemote: merged.allowRemote,
     resume: merged.resume,
-    stormAfterMs: whole(merged, 'stormAfterMs', 0, MAX_MS)
+    stormAfterMs: whole(merged, 'stormAfterMs', 0, MAX_MS),
+    tls
   }
   // Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident.
   const remote = config.allowRemote ? undefined : config.targets.find((target) => !isLoopback(target.host))

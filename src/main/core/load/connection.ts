@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { formatTarget, type LoadConfig } from '../../../shared/load'
 import { backoffMs } from '../client/backoff'
 import { now } from './clock'
@@ -16,6 +17,8 @@ export interface ConnectionSetup {
   readonly sync: Buffer
   /** Messages a client may send: its count, or as many as the tag's sequence digits can number. */
   readonly maxSequence: number
+  /** The CA a TLS run trusts (config.tls.ca, read). */
+  readonly tlsCa: Buffer | undefined
 }
 
 /**
@@ -25,6 +28,8 @@ export interface ConnectionSetup {
 export interface ConnectionEvents {
   /** The attempt ended connected, `connectMs` after it began. */
   connected(connectMs: number): void
+  /** TLS: its handshake took `handshakeMs` after TCP connected. */
+  handshaked(handshakeMs: number): void
   /** The attempt ended without a connection. */
   connectFailed(reason: string): void
   /** A connection was lost (not closed by the run); `comingBack`: a resuming client, which will reconnect. */
@@ -147,10 +152,19 @@ export class Connection implements DeliverySink, Sender {
     this.openedAt = now()
     this.connected = false
     this.scanner = createScanner(config.codec, this.setup.layout, this, this.setup.sync)
-    const socket = netConnect(config.targets[this.targetNow])
+    const target = config.targets[this.targetNow]
+    const { tls } = config
+    const socket = tls ? tlsConnect({ ...target, ca: this.setup.tlsCa, rejectUnauthorized: !tls.insecure }) : netConnect(target)
     this.socket = socket
     socket.setNoDelay(true)
-    socket.once('connect', () => this.onConnect())
+    if (tls) {
+      let tcpAt = 0
+      socket.once('connect', () => (tcpAt = now()))
+      socket.once('secureConnect', () => {
+        this.events.handshaked(now() - tcpAt)
+        this.onConnect()
+      })
+    } else socket.once('connect', () => this.onConnect())
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error))
     socket.on('close', () => socket === this.socket && this.onClose())

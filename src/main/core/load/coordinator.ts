@@ -289,6 +289,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const latency = createHistogram()
     const connect = createHistogram()
     const recover = createHistogram()
+    const handshake = createHistogram()
     const errors: Record<string, number> = {}
     const digests = new Map<number, Set<number>>()
     for (const agent of this.agents) {
@@ -296,6 +297,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       mergeEncoded(latency, agent.final.latency)
       mergeEncoded(connect, agent.final.connect)
       mergeEncoded(recover, agent.final.recover)
+      mergeEncoded(handshake, agent.final.handshake)
       for (const [reason, n] of Object.entries(agent.final.errors)) errors[reason] = (errors[reason] ?? 0) + n
       for (const [room, digest] of agent.final.orders) {
         if (!digests.has(room)) digests.set(room, new Set())
@@ -351,6 +353,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       bytesOutPerSec: perSec(this.total((c) => c.bytesOut)),
       latencyMs: percentilesMs(latency),
       connectMs: percentilesMs(connect),
+      handshakeMs: this.config.tls ? percentilesMs(handshake) : null,
       connectErrors,
       disconnects,
       errors,

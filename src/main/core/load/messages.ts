@@ -55,6 +55,8 @@ export type FromAgent =
       counters: AgentCounters
       latency: string
       connect: string
+      /** TCP connected to TLS handshake done (TLS runs). */
+      handshake: string
       /** From a lost connection to its RESUME-END (resuming runs). */
       recover: string
       errors: Record<string, number>

@@ -100,6 +100,8 @@ function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): Loa
     : { targets: parseTargets(draft.targets), codec: draft.codec }
   return {
     ...endpoint,
+    // This server's own TLS listener: its certificate is this server's, so the run takes whatever it presents.
+    tls: listener?.tls ? { ca: null, insecure: true } : null,
     clients: toNumber(draft.clients),
     connectRate: toNumber(draft.connectRate),
     mode: draft.mode,
