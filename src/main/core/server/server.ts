@@ -176,7 +176,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         sessions: this.sessions.size,
         msgsInPerSec: this.lastTotals?.msgsInPerSec ?? 0,
         msgsOutPerSec: this.lastTotals?.msgsOutPerSec ?? 0,
-        listeners: this.addresses.map(({ codec, host, port }) => `${codec}:${host}:${port}`)
+        listeners: this.addresses.map(({ codec, host, port, tls }) => `${tls ? 'tls+' : ''}${codec}:${host}:${port}`)
       }),
       kick: (sessionId, reason) => this.kick(sessionId, reason),
       pressure: (full) => this.gate.press('backlog', full),
