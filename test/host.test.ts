@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ClientFrame, type ClientSta
 import { LOAD_DEFAULTS, type LoadConfig, type LoadReport } from '../src/shared/load'
 import type { LogEvent, LogKind } from '../src/shared/telemetry'
 import { TcpProxy } from '../scripts/tcp-proxy'
+import { TestCa } from '../scripts/tls-certs'
 import { joinLine, LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
@@ -238,6 +239,26 @@ describe('a window\'s client, when its connection is lost', () => {
     expect(window.statuses()).not.toContain('reconnecting')
     close()
     window.close()
+  })
+})
+
+describe('a window aimed at a TLS listener', () => {
+  it('is told at once that windows do not speak TLS yet, rather than closed and retrying', async () => {
+    const ca = TestCa.create()
+    try {
+      const issued = ca.issue('switchboard', 'server')
+      host = new SwitchboardHost({
+        workerFile: WORKER_FILE,
+        loadAgentFile: LOAD_AGENT_FILE,
+        config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0, tls: true }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS },
+        serverDefaults: { tls: { cert: issued.cert, key: issued.key } }
+      })
+      const state = await host.startServer(host.serverState.config)
+      const { api } = connectLocal(host)
+      await expect(api.connectClient({ codec: 'line', host: '127.0.0.1', port: state.bound[0].port })).rejects.toThrow(/is a TLS listener: client windows do not speak TLS yet/)
+    } finally {
+      ca.remove()
+    }
   })
 })
 

@@ -195,6 +195,9 @@ export class SwitchboardHost {
   /** Throws unless a window's client may connect to `target`: before any connection is opened. */
   checkClientTarget(target: LoadTarget): void {
     checkTargetReach(target, this.state.bound, this.reach)
+    // It would be closed at its first byte, and (a line window) try again for ever: said now instead.
+    const tls = this.state.bound.find((listener) => listener.tls && listener.port === target.port)
+    if (tls) throw new Error(`${tls.name} is a TLS listener: client windows do not speak TLS yet (switchboard load --tls does)`)
   }
 
   /**
