@@ -6,15 +6,25 @@
 //    rounds' deliveries/s ratios, TLS over plaintext, at least 0.7.
 // 2. Handshakes: 1,000 new connections, 64 at a time, each until its WELCOME, against `tls+line` and `line`
 //    (fresh servers): connections/s of each, and the TLS handshake's own time (p50, p99).
+// 3. A handshake storm against sessions already connected, with an RSA-4096 certificate (its signature costs
+//    the server milliseconds, its check costs a client little: the storm an attacker would pick). 20 TLS
+//    sessions each keep one PING in flight while a process of its own (bench/handshake-storm.ts) opens 1,000
+//    TCP connections, then sends every one's TLS hello at once while the server is held (SIGSTOP, 300 ms, as
+//    a long GC pause or a busy spell would): they are all there when it goes on. The sessions' round trips and
+//    the server's event-loop lag (its status lines) during the storm, with handshakes started 4 per turn (the
+//    default) and all at once (--tls-handshakes-per-turn 0), fresh servers, alternated over the rounds.
 // Certificates are made for the run by openssl (an EC P-256 server certificate signed by a CA of its own).
+import { spawn } from 'node:child_process'
 import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { fileURLToPath } from 'node:url'
 import { freePort } from '../scripts/asio-reference'
+import { DEFAULTS } from '../src/main/core/server/options'
 import { TestCa } from '../scripts/tls-certs'
 import { parseBenchArgs } from './args'
 import { pairedRounds, type Measurement, type Workload } from './measurement'
 import { count, describe, machine, median, ms, printMachine, saveJson, table, verdict } from './report'
-import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting } from './servers'
+import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
 import { exitWith } from './suite'
 
 const BROADCAST: Workload = { clients: 200, messages: 40, size: 64, window: 8 }
@@ -42,6 +52,86 @@ async function connectStorm(port: number, ca: Buffer | null): Promise<{ perSec: 
   const seconds = (performance.now() - startedAt) / 1000
   for (const socket of sockets) socket.destroy()
   return { perSec: HANDSHAKES / seconds, handshakeMs }
+}
+
+const STORM_SCRIPT = fileURLToPath(new URL('./handshake-storm.ts', import.meta.url))
+const WATCHERS = 20
+const HELD_MS = 300
+const STORM = 1000
+
+/** The server's event-loop lag (p99 and max, ms) from each of its status lines. */
+const STATUS_LAG = /lag p99 ([0-9.]+)ms max ([0-9.]+)ms/
+
+/**
+ * PING round trips (ms) of WATCHERS established TLS sessions, each with one PING in flight, while a storm
+ * process opens STORM TLS connections at once; the server's event-loop lag meanwhile (its status lines: how
+ * long a turn of its I/O thread took, the wait every session's read shares); and how long the handshakes took,
+ * hellos to last WELCOME.
+ */
+async function pingsDuringStorm(server: Server, port: number, ca: Buffer): Promise<{ rtts: number[]; lagP99: number[]; lagMax: number; stormMs: number }> {
+  const rtts: number[] = []
+  const lagP99: number[] = []
+  let lagMax = 0
+  const readLag = (chunk: Buffer) => {
+    for (const [, p99, max] of String(chunk).matchAll(new RegExp(STATUS_LAG, 'g'))) {
+      if (!recording) continue
+      lagP99.push(Number(p99))
+      lagMax = Math.max(lagMax, Number(max))
+    }
+  }
+  server.child.stdout!.on('data', readLag)
+  let recording = false
+  let stopped = false
+  const watchers = await Promise.all(
+    Array.from(
+      { length: WATCHERS },
+      () =>
+        new Promise<{ destroy(): void }>((resolve, reject) => {
+          const socket = tlsConnect({ port, host: '127.0.0.1', ca })
+          let buffered = ''
+          let sentAt = 0
+          const ping = () => {
+            if (stopped) return
+            sentAt = performance.now()
+            socket.write('PING w\n')
+          }
+          socket.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('latin1')
+            for (let end = buffered.indexOf('\n'); end !== -1; end = buffered.indexOf('\n')) {
+              const line = buffered.slice(0, end)
+              buffered = buffered.slice(end + 1)
+              if (line.startsWith('WELCOME')) {
+                resolve(socket)
+                ping()
+              } else if (line === 'PONG w') {
+                if (recording) rtts.push(performance.now() - sentAt)
+                ping()
+              }
+            }
+          })
+          socket.once('error', reject)
+        })
+    )
+  )
+  const storm = spawn(process.execPath, ['--import', 'tsx', STORM_SCRIPT, String(port), String(STORM)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let printed = ''
+  storm.stdout.on('data', (chunk) => (printed += String(chunk)))
+  const exited = new Promise((resolve) => storm.once('exit', resolve))
+  while (!printed.includes('connected') && storm.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20))
+  printed = ''
+  recording = true
+  server.child.kill('SIGSTOP')
+  storm.stdin.write('go\n')
+  await new Promise((resolve) => setTimeout(resolve, HELD_MS))
+  server.child.kill('SIGCONT')
+  const code = await exited
+  recording = false
+  server.child.stdout!.off('data', readLag)
+  if (code !== 0) throw new Error(`the handshake storm failed (exit ${String(code)})`)
+  const stormMs = Number(printed.trim())
+  stopped = true
+  for (const watcher of watchers) watcher.destroy()
+  return { rtts, lagP99, lagMax, stormMs }
 }
 
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]
@@ -81,6 +171,37 @@ async function main(): Promise<number> {
       console.log(`  ${HANDSHAKES} connections, ${id}: ${count.format(storms[id].perSec)}/s`)
     }
     const hs = storms.tls.handshakeMs
+
+    // Scenario 3, the two settings alternated over the rounds on fresh servers, their round trips pooled.
+    const metering = { metered: DEFAULTS.tlsHandshakesPerTurn, unmetered: 0 }
+    const rsa = certs.issue('switchboard-rsa', 'server', 'rsa4096')
+    const rsaFlags = ['--tls-cert', rsa.cert, '--tls-key', rsa.key]
+    type During = { rtts: number[]; lagP99: number[]; lagMax: number[]; stormMs: number[] }
+    const during: Record<keyof typeof metering, During> = {
+      metered: { rtts: [], lagP99: [], lagMax: [], stormMs: [] },
+      unmetered: { rtts: [], lagP99: [], lagMax: [], stormMs: [] }
+    }
+    for (let round = 0; round < args.reps; round++) {
+      for (const id of ['metered', 'unmetered'] as const) {
+        const port = await freePort()
+        const server = startServer(...switchboard('tls+line', [...rsaFlags, '--max-rate', '0', '--status-ms', '1000', '--tls-handshakes-per-turn', String(metering[id])])(port))
+        try {
+          await whenAccepting(server, port)
+          const { rtts, lagP99, lagMax, stormMs } = await pingsDuringStorm(server, port, certs.read(certs.ca))
+          during[id].rtts.push(...rtts)
+          during[id].lagP99.push(...lagP99)
+          during[id].lagMax.push(lagMax)
+          during[id].stormMs.push(stormMs)
+          console.log(`  storm, ${id}: round trips p99 ${ms(percentile(rtts, 99))} ms, server lag max ${ms(lagMax)} ms, handshakes ${ms(stormMs)} ms`)
+        } finally {
+          await stopServer(server)
+        }
+      }
+    }
+    const rttRow = (id: keyof typeof metering, label: string) => {
+      const { rtts, lagP99, lagMax, stormMs } = during[id]
+      return [label, ms(percentile(rtts, 50)), ms(percentile(rtts, 99)), ms(median(lagP99)), ms(median(lagMax)), ms(median(stormMs))]
+    }
     console.log(`
 Scenario 1: broadcast over TLS, ${describe(BROADCAST)}
 ${table(
@@ -102,8 +223,16 @@ ${table(
   ]
 )}
   TLS connections/s over plaintext: ${(storms.tls.perSec / storms.plain.perSec).toFixed(2)} (client and server handshakes share the cores)
+
+Scenario 3: ${WATCHERS} connected TLS sessions' PING round trips while ${STORM.toLocaleString('en-US')} TLS hellos arrive at once (RSA-4096 certificate;
+            the server held ${HELD_MS} ms while they arrive, counted in the round trips and the handshakes' time)
+${table(
+  ['handshakes started', 'PING p50 ms', 'PING p99 ms', 'server lag p99 ms', 'server lag max ms', 'handshakes ms'],
+  [rttRow('metered', `${metering.metered} per turn`), rttRow('unmetered', 'all at once')]
+)}
+  server lag: the median of its per-second p99s during the storms, and the median of each storm's worst turn
 ${notes.length > 0 ? `\nnotes:\n${notes.map((note) => `  ${note}`).join('\n')}` : ''}`)
-    saveJson(args.json, { machine: info, reps: args.reps, rates, pairs, share, connections: { plain: storms.plain.perSec, tls: storms.tls.perSec }, handshakeMs: hs })
+    saveJson(args.json, { machine: info, reps: args.reps, rates, pairs, share, connections: { plain: storms.plain.perSec, tls: storms.tls.perSec }, handshakeMs: hs, duringStorm: during })
     return pairs.length > 0 ? 0 : 1
   } finally {
     certs.remove()

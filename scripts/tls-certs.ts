@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+/** A key whose signatures cost the server far more than their checks cost a client: a handshake storm's worst case. */
+const RSA_4096 = ['-newkey', 'rsa:4096', '-nodes']
 
 export interface Issued {
   cert: string
@@ -30,10 +32,10 @@ export class TestCa {
     return new TestCa(dir, ca)
   }
 
-  /** A certificate the CA signs: for a server at 127.0.0.1 (and localhost), or for a client named `name`. */
-  issue(name: string, kind: 'server' | 'client'): Issued {
+  /** A certificate the CA signs: for a server at 127.0.0.1 (and localhost), or for a client named `name`; EC P-256 unless `rsa4096`. */
+  issue(name: string, kind: 'server' | 'client', key: 'ec' | 'rsa4096' = 'ec'): Issued {
     const base = join(this.dir, `${name}-${this.serial++}`)
-    openssl(['req', ...KEY, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`])
+    openssl(['req', ...(key === 'ec' ? KEY : RSA_4096), '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`])
     writeFileSync(`${base}.ext`, kind === 'server' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : 'extendedKeyUsage=clientAuth\n')
     const ca = ['-CA', this.ca, '-CAkey', join(this.dir, 'ca.key'), '-CAcreateserial']
     openssl(['x509', '-req', '-in', `${base}.csr`, ...ca, '-out', `${base}.pem`, '-days', '2', '-extfile', `${base}.ext`])

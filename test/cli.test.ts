@@ -41,7 +41,7 @@ describe('switchboard serve arguments', () => {
   it('takes the limits into the config the control room also edits, timeouts in seconds', () => {
     const args = parseServeArgs(['--presence-limit', '50', '--idle-timeout', '60', '--partial-timeout', '0', '--max-rate', '0', '--rate-burst', '20', '--batch-timeout', '500'])
     expect(args.config.limits).toEqual({ ...DEFAULT_LIMITS, presenceLimit: 50, idleTimeoutMs: 60_000, partialTimeoutMs: 0, maxRate: 0, rateBurst: 20 })
-    expect(args.serverDefaults).toEqual({ batchTimeoutMs: 500 })
+    expect(args.serverDefaults).toEqual({ batchTimeoutMs: 500, tlsHandshakesPerTurn: 4 })
     expect(args.configFlagged).toBe(true)
     const sizes = parseServeArgs(['--max-line', '512', '--max-sessions', '3', '--max-output', '2048', '--soft-output', '1024', '--soft-output-time', '2', '--max-total-output', '4096'])
     expect(sizes.config.limits).toMatchObject({ maxLineBytes: 512, maxSessions: 3, maxOutputBytes: 2048, softOutputBytes: 1024, softOutputMs: 2000, maxTotalOutputBytes: 4096 })
@@ -84,14 +84,24 @@ describe('switchboard serve arguments', () => {
     expect(parseServeArgs(['--cluster', 'redis://127.0.0.1:6379', '--redis-backlog-mb', '8']).clusterTuning).toEqual({ ...CLUSTER_TUNING, backlogBytes: 8 * 2 ** 20 })
   })
 
+  it('keeps the credentials of --cluster out of the config, the reach and everything shown', () => {
+    const args = parseServeArgs(['--cluster', 'rediss://alice:s3cret@127.0.0.1:6380/1'])
+    expect(args.config.cluster!.redis).toBe('rediss://127.0.0.1:6380/1')
+    expect(args.reach.redis).toBe('rediss://127.0.0.1:6380/1')
+    expect(args.redisAccess).toEqual({ address: 'rediss://127.0.0.1:6380/1', username: 'alice', password: 's3cret' })
+    expect(JSON.stringify({ ...args, redisAccess: null })).not.toContain('s3cret')
+    expect(parseServeArgs(['--users', 'users.txt']).serverDefaults.usersFile).toBe('users.txt')
+  })
+
   it.each([
     [['--node-id', 'a'], /--node-id names a node of a cluster: give --cluster too/],
     [['--room-ttl', '5'], /--room-ttl tunes a node of a cluster: give --cluster too/],
     [['--cluster', 'redis://127.0.0.1:6379', '--room-ttl', '0'], /--room-ttl takes a whole number >= 1/],
     [['--lease-ms', '5000'], /--lease-ms tunes a node of a cluster: give --cluster too/],
     [['--cluster', 'redis://127.0.0.1:6379', '--lease-ms', '100'], /--lease-ms takes a whole number >= 500/],
-    [['--cluster', 'http://127.0.0.1:6379'], /expected redis:\/\/host:port/],
-    [['--cluster', 'redis://user:secret@127.0.0.1:6379'], /expected redis:\/\/host:port/],
+    [['--cluster', 'http://127.0.0.1:6379'], /--cluster: a Redis URL is redis:\/\/host:port or rediss:\/\/host:port/],
+    [['--cluster', 'redis://user:secret@127.0.0.1'], /--cluster: redis:\/\/127.0.0.1 is not redis\[s\]:\/\/host:port/],
+    [['--cluster', 'redis://127.0.0.1:6379', '--redis-ca', 'ca.pem'], /--redis-ca goes with --cluster rediss:/],
     [['--cluster', 'redis://127.0.0.1:6379', '--node-id', 'a/b'], /cluster.nodeId: expected 1 to 32 of A-Z a-z 0-9 _ -, got "a\/b"/],
     [['--listen', 'http:80'], /bad listener "http:80"/],
     [['--listen', 'line:99999'], /port must be 0-65535/],
@@ -315,6 +325,22 @@ describe('switchboard load arguments', () => {
     expect(parseLoadArgs(['--port', '7000', '--tls', '--tls-insecure']).config.tls).toEqual({ ca: null, insecure: true })
     expect(parseLoadArgs(['--port', '7000']).config.tls).toBeNull()
     expect(() => parseLoadArgs(['--port', '7000', '--ca', 'ca.pem'])).toThrow(/go with --tls/)
+  })
+
+  it('takes --user with --password, or with SWITCHBOARD_PASSWORD from the environment', () => {
+    expect(parseLoadArgs(['--port', '7000', '--user', 'alice', '--password', 'pw']).config.auth).toEqual({ user: 'alice', password: 'pw' })
+    expect(parseLoadArgs(['--port', '7000']).config.auth).toBeNull()
+    expect(() => parseLoadArgs(['--port', '7000', '--password', 'pw'])).toThrow(/--password goes with --user/)
+    const before = process.env.SWITCHBOARD_PASSWORD
+    try {
+      delete process.env.SWITCHBOARD_PASSWORD
+      expect(() => parseLoadArgs(['--port', '7000', '--user', 'alice'])).toThrow(/--user needs a password/)
+      process.env.SWITCHBOARD_PASSWORD = 'from-env'
+      expect(parseLoadArgs(['--port', '7000', '--user', 'alice']).config.auth).toEqual({ user: 'alice', password: 'from-env' })
+    } finally {
+      if (before === undefined) delete process.env.SWITCHBOARD_PASSWORD
+      else process.env.SWITCHBOARD_PASSWORD = before
+    }
   })
 
   it('takes --resume and a storm --storm-after seconds into sending', () => {

@@ -203,7 +203,7 @@ describe('a cluster of nodes sharing rooms through Redis', () => {
     await bob.expect('USERS r alice bob')
     await bob.expect('USERS-END r 2')
     bob.send('HELP')
-    await bob.expect(/^HELP NICK <name>, .*, RESUME <room> <id>$/)
+    await bob.expect(/^HELP AUTH <user> <password>, NICK <name>, .*, RESUME <room> <id>$/)
     await alice.close()
     await bob.expect('LEFT r alice')
     bob.send('NICK alice')

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChatServer } from '../src/main/core/server/server'
+import { serverFilesFromEnv } from '../src/main/host/env-files'
 import { SwitchboardHost } from '../src/main/host/host'
 import { connectLocal } from '../src/main/host/local-transport'
 import { OPERATOR_REACH, OWN_SERVER_ONLY } from '../src/main/host/reach'
@@ -11,9 +12,11 @@ import { createSettingsFile, parseSettings, SETTINGS_VERSION, type SettingsStore
 import { validateCall } from '../src/main/host/validate'
 import { DEFAULT_LIMITS, DEFAULT_SERVER_CONFIG, type ClientFrame, type ClientState, type ServerConfig } from '../src/shared/contract'
 import { LOAD_DEFAULTS, type LoadConfig, type LoadReport } from '../src/shared/load'
-import type { LogEvent, LogKind } from '../src/shared/telemetry'
+import type { LogEvent, LogKind, SessionPage } from '../src/shared/telemetry'
 import { TcpProxy } from '../scripts/tcp-proxy'
 import { TestCa } from '../scripts/tls-certs'
+import { hashPassword } from '../src/main/core/auth/password'
+import { withUser } from '../src/main/core/auth/users'
 import { joinLine, LOAD_AGENT_FILE, TestClient, waitFor, WORKER_FILE } from './helpers'
 
 let host: SwitchboardHost | undefined
@@ -242,23 +245,55 @@ describe('a window\'s client, when its connection is lost', () => {
   })
 })
 
-describe('a window aimed at a TLS listener', () => {
-  it('is told at once that windows do not speak TLS yet, rather than closed and retrying', async () => {
+describe('a window aimed at a TLS listener of a server with users', () => {
+  it('connects over TLS and logs in; told at once when it forgets TLS; never shown its password again', async () => {
     const ca = TestCa.create()
     try {
       const issued = ca.issue('switchboard', 'server')
+      const usersFile = join(ca.dir, 'users')
+      writeFileSync(usersFile, withUser('', usersFile, 'alice', hashPassword('wonderland', { ln: 4, r: 8, p: 1 })))
       host = new SwitchboardHost({
         workerFile: WORKER_FILE,
         loadAgentFile: LOAD_AGENT_FILE,
         config: { listeners: [{ codec: 'line', host: '127.0.0.1', port: 0, tls: true }], workers: 0, workUs: 0, cluster: null, limits: DEFAULT_LIMITS },
-        serverDefaults: { tls: { cert: issued.cert, key: issued.key } }
+        serverDefaults: { tls: { cert: issued.cert, key: issued.key }, usersFile, metricsIntervalMs: 50 }
       })
       const state = await host.startServer(host.serverState.config)
+      const target = { codec: 'line' as const, host: '127.0.0.1', port: state.bound[0].port }
       const { api } = connectLocal(host)
-      await expect(api.connectClient({ codec: 'line', host: '127.0.0.1', port: state.bound[0].port })).rejects.toThrow(/is a TLS listener: client windows do not speak TLS yet/)
+      await expect(api.connectClient(target)).rejects.toThrow(`tls+line:${target.port} is a TLS listener: connect with TLS`)
+      const frames: ClientFrame[] = []
+      api.onClientFrames(({ frames: batch }) => frames.push(...batch))
+      const connected = await api.connectClient({ ...target, tls: true, auth: { user: 'alice', password: 'wonderland' } })
+      expect(connected.status).toBe('connected')
+      expect(connected.config?.auth).toEqual({ user: 'alice', password: '' })
+      await waitFor('the window welcomed as alice', () => frames.some((frame) => frame.text === `JOINED lobby alice`))
+      const page = new Promise<SessionPage>((resolve) => api.onSessions(resolve))
+      await api.setSessionQuery({ sort: 'age', filter: 'alice', offset: 0, limit: 10 })
+      expect((await page).rows.map((row) => row.user)).toEqual(['alice'])
+      // A wrong password ends the window's connection for good: reconnecting would be refused again.
+      const { api: other } = connectLocal(host)
+      const states: ClientState[] = []
+      other.onClientState((state) => states.push(state))
+      await other.connectClient({ ...target, tls: true, auth: { user: 'alice', password: 'looking-glass' } })
+      await waitFor('the window told it was refused', () => states.some((state) => state.status === 'closed'), 5000)
+      expect(states.at(-1)?.reason).toMatch(/^closed by the server: auth-failed wrong user or password/)
+      expect(states.some((state) => state.status === 'reconnecting')).toBe(false)
     } finally {
       ca.remove()
     }
+  })
+})
+
+describe("the desktop app's certificate and users, from its environment", () => {
+  it('takes them as the CLI flags name them, and refuses half a pair', () => {
+    expect(serverFilesFromEnv({})).toEqual({})
+    expect(serverFilesFromEnv({ SWITCHBOARD_TLS_CERT: 'c.pem', SWITCHBOARD_TLS_KEY: 'k.pem', SWITCHBOARD_USERS: 'users' })).toEqual({
+      tls: { cert: 'c.pem', key: 'k.pem' },
+      usersFile: 'users'
+    })
+    expect(serverFilesFromEnv({ SWITCHBOARD_TLS_CERT: 'c.pem', SWITCHBOARD_TLS_KEY: 'k.pem', SWITCHBOARD_TLS_CA: 'ca.pem' }).tls).toEqual({ cert: 'c.pem', key: 'k.pem', ca: 'ca.pem' })
+    expect(() => serverFilesFromEnv({ SWITCHBOARD_TLS_CERT: 'c.pem' })).toThrow('SWITCHBOARD_TLS_CERT and SWITCHBOARD_TLS_KEY go together')
   })
 })
 

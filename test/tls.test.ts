@@ -2,7 +2,7 @@
 // client refused without a word, a stalled handshake cut by the partial timeout, client certificates
 // required with a CA, and the certificate read again (SIGHUP's reload) for new connections only.
 import { copyFileSync } from 'node:fs'
-import { connect as netConnect } from 'node:net'
+import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ChatServer } from '../src/main/core/server/server'
@@ -113,6 +113,45 @@ describe('TLS listeners', () => {
     }
   })
 
+  it('secure every connection of a storm handed over one handshake a turn', async () => {
+    const { server: s, port } = await tlsServer({ tlsHandshakesPerTurn: 1 })
+    const storm = await Promise.all(Array.from({ length: 60 }, () => tlsClient(port)))
+    await Promise.all(storm.map((c) => c.expect(/^WELCOME /)))
+    expect(s.snapshot().totals.sessions).toBe(60)
+  })
+
+  it('hear a reset before the hello or halfway through it, and take a hello that comes in pieces', async () => {
+    const { server: s, port } = await tlsServer({ tlsHandshakesPerTurn: 1 })
+    const early = netConnect({ port, host: '127.0.0.1' })
+    early.on('error', () => {})
+    early.once('connect', () => early.resetAndDestroy())
+    const halfway = netConnect({ port, host: '127.0.0.1' })
+    halfway.on('error', () => {})
+    halfway.once('connect', () => halfway.write(Buffer.from([0x16, 0x03, 0x01, 0x02]), () => setTimeout(() => halfway.resetAndDestroy(), 50)))
+    // A proxy that passes the client's hello on in two pieces, 100 ms apart.
+    const splitter = createNetServer((client) => {
+      const upstream = netConnect({ port, host: '127.0.0.1' })
+      upstream.pipe(client)
+      client.once('data', (hello: Buffer) => {
+        upstream.write(hello.subarray(0, 20))
+        setTimeout(() => {
+          upstream.write(hello.subarray(20))
+          client.pipe(upstream)
+        }, 100)
+      })
+    })
+    await new Promise<void>((resolve) => splitter.listen(0, '127.0.0.1', resolve))
+    try {
+      const pieces = await tlsClient((splitter.address() as AddressInfo).port)
+      await pieces.expect(/^WELCOME /)
+      const after = await tlsClient(port)
+      await after.expect(/^WELCOME /)
+      expect(s.snapshot().totals.sessions).toBe(2)
+    } finally {
+      splitter.close()
+    }
+  })
+
   it('read the certificate again on reload: new connections get the new one, a session already secured goes on', async () => {
     const { server: s, port } = await tlsServer()
     // The server reads the files it was given: put the first certificate in place, then the next.
@@ -120,13 +159,13 @@ describe('TLS listeners', () => {
     const second = ca.issue('switchboard', 'server')
     copyFileSync(first.cert, server.cert)
     copyFileSync(first.key, server.key)
-    s.reloadTls()
+    s.reload()
     expect(await presented(port)).toBe(first.fingerprint)
     const a = await tlsClient(port)
     await a.expect(/^WELCOME /)
     copyFileSync(second.cert, server.cert)
     copyFileSync(second.key, server.key)
-    s.reloadTls()
+    s.reload()
     expect(await presented(port)).toBe(second.fingerprint)
     a.send('PING after reload')
     await a.expect('PONG after reload')

@@ -6,6 +6,7 @@ import { reachableHost } from '../shared/load'
 import { resolveLoadConfig } from './core/load/config'
 import { logToConsole } from './host/console-log'
 import { SwitchboardHost } from './host/host'
+import { serverFilesFromEnv } from './host/env-files'
 import { connectLocal } from './host/local-transport'
 import { OPERATOR_REACH } from './host/reach'
 import { createSettingsFile } from './host/settings'
@@ -52,6 +53,7 @@ function startShell(): void {
     openClientWindow: () => createWindow('client'),
     // The app's windows load only its own pages (ipc/own-pages), so what they ask is the operator's word.
     reach: OPERATOR_REACH,
+    serverDefaults: serverFilesFromEnv(process.env),
     settings: createSettingsFile(join(app.getPath('userData'), 'settings.json'))
   })
   serveContractOverIpc(ipcMain, host, ownPages(devServerUrl, rendererFile))
@@ -82,7 +84,7 @@ function startShell(): void {
     // The traffic lab's last run again. A run over several targets (a cluster's nodes) goes where it went; a
     // run of one goes to this server's listener of its codec as bound now (a port-0 listener moves).
     runLoad: () => {
-      const last = host.lastLoadConfig
+      const last = host.loadToRepeat
       const codec = last?.codec ?? 'line'
       const listener = host.serverState.bound.find((bound) => bound.codec === codec)
       try {

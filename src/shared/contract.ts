@@ -80,6 +80,16 @@ export interface ClientConfig {
   host: string
   port: number
   codec: CodecName
+  /**
+   * Over TLS (a `tls+` listener): the control room's own listeners are trusted with whatever certificate they
+   * present (it is this server's); any other server's is checked against the system's CAs.
+   */
+  tls?: boolean
+  /**
+   * Line codec, a server with users: the window logs in first (AUTH), and again at each reconnection. The
+   * password never comes back: ClientState's config has it empty.
+   */
+  auth?: { user: string; password: string } | null
 }
 
 /**

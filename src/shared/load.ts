@@ -52,6 +52,21 @@ export interface LoadConfig {
   stormAfterMs: number
   /** Over TLS, to `tls+` listeners (null: plaintext): a CA file to trust (else the system's), or any certificate. */
   tls: LoadTls | null
+  /**
+   * Line protocol, a server with users: every client logs in as this user first (`AUTH`). Never kept or
+   * reported with its password (withoutPassword).
+   */
+  auth: LoadAuth | null
+}
+
+export interface LoadAuth {
+  user: string
+  password: string
+}
+
+/** The config as it may be kept (settings) and shown (reports): the password left out, empty. */
+export function withoutPassword(config: LoadConfig): LoadConfig {
+  return config.auth === null ? config : { ...config, auth: { user: config.auth.user, password: '' } }
 }
 
 export interface LoadTls {
@@ -184,7 +199,8 @@ export const LOAD_DEFAULTS: Omit<LoadConfig, 'targets'> = {
   allowRemote: false,
   resume: false,
   stormAfterMs: 0,
-  tls: null
+  tls: null,
+  auth: null
 }
 
 /** Whether every room's members saw its messages in one order, in words (the CLI and the panel say the same). */

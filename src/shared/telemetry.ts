@@ -12,6 +12,8 @@ export interface SessionMetrics {
   /** Line sessions only; asio sessions have neither. */
   nick: string | null
   room: string | null
+  /** The user it logged in as, on a server started with users (--users); null before, and on one without. */
+  user: string | null
   connectedAt: number
   bytesIn: number
   bytesOut: number
@@ -35,7 +37,7 @@ export type SessionSort = 'pending' | 'rate' | 'idle' | 'age'
 /** Which page of the server's sessions a viewer looks at: sorted and filtered by the server, never all of them. */
 export interface SessionQuery {
   sort: SessionSort
-  /** Kept if its nick, address or room holds this text (case-insensitive); empty keeps all. */
+  /** Kept if its nick, user, address or room holds this text (case-insensitive); empty keeps all. */
   filter: string
   offset: number
   /** At most MAX_PAGE_ROWS. */
@@ -146,6 +148,7 @@ export interface RemoteSession {
   id: number
   nick: string
   room: string | null
+  user: string | null
   remote: string
   listener: string
   connectedAt: number

@@ -17,16 +17,16 @@ import { renderWithHost, renderWithStore, TEST_CONFIG, type Harness, type Record
 
 const NOW = 1_700_000_000_000
 
-function session(id: number, nick: string): SessionMetrics {
+function session(id: number, nick: string, user: string | null = null): SessionMetrics {
   return {
-    id, remote: `127.0.0.1:${50000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', connectedAt: NOW - 65_000,
+    id, remote: `127.0.0.1:${50000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', user, connectedAt: NOW - 65_000,
     bytesIn: 2048, bytesOut: 4096, msgsIn: 12, msgsOut: 34, queuedBytes: 0, rateLimited: 0, msgsInPerSec: 2, idleMs: 1500, overSoftMs: null
   }
 }
 
 /** This node's own sessions, as the host pages them: most output pending first. */
 const LOCAL: SessionMetrics[] = [
-  { ...session(2, 'alan'), queuedBytes: 300_000, overSoftMs: 1200, msgsInPerSec: 0, idleMs: 42_000, rateLimited: 3 },
+  { ...session(2, 'alan', 'turing'), queuedBytes: 300_000, overSoftMs: 1200, msgsInPerSec: 0, idleMs: 42_000, rateLimited: 3 },
   session(1, 'ada')
 ]
 
@@ -46,8 +46,8 @@ const CLUSTER: ClusterMetrics = {
   ],
   remoteSessions: [
     // The same id as a local session: ids are per node, so only the node tells them apart.
-    { node: 'node-b', id: 1, nick: 'bea', room: 'lobby', remote: '10.0.0.9:41000', listener: 'line:7100', connectedAt: NOW - 5_000 },
-    { node: 'node-b', id: 9, nick: 'ben', room: 'den', remote: '10.0.0.9:41001', listener: 'asio:7101', connectedAt: NOW - 7_000 }
+    { node: 'node-b', id: 1, nick: 'bea', room: 'lobby', user: 'kowalski', remote: '10.0.0.9:41000', listener: 'line:7100', connectedAt: NOW - 5_000 },
+    { node: 'node-b', id: 9, nick: 'ben', room: 'den', user: null, remote: '10.0.0.9:41001', listener: 'asio:7101', connectedAt: NOW - 7_000 }
   ],
   appended: 1234,
   backlogBytes: 3 * 2 ** 20,
@@ -172,6 +172,7 @@ describe('ServerCard of a cluster node', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Start' }))
     const alert = await screen.findByRole('alert')
     expect(alert.textContent).toMatch(/config\.cluster\.redis: expected redis:\/\/host:port/)
+    expect(alert.textContent).toContain('got "redis://…@127.0.0.1:6379"')
     expect(harness.host.serverState.status).toBe('stopped')
   })
 })
@@ -191,12 +192,12 @@ describe('SessionsTable of a cluster node', () => {
   /** Rows the table holds (the virtualizer renders those in view only, in a scroller as tall as all of them). */
   const listedRows = () => parseFloat((document.querySelector('.table-body > div') as HTMLElement).style.height) / 28
 
-  it('lists every node\'s sessions with a node column, dashes for counters kept on another node', () => {
+  it('lists every node\'s sessions with a node column and the user each logged in as, dashes for counters kept on another node', () => {
     const { store } = renderWithStore(<SessionsTable />)
     feed(store, CLUSTER)
     const headers = screen.getAllByRole('columnheader').map((h) => h.textContent)
     expect(headers).toEqual([
-      'id', 'node', 'nick', 'room', 'remote', 'listener', 'age', 'idle', 'msgs/s', 'msgs in', 'msgs out', 'bytes out', 'output pending ▾', 'rate-dropped'
+      'id', 'node', 'nick', 'user', 'room', 'remote', 'listener', 'age', 'idle', 'msgs/s', 'msgs in', 'msgs out', 'bytes out', 'output pending ▾', 'rate-dropped'
     ])
     expect(screen.getByTestId('session-count').textContent).toBe('4')
     // 2 here and 5 on node-b, of which Redis listed 2.
@@ -205,10 +206,11 @@ describe('SessionsTable of a cluster node', () => {
     // This node's page first, in the host's order; then the other node's sessions, as Redis listed them.
     const rows = [...document.querySelectorAll('[data-session]')].map((el) => `${el.getAttribute('data-node')}:${el.getAttribute('data-session')}`)
     expect(rows).toEqual(['node-a:2', 'node-a:1', 'node-b:1', 'node-b:9'])
-    expect(cellsOf(rowOf('node-a', 1))).toEqual(['1', 'node-a', 'ada', 'lobby', '127.0.0.1:50001', 'line:7000', '1m 5s', '1s', '2', '12', '34', '4.1KB', '0B', '0'])
-    expect(cellsOf(rowOf('node-a', 2))).toEqual(['2', 'node-a', 'alan', 'lobby', '127.0.0.1:50002', 'line:7000', '1m 5s', '42s', '0', '12', '34', '4.1KB', '300KBsoft 1.2s', '3'])
-    expect(cellsOf(rowOf('node-b', 1))).toEqual(['1', 'node-b', 'bea', 'lobby', '10.0.0.9:41000', 'line:7100', '5s', '–', '–', '–', '–', '–', '–', '–'])
-    expect(cellsOf(rowOf('node-b', 9))).toEqual(['9', 'node-b', 'ben', 'den', '10.0.0.9:41001', 'asio:7101', '7s', '–', '–', '–', '–', '–', '–', '–'])
+    // ada did not log in (a dash); alan logged in as turing; bea, on node-b, as kowalski.
+    expect(cellsOf(rowOf('node-a', 1))).toEqual(['1', 'node-a', 'ada', '–', 'lobby', '127.0.0.1:50001', 'line:7000', '1m 5s', '1s', '2', '12', '34', '4.1KB', '0B', '0'])
+    expect(cellsOf(rowOf('node-a', 2))).toEqual(['2', 'node-a', 'alan', 'turing', 'lobby', '127.0.0.1:50002', 'line:7000', '1m 5s', '42s', '0', '12', '34', '4.1KB', '300KBsoft 1.2s', '3'])
+    expect(cellsOf(rowOf('node-b', 1))).toEqual(['1', 'node-b', 'bea', 'kowalski', 'lobby', '10.0.0.9:41000', 'line:7100', '5s', '–', '–', '–', '–', '–', '–', '–'])
+    expect(cellsOf(rowOf('node-b', 9))).toEqual(['9', 'node-b', 'ben', '–', 'den', '10.0.0.9:41001', 'asio:7101', '7s', '–', '–', '–', '–', '–', '–', '–'])
   })
 
   it('asks the host for its page by the filter, and filters the other nodes\' sessions itself', async () => {
@@ -229,6 +231,12 @@ describe('SessionsTable of a cluster node', () => {
     await waitFor(() => expect(queries(calls).at(-1)).toEqual({ ...DEFAULT_SESSION_QUERY, filter: 'BEN' }))
     expect(rowOf('node-b', 1)).toBeNull()
     expect(rowOf('node-b', 9)).toBeTruthy()
+
+    // As the host does for this node's: the user a session logged in as finds it too.
+    fireEvent.change(screen.getByLabelText('filter sessions'), { target: { value: 'Kowal' } })
+    await waitFor(() => expect(queries(calls).at(-1)).toEqual({ ...DEFAULT_SESSION_QUERY, filter: 'Kowal' }))
+    expect(rowOf('node-b', 1)).toBeTruthy()
+    expect(rowOf('node-b', 9)).toBeNull()
   })
 
   it('shows the other nodes\' sessions after this node\'s first page only', async () => {
@@ -285,7 +293,9 @@ describe('SessionsTable of a cluster node', () => {
     expect(headers).not.toContain('node')
     expect(headers).not.toContain('listener')
     expect(headers).toContain('codec')
-    expect(cellsOf(document.querySelector('[data-session="1"]') as HTMLElement).slice(0, 5)).toEqual(['1', 'ada', 'lobby', '127.0.0.1:50001', 'line'])
+    expect(headers.slice(0, 6)).toEqual(['id', 'nick', 'user', 'room', 'remote', 'codec'])
+    expect(cellsOf(document.querySelector('[data-session="1"]') as HTMLElement).slice(0, 6)).toEqual(['1', 'ada', '–', 'lobby', '127.0.0.1:50001', 'line'])
+    expect(cellsOf(document.querySelector('[data-session="2"]') as HTMLElement).slice(0, 3)).toEqual(['2', 'alan', 'turing'])
     expect(screen.getByTestId('session-count').textContent).toBe('2')
     expect(screen.queryByTestId('cluster-session-count')).toBeNull()
   })

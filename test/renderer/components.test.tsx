@@ -1,12 +1,17 @@
 // @vitest-environment happy-dom
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ChatClient } from '../../src/renderer/src/components/ChatClient'
 import { EventLog } from '../../src/renderer/src/components/EventLog'
 import { ServerCard } from '../../src/renderer/src/components/ServerCard'
 import { SessionsTable } from '../../src/renderer/src/components/SessionsTable'
+import { hashPassword } from '../../src/main/core/auth/password'
+import { withUser } from '../../src/main/core/auth/users'
 import { OPERATOR_REACH } from '../../src/main/host/reach'
+import { TestCa } from '../../scripts/tls-certs'
 import { joinLine, TestClient } from '../helpers'
 import { DEFAULT_LIMITS } from '../../src/shared/contract'
 import { renderWithHost, TEST_CONFIG, type Harness } from './harness'
@@ -48,6 +53,19 @@ describe('ServerCard', () => {
     const alert = await screen.findByRole('alert')
     expect(alert.textContent).toMatch(/EADDRINUSE/)
     expect(screen.getByTestId('server-status').textContent).toBe('stopped')
+  })
+})
+
+describe('ServerCard over TLS', () => {
+  it('starts a listener ticked TLS, named tls+line where it listens; without a certificate says which flags it needs', async () => {
+    harness = renderWithHost(<ServerCard />)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
+    fireEvent.click(screen.getByRole('checkbox', { name: 'TLS' }))
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    const alert = await screen.findByRole('alert')
+    expect(alert.textContent).toMatch(/listener tls\+line:\d+ needs a certificate and key \(--tls-cert, --tls-key\)/)
+    expect(harness.host.serverState.config.listeners[0].tls).toBe(true)
+    await waitFor(() => expect(screen.getByTestId('server-status').textContent).toBe('stopped'))
   })
 })
 
@@ -173,6 +191,40 @@ describe('SessionsTable', () => {
     await waitFor(() => expect(ids()).toEqual([oldest, middle, newest]))
     expect(harness.store.getState().sessionPage?.query.sort).toBe('age')
     expect(header(/^age/).getAttribute('aria-sort')).toBe('descending')
+  })
+
+  it('shows the user a chat window logged in as, over TLS to a server started with users', async () => {
+    const ca = TestCa.create()
+    cleanup.push(async () => ca.remove())
+    const { cert, key } = ca.issue('switchboard', 'server')
+    const usersFile = join(ca.dir, 'users')
+    // A cheap hash: the cost is in the hash, and the server takes whatever the file says.
+    writeFileSync(usersFile, withUser('', usersFile, 'grace', hashPassword('correct horse', { ln: 4, r: 8, p: 1 })))
+    const config = { ...TEST_CONFIG, listeners: [{ ...TEST_CONFIG.listeners[0], tls: true }] }
+    harness = renderWithHost(
+      <>
+        <ChatClient />
+        <SessionsTable />
+      </>,
+      config,
+      { tls: { cert, key }, usersFile, authFailDelayMs: 0 }
+    )
+    await act(() => harness!.host.startServer(config))
+    const port = await runningPort(harness)
+    await waitFor(() => expect((screen.getByLabelText('server port') as HTMLInputElement).value).toBe(String(port)))
+    // The server's own TLS listener: TLS is not the user's to forget.
+    expect((screen.getByLabelText('TLS') as HTMLInputElement).checked).toBe(true)
+    fireEvent.change(screen.getByLabelText('user'), { target: { value: 'grace' } })
+    fireEvent.change(screen.getByLabelText('password'), { target: { value: 'correct horse' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Connect' }))
+    await waitFor(() => expect(screen.getByTestId('client-status').textContent).toBe('connected (TLS)'))
+    // The window's state has the login, never its password.
+    expect(harness.store.getState().client.config?.auth).toEqual({ user: 'grace', password: '' })
+    const header = screen.getAllByRole('columnheader').map((h) => h.textContent)
+    expect(header.slice(0, 3)).toEqual(['id', 'nick', 'user'])
+    await waitFor(() => expect(harness!.store.getState().sessionPage?.rows.map((row) => row.user)).toEqual(['grace']))
+    const row = screen.getByRole('table', { name: 'live sessions' }).querySelector('[data-session]') as HTMLElement
+    expect(within(row).getAllByRole('cell')[2].textContent).toBe('grace')
   })
 })
 

@@ -4,7 +4,7 @@ import { SwitchboardHost, type HostOptions } from '../../src/main/host/host'
 import type { Reach } from '../../src/main/host/reach'
 import { connectLocal } from '../../src/main/host/local-transport'
 import type { SettingsStore } from '../../src/main/host/settings'
-import { createApiProxy, DEFAULT_LIMITS, type ServerConfig } from '../../src/shared/contract'
+import { createApiProxy, DEFAULT_LIMITS, type ClientConfig, type ClientState, type ServerConfig } from '../../src/shared/contract'
 import { AppProvider } from '../../src/renderer/src/context'
 import { bridgeApiToStore, createAppStore, type AppStore } from '../../src/renderer/src/store'
 import { LOAD_AGENT_FILE, WORKER_FILE } from '../helpers'
@@ -66,14 +66,20 @@ export interface RecordedCall {
 /**
  * An api that answers little on its own, recording the calls made to it through the contract's own proxy,
  * so that a call looks exactly as a host would receive it. `kicked`: what it answers a Kick; a startLoad is
- * answered with a run id (the number of calls so far).
+ * answered with a run id (the number of calls so far), a connectClient with a connection (no events follow).
  */
 export function recordingApi(kicked: boolean) {
   const calls: RecordedCall[] = []
+  const answer = (call: string, args: unknown[]): unknown => {
+    if (call === 'kickSession') return kicked
+    if (call === 'startLoad') return { runId: calls.length }
+    if (call === 'connectClient') return { status: 'connected', config: args[0] as ClientConfig, reason: null, retryInMs: null } satisfies ClientState
+    return undefined
+  }
   const api = createApiProxy({
     invoke: async (call, args) => {
       calls.push({ call, args: [...args] })
-      return (call === 'kickSession' ? kicked : call === 'startLoad' ? { runId: calls.length } : undefined) as never
+      return answer(call, args) as never
     },
     subscribe: () => () => {}
   })

@@ -210,7 +210,7 @@ function running(set: Partial<ServerState> = {}): ServerState {
 
 function slow(id: number, nick: string | null, queuedBytes: number, overSoftMs: number | null): SessionMetrics {
   return {
-    id, remote: `10.0.0.7:${40000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', connectedAt: 0, bytesIn: 0, bytesOut: 0,
+    id, remote: `10.0.0.7:${40000 + id}`, listener: 'line:7000', codec: 'line', nick, room: 'lobby', user: null, connectedAt: 0, bytesIn: 0, bytesOut: 0,
     msgsIn: 0, msgsOut: 0, queuedBytes, rateLimited: 0, msgsInPerSec: 0, idleMs: 0, overSoftMs
   }
 }

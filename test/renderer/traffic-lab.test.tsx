@@ -239,6 +239,18 @@ describe('TrafficLab after a relaunch', () => {
     await waitFor(() => expect(screen.getByTestId('load-outcome').textContent).toBe('complete'), RUN_TIMEOUT)
     expect(harness.store.getState().loadRuns[0].config).toEqual(load)
   }, 40_000)
+
+  it('restores the user of the last run but not its password, and will not run as that user until it is typed', async () => {
+    // As the host keeps it: the password left out.
+    const load: LoadConfig = { ...LOAD_DEFAULTS, targets: [{ host: '127.0.0.1', port: 7999 }], clients: 4, auth: { user: 'loadtester', password: '' } }
+    harness = renderWithHost(<TrafficLab />, TEST_CONFIG, {}, keptLoad(load))
+    await waitFor(() => expect(field('user').value).toBe('loadtester'))
+    expect(field('password').value).toBe('')
+    fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+    expect((await screen.findByRole('alert')).textContent).toBe('password: needed to log in as loadtester (passwords are never kept: type it again)')
+    expect(harness.host.loadRuns).toEqual([])
+    expect(screen.getByTestId('load-status').textContent).toBe('idle')
+  })
 })
 
 /** The configs the form sent, as the host received them. */
@@ -319,6 +331,43 @@ describe('TrafficLab with resuming clients', () => {
     expect(definition(quiet, 'storm').textContent).toBe('no storm made; 1 connection lost')
     expect(definition(quiet, 'duplicates').querySelector('.error')).toBeNull()
     expect(definition(quiet, 'time to recover p50 / p99').textContent).toBe('– / –')
+  })
+})
+
+describe('TrafficLab logging in', () => {
+  const run = () => fireEvent.click(screen.getByRole('button', { name: 'Run load' }))
+
+  it('sends the user and password for the line protocol, none for asio, and refuses a user without a password', async () => {
+    const { store, calls } = renderWithStore(<TrafficLab />)
+    expect((field('password') as HTMLInputElement).type).toBe('password')
+    setField('user', ' loadtester ')
+    run()
+    expect((await screen.findByRole('alert')).textContent).toBe('password: needed to log in as loadtester (passwords are never kept: type it again)')
+    expect(started(calls)).toEqual([])
+
+    // The password as typed, spaces and all; the user name trimmed.
+    setField('password', ' pass word')
+    run()
+    await waitFor(() => expect(started(calls)).toHaveLength(1))
+    expect(started(calls)[0]).toMatchObject({ codec: 'line', auth: { user: 'loadtester', password: ' pass word' } })
+    expect(screen.queryByRole('alert')).toBeNull()
+    act(() => store.getState().addLoadReport(report(1)))
+
+    // Asio has no login: the fields are not offered, and what they hold is not sent.
+    setField('target codec', 'asio')
+    expect(field('user').disabled).toBe(true)
+    expect(field('password').disabled).toBe(true)
+    run()
+    await waitFor(() => expect(started(calls)).toHaveLength(2))
+    expect(started(calls)[1]).toMatchObject({ codec: 'asio', auth: null })
+    act(() => store.getState().addLoadReport(report(2)))
+
+    // No user: no login, whatever the password field holds.
+    setField('target codec', 'line')
+    setField('user', '')
+    run()
+    await waitFor(() => expect(started(calls)).toHaveLength(3))
+    expect(started(calls)[2]).toMatchObject({ codec: 'line', auth: null })
   })
 })
 

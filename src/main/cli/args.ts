@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs'
 import type { ServerConfig } from '../../shared/contract'
 import { CLUSTER_TUNING, type ClusterTuning } from '../core/cluster/cluster-chat'
-import { defaultNodeId } from '../core/cluster/config'
+import { defaultNodeId, splitRedisUrl, type RedisAccess } from '../core/cluster/config'
 import { DEFAULTS, parseListener, type ServerOptions, type TlsFiles } from '../core/server/options'
 import { checkServerConfig, ValidationError } from '../host/validate'
 
@@ -16,6 +17,10 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --tls-cert FILE             the TLS listeners' certificate (PEM, its chain after it); read again on SIGHUP
   --tls-key FILE              its private key (PEM); read again on SIGHUP
   --tls-ca FILE               require client certificates signed by this CA (PEM)
+  --tls-handshakes-per-turn N TLS handshakes started per event-loop turn, between the established sessions' reads;
+                              0 = all at once (default ${DEFAULTS.tlsHandshakesPerTurn})
+  --users FILE                line sessions must log in (AUTH <user> <password>) as a user of FILE, made with
+                              \`switchboard user add\`; no asio listeners then; read again on SIGHUP
   --workers N                 logic worker threads, 0 = inline on the I/O thread (default ${DEFAULTS.workers})
   --work-us N                 simulated CPU work per message in the logic step (default 0)
   --max-line BYTES            longest line accepted (default ${DEFAULTS.maxLineBytes})
@@ -36,7 +41,11 @@ export const SERVE_USAGE = `usage: switchboard serve [options]
   --max-rate N                messages per second per session, 0 = no limit (default ${DEFAULTS.maxRate})
   --rate-burst N              messages a session may send at once above its rate (default ${DEFAULTS.rateBurst})
   --batch-timeout MS          redo inline a batch a worker has not finished after MS (+ twice a full batch's work; default ${DEFAULTS.batchTimeoutMs})
-  --cluster redis://H:P       join a cluster: line rooms and nicks shared with other nodes through Redis (docs/CLUSTER.md)
+  --cluster redis://H:P       join a cluster: line rooms and nicks shared with other nodes through Redis (docs/CLUSTER.md);
+                              rediss:// for TLS, redis://user:password@H:P (or :password@) for a Redis with a password,
+                              or the password in SWITCHBOARD_REDIS_PASSWORD (kept out of the process list)
+  --redis-ca FILE             the CA (PEM) a rediss:// Redis's certificate is checked against (default: the system's,
+                              and NODE_EXTRA_CA_CERTS)
   --node-id NAME              this node's name in the cluster (default <hostname>-<first port>)
   --room-ttl S                how long an emptied room's stream is kept in Redis, in seconds (default ${CLUSTER_TUNING.emptyRoomTtlS})
   --lease-ms MS               a node cut off from Redis this long stops serving and rejoins when Redis answers; the
@@ -63,6 +72,20 @@ function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: 
   if (cert === undefined && key === undefined && ca === undefined) return undefined
   if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together')
   return ca === undefined ? { cert, key } : { cert, key, ca }
+}
+
+/** --cluster's URL split into the address shown and the credentials kept back, with --redis-ca read. */
+function clusterAccess(url: string, caFile: string | undefined): RedisAccess {
+  let access: RedisAccess
+  try {
+    access = splitRedisUrl(url)
+  } catch (error) {
+    throw new UsageError(`--cluster: ${(error as Error).message}`)
+  }
+  if (caFile !== undefined && !access.address.startsWith('rediss:')) throw new UsageError('--redis-ca goes with --cluster rediss://...')
+  // Out of the process list: a password in the URL is visible to every local user in `ps`.
+  const password = access.password ?? process.env.SWITCHBOARD_REDIS_PASSWORD
+  return { ...access, ...(password ? { password } : {}), ...(caFile === undefined ? {} : { ca: readFileSync(caFile) }) }
 }
 
 /** A timeout given in whole seconds (0 = never), in milliseconds. */
@@ -110,7 +133,7 @@ export interface ServeArgs {
   /** Whether any flag of the config was given: then the flags win over a config kept in --settings. */
   configFlagged: boolean
   /** What the contract does not carry. */
-  serverDefaults: Pick<ServerOptions, 'batchTimeoutMs' | 'tls'>
+  serverDefaults: Pick<ServerOptions, 'batchTimeoutMs' | 'tls' | 'usersFile' | 'tlsHandshakesPerTurn'>
   statusMs: number
   /** Port of the browser control room; null for none. */
   webPort: number | null
@@ -122,6 +145,8 @@ export interface ServeArgs {
   reach: Reach
   /** How a cluster node uses Redis. */
   clusterTuning: ClusterTuning
+  /** The --cluster URL's credentials, and --redis-ca: for that Redis only, never shown or kept. */
+  redisAccess: RedisAccess | null
   verbose: boolean
 }
 
@@ -131,6 +156,8 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' },
+    users: { type: 'string' },
+    'tls-handshakes-per-turn': { type: 'string' },
     workers: { type: 'string' },
     'work-us': { type: 'string' },
     'max-line': { type: 'string' },
@@ -149,6 +176,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     'rate-burst': { type: 'string' },
     'batch-timeout': { type: 'string' },
     cluster: { type: 'string' },
+    'redis-ca': { type: 'string' },
     'node-id': { type: 'string' },
     'room-ttl': { type: 'string' },
     'lease-ms': { type: 'string' },
@@ -171,7 +199,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   for (const flag of ['room-ttl', 'lease-ms', 'redis-backlog-mb'] as const) {
     if (values[flag] !== undefined && values.cluster === undefined) throw new UsageError(`--${flag} tunes a node of a cluster: give --cluster too`)
   }
-  const cluster = values.cluster === undefined ? undefined : { redis: values.cluster, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
+  const redisAccess = values.cluster === undefined ? null : clusterAccess(values.cluster, values['redis-ca'])
+  if (values['redis-ca'] !== undefined && redisAccess === null) throw new UsageError('--redis-ca goes with --cluster rediss://...')
+  const cluster = redisAccess === null ? undefined : { redis: redisAccess.address, nodeId: values['node-id'] ?? defaultNodeId(listeners[0].port) }
   // Only the browser control room changes settings: kept without it, they would only ever repeat the flags.
   if (values.settings !== undefined && values.web === undefined) throw new UsageError('--settings keeps what the browser control room sets: give --web too')
   if (values.settings === '') throw new UsageError('--settings takes a file name')
@@ -211,12 +241,18 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   return {
     config,
     configFlagged: CONFIG_FLAGS.some((flag) => values[flag] !== undefined),
-    serverDefaults: { batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs, tls: tlsFiles(values) },
+    serverDefaults: {
+      batchTimeoutMs: wholeFlag('batch-timeout', values['batch-timeout'], 1) ?? DEFAULTS.batchTimeoutMs,
+      tls: tlsFiles(values),
+      usersFile: values.users,
+      tlsHandshakesPerTurn: wholeFlag('tls-handshakes-per-turn', values['tls-handshakes-per-turn']) ?? DEFAULTS.tlsHandshakesPerTurn
+    },
     statusMs: wholeFlag('status-ms', values['status-ms']) ?? 1000,
     webPort: wholeFlag('web', values.web, 0, 65535) ?? null,
     settingsFile: values.settings ?? null,
     tokenFile: values['token-file'] ?? null,
-    reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: values.cluster ?? null },
+    reach: { allowRemote: values['allow-remote'], targets: allowedTargets(values['allow-target'] ?? []), redis: redisAccess?.address ?? null },
+    redisAccess,
     clusterTuning: {
       emptyRoomTtlS: wholeFlag('room-ttl', values['room-ttl'], 1) ?? CLUSTER_TUNING.emptyRoomTtlS,
       // Below a few hundred ms a busy event loop alone would fence a node.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry of the headless CLI (out/main/cli.js): `switchboard serve ...` and `switchboard load ...`.
+// Entry of the headless CLI (out/main/cli.js): `switchboard serve ...`, `switchboard load ...`, `switchboard user ...`.
 // Plain Node, no Electron.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +8,7 @@ import { parseServeArgs, SERVE_USAGE, UsageError } from './args'
 import { load } from './load'
 import { LOAD_USAGE, parseLoadArgs } from './load-args'
 import { serve } from './serve'
+import { parseUserArgs, user, USER_USAGE } from './user'
 
 // The worker and the load agent are build entries of their own, emitted next to this file; the
 // renderer is built beside out/main.
@@ -28,6 +29,11 @@ const COMMANDS = {
     summary: 'run a traffic-lab load against a server and print its report',
     usage: LOAD_USAGE,
     run: (argv: string[]) => load(parseLoadArgs(argv), paths.loadAgentFile)
+  },
+  user: {
+    summary: 'add a user to a users file (serve --users), or change its password, or remove it',
+    usage: USER_USAGE,
+    run: (argv: string[]) => user(parseUserArgs(argv))
   }
 }
 type CommandName = keyof typeof COMMANDS

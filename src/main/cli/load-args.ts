@@ -1,4 +1,4 @@
-import { LOAD_DEFAULTS, parseTarget, type LoadConfig, type LoadTarget, type LoadTls } from '../../shared/load'
+import { LOAD_DEFAULTS, parseTarget, type LoadAuth, type LoadConfig, type LoadTarget, type LoadTls } from '../../shared/load'
 import { LoadConfigError, resolveLoadConfig } from '../core/load/config'
 import type { RateSearch } from '../core/load/rate-search'
 import { parseFlags, positiveFlag, UsageError, wholeFlag } from './flags'
@@ -24,6 +24,9 @@ export const LOAD_USAGE = `usage: switchboard load --port N [options]
   --allow-remote        allow a target that is not this machine
   --tls                 over TLS, to tls+ listeners: --ca FILE trusts that CA (else the system's),
                         --tls-insecure takes any certificate; the summary adds handshake times
+  --user NAME           line protocol, a server with users: every client logs in as NAME
+  --password TEXT       its password (default: the SWITCHBOARD_PASSWORD environment variable, which stays
+                        out of the process list)
   --resume              line protocol: clients ask for message ids and, when a connection is lost,
                         reconnect and RESUME where they were; the summary says what came back
   --storm-after S       a reconnect storm S seconds into sending: every client's connection is cut at
@@ -49,6 +52,17 @@ function loadTls(values: { tls?: boolean; ca?: string; 'tls-insecure'?: boolean 
   }
   if (values.ca !== undefined && values['tls-insecure']) throw new UsageError('--ca and --tls-insecure: one or the other')
   return { ca: values.ca ?? null, insecure: values['tls-insecure'] ?? false }
+}
+
+/** --user, with --password or SWITCHBOARD_PASSWORD. */
+function loadAuth(values: { user?: string; password?: string }): LoadAuth | null {
+  if (values.user === undefined) {
+    if (values.password !== undefined) throw new UsageError('--password goes with --user')
+    return null
+  }
+  const password = values.password ?? process.env.SWITCHBOARD_PASSWORD
+  if (!password) throw new UsageError('--user needs a password: --password, or SWITCHBOARD_PASSWORD in the environment')
+  return { user: values.user, password }
 }
 
 /** --targets, or --host and --port as the one target. */
@@ -89,6 +103,8 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     timeout: { type: 'string' },
     'allow-remote': { type: 'boolean', default: false },
     resume: { type: 'boolean', default: false },
+    user: { type: 'string' },
+    password: { type: 'string' },
     tls: { type: 'boolean', default: false },
     ca: { type: 'string' },
     'tls-insecure': { type: 'boolean', default: false },
@@ -118,6 +134,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     allowRemote: values['allow-remote'],
     resume: values.resume,
     tls: loadTls(values),
+    auth: loadAuth(values),
     stormAfterMs: seconds('storm-after', values['storm-after'])
   }
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key]

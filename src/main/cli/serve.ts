@@ -29,7 +29,8 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     config,
     settings,
     reach: args.reach,
-    clusterTuning: args.clusterTuning
+    clusterTuning: args.clusterTuning,
+    redisAccess: args.redisAccess
   })
   // The console is one more peer of the host, like a window.
   const { api } = connectLocal(host)
@@ -74,13 +75,12 @@ export async function serve(args: ServeArgs, paths: ServePaths): Promise<number>
     }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    // As nginx and Redis do: SIGHUP reads the TLS certificate again, and nothing else stops.
+    // As nginx and Redis do: SIGHUP reads the TLS certificate and the users again, and nothing else stops.
     process.on('SIGHUP', () => {
       try {
-        host.reloadTls()
-        console.log('switchboard: SIGHUP: TLS certificate read again')
+        console.log(`switchboard: SIGHUP: ${host.reload()} read again`)
       } catch (error) {
-        console.error(`switchboard: SIGHUP: TLS certificate not read again, the old one stays: ${(error as Error).message}`)
+        console.error(`switchboard: SIGHUP: nothing read again, the old files stay: ${(error as Error).message}`)
       }
     })
   })

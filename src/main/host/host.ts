@@ -1,7 +1,9 @@
 import type {
+  BoundListener,
   CallArgs,
   CallName,
   CallResult,
+  ClientConfig,
   EventName,
   EventPayload,
   ServerConfig,
@@ -9,14 +11,16 @@ import type {
   ServerState
 } from '../../shared/contract'
 import { DEFAULT_SERVER_CONFIG } from '../../shared/contract'
-import type { LoadConfig, LoadReport, LoadTarget } from '../../shared/load'
+import { withoutPassword, type LoadConfig, type LoadReport, type LoadTarget } from '../../shared/load'
 import { chartPoint, type ChartPoint, type LogEvent, type MetricsSnapshot, type SessionPage, type SessionQuery } from '../../shared/telemetry'
+import type { ClientTls } from '../core/client/client'
 import type { AgentLauncher } from '../core/load/agent-process'
 import { clusterBackend, type ClusterTuning } from '../core/cluster/cluster-chat'
+import type { RedisAccess } from '../core/cluster/config'
 import { LoadRun } from '../core/load/coordinator'
 import type { ServerOptions } from '../core/server/options'
 import { ChatServer, type ServerCounters } from '../core/server/server'
-import { aimsAtOwn, checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
+import { aimsAtOwn, answers, checkLoadReach, checkServerReach, checkTargetReach, OWN_SERVER_ONLY, type Reach } from './reach'
 import { SETTINGS_VERSION, type Settings, type SettingsStore } from './settings'
 import { WindowClient } from './window-client'
 import { validateCall } from './validate'
@@ -44,6 +48,8 @@ export interface HostOptions {
   reach?: Reach
   /** How a cluster node uses Redis (serve's --room-ttl); the defaults unless given. */
   clusterTuning?: ClusterTuning
+  /** Credentials and CA for the operator's Redis (--cluster, --redis-ca): used for that address only, never shown. */
+  redisAccess?: RedisAccess | null
 }
 
 const LOG_FLUSH_MS = 250
@@ -70,6 +76,8 @@ export class SwitchboardHost {
   private loadRun: LoadRun | null = null
   private readonly loadReports: LoadReport[] = []
   private nextRunId = 1
+  /** The last run's login, in memory only: settings keep it without its password. */
+  private lastLoadAuth: LoadConfig['auth'] = null
   /** What is kept (or would be, with a store): the last start's config and the last run's. */
   private settings: Settings
   private saving: Promise<unknown> = Promise.resolve()
@@ -131,6 +139,8 @@ export class SwitchboardHost {
   /** One run at a time: two generators on two cores would measure each other, not the server. */
   startLoad(config: LoadConfig): { runId: number } {
     this.refuseWhileClosing('start a load run')
+    // A kept config comes back without its password: it must be typed again, not sent empty to every login.
+    if (config.auth?.password === '') throw new Error(`load run: the password of ${config.auth.user} is needed (passwords are never kept)`)
     checkLoadReach(config, this.state.bound, this.reach)
     if (this.loadRun) throw new Error(`load run ${this.loadRun.runId} is still going; stop it first`)
     const run = new LoadRun(config, {
@@ -141,7 +151,8 @@ export class SwitchboardHost {
       restartServer: aimsAtOwn(config, this.state.bound) ? () => this.restartForStorm() : undefined
     })
     this.loadRun = run
-    this.keep({ load: config })
+    this.lastLoadAuth = config.auth
+    this.keep({ load: withoutPassword(config) })
     run.on('progress', (progress) => this.broadcast('onLoadProgress', progress))
     run.on('report', (report) => {
       this.loadRun = null
@@ -174,10 +185,10 @@ export class SwitchboardHost {
     })
   }
 
-  /** Reads the running server's TLS certificate again (SIGHUP); throws if it cannot, or has no TLS listener. */
-  reloadTls(): void {
+  /** Reads the running server's TLS certificate and users again (SIGHUP); says what it read, throws if it cannot. */
+  reload(): string {
     if (!this.server) throw new Error('the server is not running')
-    this.server.reloadTls()
+    return this.server.reload()
   }
 
   stopLoad(): void {
@@ -188,23 +199,44 @@ export class SwitchboardHost {
     return [...this.loadReports]
   }
 
+  /** The last run's config as kept: its password left out. */
   get lastLoadConfig(): LoadConfig | null {
     return this.settings.load
   }
 
+  /** The last run again (the menu's Run Load): with its password while this process still has it in memory. */
+  get loadToRepeat(): LoadConfig | null {
+    const last = this.settings.load
+    return last?.auth && this.lastLoadAuth?.user === last.auth.user ? { ...last, auth: this.lastLoadAuth } : last
+  }
+
   /** Throws unless a window's client may connect to `target`: before any connection is opened. */
-  checkClientTarget(target: LoadTarget): void {
+  checkClientTarget(target: ClientConfig): void {
     checkTargetReach(target, this.state.bound, this.reach)
-    // It would be closed at its first byte, and (a line window) try again for ever: said now instead.
-    const tls = this.state.bound.find((listener) => listener.tls && listener.port === target.port)
-    if (tls) throw new Error(`${tls.name} is a TLS listener: client windows do not speak TLS yet (switchboard load --tls does)`)
+    // Either way it would be closed at its first byte, and (a line window) try again for ever: said now instead.
+    const own = this.ownListener(target)
+    if (own?.tls && !target.tls) throw new Error(`${own.name} is a TLS listener: connect with TLS`)
+    if (own && !own.tls && target.tls) throw new Error(`${own.name} does not speak TLS: connect without it`)
+  }
+
+  /**
+   * What a window's TLS connection trusts: this server's own listener, whatever certificate it presents (it is
+   * this server's, possibly self-signed); any other server, the system's CAs (and NODE_EXTRA_CA_CERTS).
+   */
+  clientTls(target: ClientConfig): ClientTls | undefined {
+    if (!target.tls) return undefined
+    return this.ownListener(target) ? { insecure: true } : {}
+  }
+
+  private ownListener(target: LoadTarget): BoundListener | undefined {
+    return this.state.bound.find((listener) => answers(listener, target))
   }
 
   /**
    * Whether a window's client may reconnect to `target` now (see Reconnecting): while this server is not
    * running (a restart) its own listeners are waited for, not given up on.
    */
-  reconnectReach(target: LoadTarget): string | null {
+  reconnectReach(target: ClientConfig): string | null {
     try {
       this.checkClientTarget(target)
       return null
@@ -272,11 +304,12 @@ export class SwitchboardHost {
     this.setState({ status: 'starting', config, error: null })
     const { limits, cluster, ...rest } = config
     // The composition root of the app and the CLI: the line backend is chosen here, not in the server.
-    const lineBackend = cluster === null ? undefined : clusterBackend(cluster, this.options.clusterTuning)
-    const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, lineBackend, workerFile: this.options.workerFile })
-    server.on('log', (event) => this.log(event))
-    server.on('metrics', (snapshot) => this.publish(snapshot))
+    const lineBackend = cluster === null ? undefined : clusterBackend(cluster, this.options.clusterTuning, this.options.redisAccess ?? null)
     try {
+      // Inside: the options it refuses (TLS without a certificate, a users file that is wrong) are a failed start too.
+      const server = new ChatServer({ ...this.options.serverDefaults, ...limits, ...rest, lineBackend, workerFile: this.options.workerFile })
+      server.on('log', (event) => this.log(event))
+      server.on('metrics', (snapshot) => this.publish(snapshot))
       const bound = await server.start()
       this.server = server
       this.setState({ status: 'running', bound, startedAt: Date.now() })
@@ -408,7 +441,7 @@ export class HostPeer {
     kickSession: (sessionId, node) => this.host.kickSession(sessionId, node),
     connectClient: (config) => {
       this.host.checkClientTarget(config)
-      return this.client.connect(config)
+      return this.client.connect(config, this.host.clientTls(config))
     },
     sendClient: (text) => this.client.send(text),
     closeClient: () => this.client.close(),

@@ -53,7 +53,7 @@ export function checkServerReach(config: ServerConfig, reach: Reach): void {
  * address of its family (`::` takes IPv4 too). A name is matched only by the same name: `localhost` may not
  * resolve to the address the listener took, and a target must not reach some other service on the other one.
  */
-function answers(listener: BoundListener, target: LoadTarget): boolean {
+export function answers(listener: BoundListener, target: LoadTarget): boolean {
   if (listener.port !== target.port) return false
   const host = canonicalHost(target.host)
   const bound = canonicalHost(listener.host)

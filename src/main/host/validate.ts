@@ -5,6 +5,7 @@ import { isNodeId, isRedisUrl } from '../core/cluster/config'
 import { CODEC_NAMES, isCodecName } from '../core/codec'
 import { HOST_PATTERN, LoadConfigError, resolveLoadConfig } from '../core/load/config'
 import { OPTION_MINIMUM } from '../core/server/options'
+import { NAME_PATTERN } from '../core/protocol/commands'
 
 /** A renderer sent arguments that do not fit the contract; it is told so, and nothing else happens. */
 export class ValidationError extends Error {}
@@ -44,7 +45,10 @@ const listener: Check<ListenerConfig> = (value, path) => {
 }
 
 const redisUrl: Check<string> = (value, path) =>
-  typeof value === 'string' && isRedisUrl(value) ? value : fail(path, 'redis://host:port or redis://host:port/db', value)
+  typeof value === 'string' && isRedisUrl(value)
+    ? value
+    : // Not said back with what is before an @: it may be a password, and refusals are logged.
+      fail(path, 'redis://host:port[/db], or rediss:// for TLS (credentials only in the --cluster flag)', typeof value === 'string' ? value.replace(/\/\/[^/]*@/, '//…@') : value)
 
 const nodeId: Check<string> = (value, path) =>
   typeof value === 'string' && isNodeId(value) ? value : fail(path, '1 to 32 of A-Z a-z 0-9 _ -', value)
@@ -90,9 +94,22 @@ export const checkLoadConfig: Check<LoadConfig> = (value, path) => {
   }
 }
 
+const clientAuth: Check<NonNullable<ClientConfig['auth']>> = (value, path) => {
+  const o = object(value, path, ['user', 'password'])
+  const user = typeof o.user === 'string' && NAME_PATTERN.test(o.user) ? o.user : fail(`${path}.user`, 'a user name (1-32 characters A-Z a-z 0-9 _ -)', o.user)
+  const password = typeof o.password === 'string' && /^[^\r\n]{1,1024}$/.test(o.password) ? o.password : fail(`${path}.password`, 'a password of one line', '(not shown)')
+  return { user, password }
+}
+
 const clientConfig: Check<ClientConfig> = (value, path) => {
-  const o = object(value, path, ['host', 'port', 'codec'])
-  return { host: host(o.host, `${path}.host`), port: integer(1, 65535)(o.port, `${path}.port`), codec: codec(o.codec, `${path}.codec`) }
+  const o = object(value, path, ['host', 'port', 'codec', 'tls', 'auth'])
+  const config: ClientConfig = { host: host(o.host, `${path}.host`), port: integer(1, 65535)(o.port, `${path}.port`), codec: codec(o.codec, `${path}.codec`) }
+  if (o.tls !== undefined) config.tls = typeof o.tls === 'boolean' ? o.tls : fail(`${path}.tls`, 'true or false', o.tls)
+  if (o.auth !== undefined && o.auth !== null) {
+    if (config.codec !== 'line') fail(`${path}.auth`, 'absent: the asio protocol has no login', '(given)')
+    config.auth = clientAuth(o.auth, `${path}.auth`)
+  }
+  return config
 }
 
 const text: Check<string> = (value, path) =>

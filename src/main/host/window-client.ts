@@ -1,6 +1,6 @@
 import type { ClientConfig, ClientFrame, ClientState } from '../../shared/contract'
 import { ASIO_MAX_BODY } from '../core/codec/asio'
-import { ChatClient } from '../core/client/client'
+import { ChatClient, type ClientTls } from '../core/client/client'
 import { ResumingClient } from '../core/client/resuming-client'
 import type { PeerChannel } from './host'
 
@@ -20,13 +20,18 @@ interface Connection {
  * before each reconnection. Asio: the plain client, whose connection, once lost, stays lost (that protocol
  * has no resume).
  */
-function dial(config: ClientConfig, reach: Reconnecting): Promise<ChatClient | ResumingClient> {
+function dial(config: ClientConfig, tls: ClientTls | undefined, reach: Reconnecting): Promise<ChatClient | ResumingClient> {
+  const { host, port, codec } = config
+  const auth = config.auth ?? undefined
   // A window may sit and listen for hours: keep-alives spare it the server's idle timeout (300 s by default).
-  if (config.codec === 'line') {
-    return ResumingClient.connect({ targets: [{ host: config.host, port: config.port }], keepAliveMs: KEEPALIVE_MS, beforeConnect: () => reach(config) })
+  if (codec === 'line') {
+    return ResumingClient.connect({ targets: [{ host, port }], keepAliveMs: KEEPALIVE_MS, tls, auth, beforeConnect: () => reach(config) })
   }
-  return ChatClient.connect({ ...config, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
+  return ChatClient.connect({ host, port, codec, tls, maxPayload: 1 << 20, keepAliveMs: KEEPALIVE_MS })
 }
+
+/** What a window is told of its own config: never the password it logged in with. */
+const shown = (config: ClientConfig): ClientConfig => (config.auth ? { ...config, auth: { user: config.auth.user, password: '' } } : config)
 
 /**
  * Whether a window may reconnect to its target now: null if so, why it waits if not yet (its server is
@@ -60,13 +65,15 @@ export class WindowClient {
     private readonly reach: Reconnecting = () => null
   ) {}
 
-  async connect(config: ClientConfig): Promise<ClientState> {
+  /** Connects to `target`, over TLS with `tls` (the host's choice of what to trust) when it asks for TLS. */
+  async connect(target: ClientConfig, tls?: ClientTls): Promise<ClientState> {
     const generation = ++this.generation
     await this.close()
+    const config = shown(target)
     this.setState({ status: 'connecting', config, reason: null, retryInMs: null })
     let client: ChatClient | ResumingClient
     try {
-      client = await dial(config, this.reach)
+      client = await dial(target, tls, this.reach)
     } catch (error) {
       if (generation === this.generation) this.setState({ status: 'closed', config, reason: (error as Error).message, retryInMs: null })
       return this.state

@@ -16,6 +16,13 @@ export interface ClientOptions {
   keepAliveMs?: number
   /** Over TLS (a `tls+` listener): the CA to trust (PEM), or none to trust only the system's. */
   tls?: ClientTls
+  /** Line codec, a server with users: logs in first thing (`AUTH`); its WELCOME, or `ERR auth-failed`, follows. */
+  auth?: ClientAuth
+}
+
+export interface ClientAuth {
+  user: string
+  password: string
 }
 
 export interface ClientTls {
@@ -90,7 +97,8 @@ export class ChatClient extends EventEmitter<ClientEvents> {
 
   static connect(options: ClientOptions): Promise<ChatClient> {
     const codec = getCodec(options.codec ?? 'line')
-    const { port, host = '127.0.0.1', tls } = options
+    const { port, host = '127.0.0.1', tls, auth } = options
+    if (auth && codec.name !== 'line') return Promise.reject(new Error("the asio protocol has no login: auth is for line listeners"))
     return new Promise((resolve, reject) => {
       // Over TLS, connected once the handshake is done (the server's certificate checked).
       const socket = tls
@@ -99,7 +107,9 @@ export class ChatClient extends EventEmitter<ClientEvents> {
       socket.once('error', reject)
       socket.once(tls ? 'secureConnect' : 'connect', () => {
         socket.off('error', reject)
-        resolve(new ChatClient(socket, codec, options.maxPayload ?? 1 << 20, options.keepAliveMs ?? 0))
+        const client = new ChatClient(socket, codec, options.maxPayload ?? 1 << 20, options.keepAliveMs ?? 0)
+        if (auth) client.send(`AUTH ${auth.user} ${auth.password}`)
+        resolve(client)
       })
     })
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
+import { GUEST_NICK } from '../protocol/commands'
 import { backoffMs } from './backoff'
-import { ChatClient } from './client'
+import { ChatClient, type ClientAuth, type ClientTls } from './client'
 
 export interface Target {
   host: string
@@ -14,6 +15,9 @@ export interface ResumingOptions {
   backoffMs?: number
   maxBackoffMs?: number
   keepAliveMs?: number
+  tls?: ClientTls
+  /** A server with users: every connection logs in first; a login refused ends the client (trying again would not help). */
+  auth?: ClientAuth
   /** Where the jitter comes from (0 ≤ x < 1); Math.random unless a test fixes it. */
   random?: () => number
   /**
@@ -46,7 +50,6 @@ export interface ResumingEvents {
 
 /** The id tag of a line (`CAP ids`): on a MSG, the message's id; on its CAP and its own JOINED, its place. */
 const TAG = /^@id=(\S+) /
-const GUEST_NICK = /^guest-[0-9]+$/
 
 /**
  * A line client that does not lose what was said while it was away: it asks for message ids (`CAP ids`),
@@ -120,7 +123,8 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
 
   private async open(): Promise<void> {
     const { host, port } = this.target
-    const client = await ChatClient.connect({ host, port, keepAliveMs: this.options.keepAliveMs })
+    const { keepAliveMs, tls, auth } = this.options
+    const client = await ChatClient.connect({ host, port, keepAliveMs, tls, auth })
     if (this.closing) {
       // close() came while this connection was being made: it must not outlive it.
       client.destroy()
@@ -187,6 +191,14 @@ export class ResumingClient extends EventEmitter<ResumingEvents> {
         if (bare !== 'BYE server-shutdown') this.farewell = bare.slice('BYE '.length)
         break
       case 'ERR':
+        if (first === 'auth-failed' || first === 'auth-required') {
+          // Not let in: the same login again would be refused again. The first refusal says why; the
+          // refusals of what was sent behind the AUTH, read with it, do not.
+          this.farewell ??= bare.slice('ERR '.length)
+          this.emit('line', line)
+          this.client?.destroy()
+          return
+        }
         if (first === 'nick-taken' && this.reclaiming) {
           // Its old session still holds it (a dead node's, until reaped): it goes by its guest name.
           this.nick = this.sessionNick

@@ -3,18 +3,19 @@ import type { Redis } from 'ioredis'
 import type { ClusterConfig } from '../../../shared/contract'
 import type { ClusterMetrics, ClusterRoom } from '../../../shared/telemetry'
 import { encodeLines } from '../codec/line'
-import type { Command, ErrorCode } from '../protocol/commands'
+import { GUEST_NICK, type Command, type ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend, LineBackendContext, LineBackendFactory } from '../server/line-backend'
-import { DEFAULT_ROOM, GUEST_NICK } from '../server/line-chat'
+import { DEFAULT_ROOM } from '../server/line-chat'
 import { LineReplies } from '../server/line-replies'
 import type { HistoryEntry } from '../server/room-history'
 import { whoPages } from '../server/room-lines'
 import type { Session } from '../server/session'
+import type { RedisAccess } from './config'
 import { EMPTY_ROOM_TTL_S, keys, memberOf } from './keys'
 import { DEFAULT_LEASE_MS, leaseTiming, type LeaseTiming } from './lease'
 import { NodeRegistry, type OrphanSession, type SessionRecord } from './node-registry'
-import { ClusterStore, connectRedis, refusalOf, unawaited, type Presence, type Writer } from './redis'
+import { ClusterStore, connectRedis, refusalOf, unawaited, whyRedisRefused, type Presence, type Writer } from './redis'
 import { entryFields, messagesOf, type NewEntry } from './room-entry'
 import { RoomFeed } from './room-feed'
 import { Seat } from './seat'
@@ -98,13 +99,15 @@ export const CLUSTER_TUNING: ClusterTuning = { emptyRoomTtlS: EMPTY_ROOM_TTL_S, 
 export interface ClusterChatOptions extends LineBackendContext {
   config: ClusterConfig
   tuning: ClusterTuning
+  /** Credentials and CA for the Redis `config` names; null: none (or they are for another Redis). */
+  access: RedisAccess | null
 }
 
 /** The line backend of a node of the cluster `config` names: what the composition root hands the server. */
 export const clusterBackend =
-  (config: ClusterConfig, tuning: ClusterTuning = CLUSTER_TUNING): LineBackendFactory =>
+  (config: ClusterConfig, tuning: ClusterTuning = CLUSTER_TUNING, access: RedisAccess | null = null): LineBackendFactory =>
   (context) =>
-    new ClusterChat({ ...context, config, tuning })
+    new ClusterChat({ ...context, config, tuning, access: access?.address === config.redis ? access : null })
 
 /**
  * The line protocol's rooms and nicks shared by the nodes of a cluster through Redis (docs/CLUSTER.md).
@@ -129,6 +132,8 @@ export class ClusterChat extends LineReplies implements LineBackend {
   private readonly inbox: string
   /** The last connection error since Redis was last reachable; '' while it is. */
   private lastError = ''
+  /** The error behind lastError, for what open() says when Redis would not have this node. */
+  private lastFailure: Error | null = null
   private opened = false
   private stopSweeping: () => void = () => {}
   private appended = 0
@@ -152,13 +157,14 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.timing = leaseTiming(options.tuning.leaseMs)
     this.backlog = new Backlog(options.tuning.backlogBytes, options.pressure)
     this.backlogFull = `this node holds ${Math.round(options.tuning.backlogBytes / 2 ** 20)} MB waiting on the cluster's Redis already (Redis slow or away); try again`
-    this.store = new ClusterStore(connectRedis(options.config.redis, 'commands', this.timing.leaseMs))
+    this.store = new ClusterStore(connectRedis(options.config.redis, 'commands', this.timing.leaseMs, options.access))
     // A blocked read is answered when its block ends: only past that is it unanswered.
-    this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs)
+    this.readerConnection = connectRedis(options.config.redis, 'reader', BLOCK_MS + this.timing.leaseMs, options.access)
     for (const connection of [this.store.connection, this.readerConnection]) {
       connection.on('error', (error: Error) => {
         if (!this.lastError && this.opened) options.log(`Redis: ${error.message}; reconnecting`, true)
         this.lastError = error.message
+        this.lastFailure = error
       })
       connection.on('ready', () => {
         if (this.lastError && this.opened) options.log('Redis connection back')
@@ -187,7 +193,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
       await Promise.all([this.store.connection.connect(), this.readerConnection.connect()])
     } catch (error) {
       this.disconnect()
-      throw new Error(`cannot reach Redis at ${address}: ${this.lastError || (error as Error).message}`)
+      throw new Error(whyRedisRefused(address, this.lastFailure ?? (error as Error)))
     }
     try {
       await this.registry.join()
@@ -265,7 +271,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
   // ChatProtocol (with refuse and farewell from LineReplies: told at once, since the server calls them as it
   // ends a session, when waiting would be too late)
 
-  join(session: Session): void {
+  join(session: Session, nick?: string): void {
     if (this.registry.fenced !== null) return this.turnAway(session, this.unavailable(this.registry.fenced))
     const steps = new StepQueue((error) => this.refuse(session, ...this.refusal(session, error)))
     const member: Member = {
@@ -283,7 +289,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
     this.members.set(session, member)
     // Admitted cluster-wide (a guest number, in the lobby's stream and member hash) or not at all: a session
     // no other node can see would be a ghost, so one Redis refuses is told why and closed.
-    void steps.submit(true, () => this.admit(member).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
+    void steps.submit(true, () => this.admit(member, nick).catch((error: Error) => this.turnAway(session, this.refusal(session, error))))
   }
 
   /**
@@ -301,8 +307,9 @@ export class ClusterChat extends LineReplies implements LineBackend {
     return ['unavailable', `this node is cut off from the cluster's Redis (${why}); try again shortly`]
   }
 
-  private async admit(member: Member): Promise<unknown> {
-    member.nick = `guest-${await this.registry.guestNumber()}`
+  private async admit(member: Member, wanted: string | undefined): Promise<unknown> {
+    const claimed = wanted !== undefined && (await this.store.claimNick(wanted, this.owner(member), this.timing.nickTtlS, member.writer))
+    member.nick = claimed ? wanted : `guest-${await this.registry.guestNumber()}`
     // Gone while its number was on its way (Redis slow or away): never announced, so nothing to take back.
     if (member.quitting) return
     this.tell(member.session, reply.welcome(member.session.id, member.nick))
@@ -774,7 +781,7 @@ export class ClusterChat extends LineReplies implements LineBackend {
 
   private record(member: Member): SessionRecord {
     const { session } = member
-    return { subject: member.subject, nick: member.nick!, room: member.room, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
+    return { subject: member.subject, nick: member.nick!, room: member.room, user: session.user, remote: session.remote, listener: session.listener, connectedAt: session.connectedAt }
   }
 }
 

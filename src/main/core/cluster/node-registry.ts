@@ -20,6 +20,8 @@ export interface SessionRecord {
   subject: string
   nick: string
   room: string | null
+  /** The user it logged in as; null without (and as read from a node that did not say). */
+  user: string | null
   remote: string
   listener: string
   connectedAt: number
@@ -73,7 +75,8 @@ function parseSessionRecord(json: string): SessionRecord | null {
     const record = JSON.parse(json) as Partial<SessionRecord> | null
     if (!record || !isString(record.subject) || !isString(record.nick) || !isString(record.remote) || !isString(record.listener)) return null
     if (!(record.room === null || isString(record.room)) || !isCount(record.connectedAt)) return null
-    return record as SessionRecord
+    if (!(record.user === undefined || record.user === null || isString(record.user))) return null
+    return { ...record, user: record.user ?? null } as SessionRecord
   } catch {
     return null
   }

@@ -1,4 +1,5 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import type { RedisAccess } from './config'
 import {
   ACQUIRE_LEASE,
   APPEND_FAREWELL,
@@ -248,6 +249,27 @@ export function refusalOf(error: unknown): string | null {
   return REFUSAL.test(message) ? message.split(/(?<=\.)\s|\n/)[0].slice(0, 160) : null
 }
 
+/** Node's codes for a certificate it could not trust. */
+const UNTRUSTED = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED)$/
+
+/**
+ * Why a node could not get into its Redis, in one line of our own that names the cause: Redis's WRONGPASS
+ * does not say "authentication", nor does Node's certificate error say "Redis".
+ */
+export function whyRedisRefused(address: string, error: { message: string; code?: string }): string {
+  const { message, code = '' } = error
+  if (/^WRONGPASS|invalid password|invalid username-password/i.test(message)) {
+    return `Redis authentication failed at ${address}: wrong user or password (Redis said: ${message})`
+  }
+  if (/^NOAUTH/.test(message)) return `Redis authentication failed at ${address}: it wants a password (redis://user:password@host:port)`
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `Redis's TLS certificate at ${address} is for another name (${message})`
+  if (UNTRUSTED.test(code)) return `Redis's TLS certificate at ${address} is not trusted (${message}): give its CA with --redis-ca FILE or NODE_EXTRA_CA_CERTS`
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message)) {
+    return `Redis at ${address} does not speak TLS there: is it a plaintext port (redis://)?`
+  }
+  return `cannot reach Redis at ${address}: ${message}`
+}
+
 /** A command whose answer nobody waits for: a refusal is reported, never left as an unhandled rejection. */
 export function unawaited(command: Promise<unknown>, report: (error: Error) => void): void {
   command.catch(report)
@@ -260,8 +282,12 @@ export function unawaited(command: Promise<unknown>, report: (error: Error) => v
  * reconnect (the reader reissues it from where it is). Every command fails after `timeoutMs` without an
  * answer (a link that drops packets never closes): by then the node's lease has lapsed too.
  */
-export function connectRedis(url: string, role: 'commands' | 'reader', timeoutMs: number): Redis {
+export function connectRedis(url: string, role: 'commands' | 'reader', timeoutMs: number, access: RedisAccess | null): Redis {
   const options: RedisOptions = {
+    username: access?.username,
+    password: access?.password,
+    // rediss:// alone would make ioredis trust the system's CAs; a private CA is added here.
+    tls: url.startsWith('rediss:') ? { ca: access?.ca } : undefined,
     lazyConnect: true,
     maxRetriesPerRequest: null,
     commandTimeout: timeoutMs,
@@ -272,5 +298,12 @@ export function connectRedis(url: string, role: 'commands' | 'reader', timeoutMs
     enableAutoPipelining: role === 'commands',
     autoResendUnfulfilledCommands: role === 'commands'
   }
-  return new Redis(url, options)
+  const redis = new Redis(url, options)
+  // ioredis hears a socket's first error only (once). A TLS handshake that fails can raise a second, the peer's
+  // alert after our refusal of its certificate, which nobody would hear: it would take the process down.
+  redis.on('error', () => {
+    const stream = redis.stream as Redis['stream'] | undefined
+    if (stream && stream.listenerCount('error') === 0) stream.on('error', () => {})
+  })
+  return redis
 }

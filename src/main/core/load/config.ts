@@ -1,6 +1,7 @@
-import { LOAD_DEFAULTS, type LoadConfig, type LoadTarget, type LoadTls } from '../../../shared/load'
+import { LOAD_DEFAULTS, type LoadAuth, type LoadConfig, type LoadTarget, type LoadTls } from '../../../shared/load'
 import { ASIO_MAX_BODY } from '../codec/asio'
 import { CODEC_NAMES, isCodecName } from '../codec'
+import { NAME_PATTERN } from '../protocol/commands'
 import { isLoopback } from '../net/address'
 import { MAX_LINE } from './scanner'
 import { tagLength } from './wire'
@@ -74,6 +75,15 @@ function tlsOf(value: unknown): LoadTls | null {
   return { ca, insecure }
 }
 
+function authOf(value: unknown): LoadAuth | null {
+  if (value === null) return null
+  const { user, password } = (typeof value === 'object' ? value : {}) as Record<string, unknown>
+  if (typeof user !== 'string' || !NAME_PATTERN.test(user) || typeof password !== 'string' || /[\r\n]/.test(password)) {
+    throw new LoadConfigError('auth must be null or {user: a user name, password: one line}')
+  }
+  return { user, password }
+}
+
 /** Fills in defaults and refuses what the engine cannot run; used by the CLI and by the host alike. */
 export function resolveLoadConfig(input: unknown): LoadConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new LoadConfigError('load config must be an object')
@@ -105,12 +115,14 @@ export function resolveLoadConfig(input: unknown): LoadConfig {
     allowRemote: merged.allowRemote,
     resume: merged.resume,
     stormAfterMs: whole(merged, 'stormAfterMs', 0, MAX_MS),
-    tls
+    tls,
+    auth: authOf(merged.auth)
   }
   // Loopback only, unless allowed: a load generator must not be pointed at someone else's machine by accident.
   const remote = config.allowRemote ? undefined : config.targets.find((target) => !isLoopback(target.host))
   if (remote) throw new LoadConfigError(`host ${remote.host} is not on this machine; allow a remote target explicitly`)
   if (config.messages === 0 && config.durationMs === 0) throw new LoadConfigError('give a message count, a duration, or both')
+  if (config.codec === 'asio' && config.auth !== null) throw new LoadConfigError('auth is for the line protocol: asio has no login')
   if (config.codec === 'asio' && config.roomSize > 0) throw new LoadConfigError('roomSize is for the line protocol: an asio listener is one room')
   // The asio barrier is one body sent to one listener; nodes of a cluster share line rooms only.
   if (config.codec === 'asio' && config.targets.length > 1) throw new LoadConfigError('several targets are for the line protocol: an asio listener shares its room with no other')

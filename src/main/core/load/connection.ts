@@ -182,7 +182,7 @@ export class Connection implements DeliverySink, Sender {
       // client asks for ids first: its own JOINED then says where it came in, and every MSG its id.
       const ids = config.resume ? 'CAP ids\n' : ''
       const room = config.roomSize > 0 ? `JOIN ${this.roomName}\n` : ''
-      this.write(Buffer.from(`${ids}${room}PING in-room\n`, 'latin1'))
+      this.write(Buffer.from(`${this.login}${ids}${room}PING in-room\n`, 'utf8'))
     }
     this.events.connected(connectMs)
   }
@@ -201,7 +201,13 @@ export class Connection implements DeliverySink, Sender {
     // No id (its CAP's answer never came): it can only come back, and say it may have missed some.
     this.rejoining = this.lastId === null
     const back = this.rejoining ? `JOIN ${this.roomName}\nPING resumed\n` : `RESUME ${this.roomName} ${this.lastId}\n`
-    this.write(Buffer.from(`CAP ids\n${back}`, 'latin1'))
+    this.write(Buffer.from(`${this.login}CAP ids\n${back}`, 'utf8'))
+  }
+
+  /** A server with users: every connection logs in first; the commands behind it wait for its answer. */
+  private get login(): string {
+    const { auth } = this.setup.config
+    return auth ? `AUTH ${auth.user} ${auth.password}\n` : ''
   }
 
   /** Where this client connects, as reasons name it: with several targets, which one failed matters. */
@@ -373,6 +379,15 @@ export class Connection implements DeliverySink, Sender {
 
   /** A refusal (ERR server-full) or a farewell (BYE kicked) is its own reason; the disconnect that follows is not counted again. */
   onRefused(line: string): void {
+    if (line.startsWith('ERR auth-')) {
+      // Not logged in (a wrong password, or none given to a server with users): nothing it sends would count.
+      // The refusals of what it sent behind its AUTH, read in the same chunk, are not the reason.
+      if (this.socket.destroyed) return
+      const { auth } = this.setup.config
+      this.errorReason = `${line.split(' ').slice(0, 2).join(' ')} ${auth ? `(logging in as ${auth.user})` : '(the server has users: --user, --password)'}`
+      this.socket.destroy()
+      return
+    }
     if (this.resuming && line.startsWith('ERR history-gone ')) {
       this.gapTold = true
       return

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { LoadConfig, LoadPhase, LoadProgress, LoadReport, StormReport } from '../../../shared/load'
+import { withoutPassword, type LoadConfig, type LoadPhase, type LoadProgress, type LoadReport, type StormReport } from '../../../shared/load'
 import { clientsOfTarget, roomCount } from './config'
 import { createHistogram, mergeEncoded, percentilesMs } from './histogram'
 import { forkAgent, type AgentLauncher, type AgentProcess } from './agent-process'
@@ -339,7 +339,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const complete = this.notes.length === 0 && expected > 0 && connectErrors + dropped + protocolErrors === 0
     const report: LoadReport = {
       runId: this.runId,
-      config: this.config,
+      config: withoutPassword(this.config),
       startedAt: this.startedAt,
       complete,
       expected,

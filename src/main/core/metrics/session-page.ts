@@ -62,5 +62,5 @@ export function leading(keyed: Keyed[], count: number): Keyed[] {
 }
 
 function matches(session: Session, { nick, room }: Pick<SessionMetrics, 'nick' | 'room'>, needle: string): boolean {
-  return [nick, room, session.remote].some((text) => text !== null && text.toLowerCase().includes(needle))
+  return [nick, room, session.user, session.remote].some((text) => text !== null && text.toLowerCase().includes(needle))
 }

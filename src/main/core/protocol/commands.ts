@@ -18,9 +18,13 @@ export type ErrorCode =
   | 'rate-limited'
   | 'unavailable'
   | 'history-gone'
+  | 'auth-required'
+  | 'auth-failed'
   | 'internal'
 
 export type Command =
+  /** Logs in (a server started with users): the password is the rest of the line, spaces and all. */
+  | { verb: 'AUTH'; user: string; password: string }
   | { verb: 'NICK'; name: string }
   | { verb: 'JOIN'; room: string }
   | { verb: 'CHAT'; text: string }
@@ -41,6 +45,7 @@ export type Command =
 
 /** Every verb a client may send, with its arguments: HELP's answer, so it cannot drift from the parser below. */
 export const VERB_USAGE = [
+  'AUTH <user> <password>',
   'NICK <name>',
   'JOIN <room>',
   'CHAT <text>',
@@ -60,6 +65,9 @@ export const MAX_HISTORY = 1000
 export const MESSAGE_ID_PATTERN = /^[0-9a-z.-]{1,64}$/
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+
+/** guest-<n> names are held back for the sessions that will be given them. */
+export const GUEST_NICK = /^guest-[0-9]+$/i
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
@@ -92,6 +100,13 @@ export function parseCommand(line: Uint8Array): Command {
     case 'NICK':
     case 'JOIN':
       return parseName(verb, arg)
+    case 'AUTH': {
+      const gap = arg.indexOf(' ')
+      const user = arg.slice(0, gap)
+      return gap > 0 && NAME_PATTERN.test(user) && gap < arg.length - 1
+        ? { verb, user, password: arg.slice(gap + 1) }
+        : refuse('bad-argument', 'AUTH takes a user name and a password')
+    }
     case 'CHAT':
       return arg.length > 0 ? { verb, text: arg } : refuse('bad-argument', 'CHAT needs some text')
     case 'WHO':

@@ -10,8 +10,11 @@ export interface ChatProtocol {
   readonly parses: boolean
   /** A frame not worth a place in the logic queue. */
   ignores(frame: Buffer): boolean
-  /** A new session: welcome it and put it in its room. */
-  join(session: Session): void
+  /**
+   * A new session (on a server with users, once it logged in): welcome it and put it in its room, as
+   * `nick` if that is free, else as a guest.
+   */
+  join(session: Session, nick?: string): void
   /** A session is gone: take it out of its room. */
   leave(session: Session): void
   /**

@@ -1,5 +1,5 @@
 import { lineCodec } from '../codec/line'
-import type { Command } from '../protocol/commands'
+import { GUEST_NICK, type Command } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { LineBackend } from './line-backend'
 import { LineReplies } from './line-replies'
@@ -8,8 +8,6 @@ import { announce, whoPages } from './room-lines'
 import type { Session } from './session'
 
 export const DEFAULT_ROOM = 'lobby'
-/** guest-<n> names are held back for the sessions that will be given them. */
-export const GUEST_NICK = /^guest-[0-9]+$/i
 
 interface Member {
   nick: string
@@ -68,10 +66,10 @@ export class LineChat extends LineReplies implements LineBackend {
     return null
   }
 
-  join(session: Session): void {
-    const nick = `guest-${session.id}`
+  join(session: Session, wanted?: string): void {
+    const nick = wanted !== undefined && !this.nicks.has(wanted.toLowerCase()) ? wanted : `guest-${session.id}`
     this.members.set(session, { nick, room: null, ids: false })
-    this.nicks.set(nick, session)
+    this.nicks.set(nick.toLowerCase(), session)
     this.tell(session, reply.welcome(session.id, nick))
     this.enter(session, DEFAULT_ROOM)
   }
@@ -86,7 +84,7 @@ export class LineChat extends LineReplies implements LineBackend {
 
   commit(session: Session, _frame: Buffer, command: Command | null): void {
     const member = this.members.get(session)
-    if (!member || !command) return
+    if (!member || !command || this.answerAnywhere(session, command)) return
     switch (command.verb) {
       case 'CHAT':
         return this.broadcast(member.room!, member.nick, command.text)
@@ -112,16 +110,6 @@ export class LineChat extends LineReplies implements LineBackend {
         return this.enter(session, command.room)
       case 'WHO':
         return this.who(session, member.room!)
-      case 'PING':
-        return this.tell(session, reply.pong(command.token))
-      case 'HELP':
-        return this.help(session)
-      case 'QUIT':
-        return this.quit(session, command.reason)
-      case 'ERR':
-        return this.refuse(session, command.code, command.text)
-      case 'NOOP':
-        return
     }
   }
 

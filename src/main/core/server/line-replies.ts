@@ -1,5 +1,5 @@
 import { lineCodec } from '../codec/line'
-import type { ErrorCode } from '../protocol/commands'
+import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
 import type { Session } from './session'
 
@@ -18,6 +18,31 @@ export abstract class LineReplies {
 
   farewell(session: Session, reason: string): void {
     this.tell(session, reply.bye(reason))
+  }
+
+  /**
+   * What needs no room, answered at once: PING, HELP, QUIT, a refused line, an empty one. False for the rest.
+   * (A cluster node answers its PINGs in order with its Redis steps instead.)
+   */
+  protected answerAnywhere(session: Session, command: Command): boolean {
+    switch (command.verb) {
+      case 'PING':
+        this.tell(session, reply.pong(command.token))
+        return true
+      case 'HELP':
+        this.help(session)
+        return true
+      case 'QUIT':
+        this.quit(session, command.reason)
+        return true
+      case 'ERR':
+        this.refuse(session, command.code, command.text)
+        return true
+      case 'NOOP':
+        return true
+      default:
+        return false
+    }
   }
 
   protected help(session: Session): void {

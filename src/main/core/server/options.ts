@@ -27,8 +27,17 @@ export interface ServerOptions extends ServerLimits {
    * (LineChat); `clusterBackend(config)` shares them with a cluster's other nodes through Redis.
    */
   lineBackend?: LineBackendFactory
-  /** The certificate of the TLS listeners (`tls: true`), as files: read at start, and again by reloadTls(). */
+  /** The certificate of the TLS listeners (`tls: true`), as files: read at start, and again by reload(). */
   tls?: TlsFiles
+  /**
+   * A users file (`<name> <scrypt hash>` per line): line sessions must then log in (AUTH) before they chat.
+   * Read when the server is made, and again by reload().
+   */
+  usersFile?: string
+  /** How long the answer to a wrong password waits. */
+  authFailDelayMs: number
+  /** TLS handshakes started per event-loop turn, between the turn's reads (0: all at once; see TlsTerminator). */
+  tlsHandshakesPerTurn: number
 }
 
 /** PEM files: the server's certificate (chain) and key, and a CA whose client certificates it then requires. */
@@ -49,7 +58,9 @@ export const DEFAULTS: Omit<ServerOptions, 'listeners'> = {
   maxBatch: 512,
   batchTimeoutMs: 2000,
   shutdownDeadlineMs: 5000,
-  metricsIntervalMs: 250
+  metricsIntervalMs: 250,
+  authFailDelayMs: 1000,
+  tlsHandshakesPerTurn: 4
 }
 
 type NumericOption = { [K in keyof ServerOptions]-?: ServerOptions[K] extends number ? K : never }[keyof ServerOptions]
@@ -81,13 +92,18 @@ export const OPTION_MINIMUM: Record<NumericOption, 0 | 1> = {
   softOutputMs: 0,
   historyMessages: 0,
   maxRate: 0,
-  shutdownDeadlineMs: 0
+  shutdownDeadlineMs: 0,
+  authFailDelayMs: 0,
+  tlsHandshakesPerTurn: 0
 }
 
 /** Throws a RangeError naming the first option that makes no sense; the CLI and the host check theirs first. */
 export function checkOptions(options: ServerOptions): void {
   const tlsListener = options.listeners.find((listener) => listener.tls)
   if (tlsListener && !options.tls) throw new Error(`listener ${listenerName(tlsListener, tlsListener.port)} needs a certificate and key (--tls-cert, --tls-key)`)
+  // Asio's framing has no commands: a session there could never log in, and would chat unauthenticated.
+  const asioListener = options.listeners.find((listener) => listener.codec === 'asio')
+  if (asioListener && options.usersFile !== undefined) throw new Error(`listener ${listenerName(asioListener, asioListener.port)} cannot ask for a login (Asio's protocol has no AUTH): with --users, line listeners only`)
   for (const [name, min] of Object.entries(OPTION_MINIMUM) as [NumericOption, number][]) {
     const value = options[name]
     if (!Number.isFinite(value) || value < min) throw new RangeError(`server option ${name} must be a number >= ${min}, not ${value}`)

@@ -11,7 +11,9 @@ import { leading, sessionPage, sessionRow, type Describe, type Keyed } from '../
 import { within } from '../within'
 import type { Command, ErrorCode } from '../protocol/commands'
 import { reply } from '../protocol/replies'
+import { readUsers } from '../auth/users'
 import { AsioRelay } from './asio-relay'
+import { AuthGate } from './auth-gate'
 import type { ChatProtocol } from './chat-protocol'
 import type { RateVerdict } from './flood-control'
 import { LineChat } from './line-chat'
@@ -121,6 +123,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   private readonly sessions = new Map<number, Session>()
   /** The line listeners' rooms and nicks: this process's own, or shared with a cluster's other nodes. */
   private readonly chat: LineBackend
+  /** The line listeners' way in to `chat`: through a login, on a server with users. */
+  private readonly door: AuthGate
   /** The last snapshot's totals, for the cluster heartbeat. */
   private lastTotals: MetricsSnapshot['totals'] | null = null
   private readonly executor: LogicExecutor
@@ -159,6 +163,8 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     super()
     this.options = { ...DEFAULTS, ...options }
     checkOptions(this.options)
+    const { usersFile } = this.options
+    const users = usersFile === undefined ? null : readUsers(usersFile)
     const { workers, workerFile, workUs, maxBatch, logicHighWater } = this.options
     if (workers > 0 && !workerFile) throw new Error('workerFile is required when workers > 0')
     // After the checks: its lag probe is a timer, which a constructor that throws would leave running.
@@ -181,6 +187,12 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
       kick: (sessionId, reason) => this.kick(sessionId, reason),
       pressure: (full) => this.gate.press('backlog', full),
       log: (text, error) => this.log(error ? 'error' : 'cluster', text)
+    })
+    this.door = new AuthGate(this.chat, users, {
+      failDelayMs: this.options.authFailDelayMs,
+      // A login is as a line: one that takes longer than a line may stay incomplete is not coming.
+      loginTimeoutMs: this.options.partialTimeoutMs,
+      log: (kind, text, id) => this.log(kind, text, id)
     })
     this.limits = {
       maxPayload: this.options.maxLineBytes,
@@ -225,13 +237,20 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
   }
 
   /**
-   * Reads the TLS listeners' certificate, key and CA again (on SIGHUP): connections from now on get them,
-   * sessions already secured keep theirs. Throws, keeping the old ones, if they cannot be read.
+   * Reads its files again (on SIGHUP): the TLS listeners' certificate, key and CA, and the users. Connections
+   * from now on get the new certificate and logins check the new users; sessions already in keep theirs.
+   * Throws, keeping the old ones, if one cannot be read. Says what it read again.
    */
-  reloadTls(): void {
-    if (!this.tls) throw new Error('this server has no TLS listener')
-    this.tls.reload()
-    this.log('listen', 'TLS certificate read again')
+  reload(): string {
+    const { usersFile } = this.options
+    if (!this.tls && usersFile === undefined) throw new Error('this server has no TLS listener and no users file')
+    // Both read before either is taken: a bad file changes nothing.
+    const users = usersFile === undefined ? null : readUsers(usersFile)
+    this.tls?.reload()
+    if (users) this.door.setUsers(users)
+    const what = [this.tls ? 'TLS certificate' : '', users ? `users (${users.size})` : ''].filter(Boolean).join(' and ')
+    this.log('listen', `${what} read again`)
+    return what
   }
 
   /** Binds every listener (port 0 picks a free one) and starts emitting metrics. */
@@ -239,7 +258,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
     try {
       // Into the cluster first: a node that cannot reach Redis must not take connections it cannot serve.
       await this.chat.open()
-      if (this.options.tls && this.options.listeners.some((spec) => spec.tls)) this.tls = new TlsTerminator(this.options.tls, this.options.partialTimeoutMs)
+      if (this.options.tls && this.options.listeners.some((spec) => spec.tls)) this.tls = new TlsTerminator(this.options.tls, this.options.partialTimeoutMs, this.options.tlsHandshakesPerTurn)
       for (const spec of this.options.listeners) await this.listen(spec)
     } catch (error) {
       await this.stop()
@@ -411,7 +430,7 @@ export class ChatServer extends EventEmitter<ServerEvents> implements SessionHos
         const address = server.address()
         const port = typeof address === 'object' && address ? address.port : spec.port
         const bound: BoundListener = { ...spec, port, name: listenerName(spec, port) }
-        const protocol = spec.codec === 'asio' ? new AsioRelay() : this.chat
+        const protocol = spec.codec === 'asio' ? new AsioRelay() : this.door
         const listener: Listener = { spec: bound, codec, server, protocol }
         this.endpoints.set(bound.name, listener)
         if (spec.tls && this.tls) {

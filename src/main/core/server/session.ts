@@ -64,6 +64,8 @@ export class Session {
   closeReason: string | null = null
   /** The server has queued this session's end in the logic queue: no timeout can add to it. */
   endQueued = false
+  /** The user it logged in as (AUTH, on a server with users); null until then, and on a server without. */
+  user: string | null = null
   /** The session's message rate limit, applied by the server to every frame it takes; null = none. */
   readonly flood: FloodControl | null
 
@@ -354,6 +356,7 @@ export class Session {
       remote: this.remote,
       listener: this.listener,
       codec: this.codec.name,
+      user: this.user,
       connectedAt: this.connectedAt,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,

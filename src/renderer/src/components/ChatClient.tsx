@@ -1,7 +1,15 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
-import type { ClientConfig } from '../../../shared/contract'
+import type { BoundListener, ClientConfig } from '../../../shared/contract'
+import { reachableHost } from '../../../shared/load'
+import { toAuth } from '../auth'
 import { useApi, useAppStore } from '../context'
 import { formatTime } from '../format'
+
+const NO_LISTENERS: BoundListener[] = []
+
+/** The running server's own listener the form points at: its host as bound, or (bound to every interface) loopback. */
+const ownListener = (form: ClientConfig, bound: BoundListener[]): BoundListener | undefined =>
+  bound.find((l) => l.port === form.port && (form.host === l.host || form.host === reachableHost(l.host)))
 
 /** Errors from a call (not connected, refused input) are shown, never thrown at the user. */
 function useCallError() {
@@ -20,8 +28,11 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
   const dropped = useAppStore((s) => s.droppedFrames)
   const chat = useAppStore((s) => s.chat)
   const firstListener = useAppStore((s) => s.server?.bound[0] ?? s.server?.config.listeners[0])
+  const bound = useAppStore((s) => (s.server?.status === 'running' ? s.server.bound : NO_LISTENERS))
   const [form, setForm] = useState<ClientConfig>({ host: '127.0.0.1', port: 7000, codec: 'line' })
   const [nick, setNick] = useState('')
+  const [user, setUser] = useState('')
+  const [password, setPassword] = useState('')
   const [room, setRoom] = useState('')
   const [text, setText] = useState('')
   const [error, run] = useCallError()
@@ -31,6 +42,9 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
   // Reconnecting by itself: the connection is still this one's, to give up on, not to edit.
   const held = connected || client.status === 'reconnecting'
   const isLine = (client.config?.codec ?? form.codec) === 'line'
+  const own = ownListener(form, bound)
+  // As this server's own listener is bound (the host refuses a connection that does not match it), else as ticked.
+  const tls = own ? own.tls === true : form.tls === true
 
   // Until the user edits it, the form follows the built-in server's first listener.
   useEffect(() => {
@@ -51,10 +65,12 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
 
   const connect = (event: FormEvent) => {
     event.preventDefault()
+    // Async, so that a login refused here (a user without a password) is shown as the host's refusals are.
     run(
-      api.connectClient(form).then(async (state) => {
+      (async () => {
+        const state = await api.connectClient({ ...form, tls, auth: form.codec === 'line' ? toAuth(user, password) : null })
         if (state.status === 'connected' && form.codec === 'line' && nick) await api.sendClient(`NICK ${nick}`)
-      })
+      })()
     )
   }
 
@@ -77,6 +93,7 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
         <h2>{title}</h2>
         <span className={`badge ${client.status}`} data-testid="client-status">
           {client.status}
+          {connected && client.config?.tls ? ' (TLS)' : ''}
         </span>
         {chat.nick && <span className="muted">as {chat.nick}{chat.room ? ` in ${chat.room}` : ''}</span>}
       </header>
@@ -87,7 +104,22 @@ export function ChatClient({ title = 'Chat client' }: { title?: string }) {
           <option value="line">line</option>
           <option value="asio">asio</option>
         </select>
+        <label className="check" title={own ? `this server's listener ${own.name}: TLS as it is bound` : 'connect over TLS (a tls+ listener)'}>
+          <input type="checkbox" checked={tls} onChange={(e) => edit({ tls: e.target.checked })} disabled={held || own !== undefined} />
+          TLS
+        </label>
         <input aria-label="nick" placeholder="nick (optional)" value={nick} onChange={(e) => setNick(e.target.value)} disabled={held || form.codec !== 'line'} />
+        <input
+          aria-label="user"
+          placeholder="user (optional)"
+          title="A server started with users (--users): the window logs in as this user (AUTH), again at each reconnection"
+          value={user}
+          onChange={(e) => setUser(e.target.value)}
+          disabled={held || form.codec !== 'line'}
+          autoComplete="off"
+          spellCheck={false}
+        />
+        <input aria-label="password" type="password" placeholder="password" value={password} onChange={(e) => setPassword(e.target.value)} disabled={held || form.codec !== 'line'} autoComplete="off" />
         {held ? (
           <button type="button" onClick={() => run(api.closeClient())}>
             Disconnect

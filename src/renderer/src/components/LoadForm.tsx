@@ -2,6 +2,7 @@ import { useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from
 import type { BoundListener } from '../../../shared/contract'
 import { formatTarget, LOAD_DEFAULTS, parseTarget, reachableHost, type LoadConfig, type LoadMode, type LoadTarget } from '../../../shared/load'
 import type { CodecName } from '../../../shared/telemetry'
+import { toAuth } from '../auth'
 import { useApi, useAppStore } from '../context'
 import { secondsToMs, toNumber } from '../fields'
 
@@ -33,10 +34,13 @@ interface LoadDraft {
   allowRemote: boolean
   resume: boolean
   stormAfterSec: string
+  /** Line protocol: every client logs in as this user (empty: no login). */
+  user: string
+  password: string
 }
 
 /** The fields typed as numbers (kept as text until Run). */
-type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote' | 'resume'>
+type NumberField = Exclude<keyof LoadDraft, 'target' | 'targets' | 'codec' | 'mode' | 'allowRemote' | 'resume' | 'user' | 'password'>
 
 const CUSTOM = 'custom'
 const SAVED = 'saved'
@@ -60,7 +64,10 @@ const draftFrom = (config: LoadConfig): LoadDraft => ({
   timeoutSec: String(config.timeoutMs / 1000),
   allowRemote: config.allowRemote,
   resume: config.resume,
-  stormAfterSec: String(config.stormAfterMs / 1000)
+  stormAfterSec: String(config.stormAfterMs / 1000),
+  user: config.auth?.user ?? '',
+  // The host keeps no password (withoutPassword): a run as that user again needs it typed again.
+  password: ''
 })
 
 /** The form before any run: the defaults, aimed at the default line listener. */
@@ -68,7 +75,7 @@ const initialDraft = (): LoadDraft => ({ ...draftFrom({ ...LOAD_DEFAULTS, target
 
 
 
-const describeListener = (l: BoundListener): string => `${l.codec} on ${l.host}:${l.port}`
+const describeListener = (l: BoundListener): string => `${l.tls ? 'tls+' : ''}${l.codec} on ${l.host}:${l.port}`
 
 /** The target the form points at: the chosen listener while the server has it, else a custom address. */
 function effectiveTarget(draft: LoadDraft, bound: BoundListener[]): string {
@@ -116,7 +123,9 @@ function toConfig(draft: LoadDraft, target: string, bound: BoundListener[]): Loa
     timeoutMs: secondsToMs(draft.timeoutSec),
     allowRemote: draft.allowRemote,
     resume: resumes(draft, endpoint.codec),
-    stormAfterMs: resumes(draft, endpoint.codec) ? secondsToMs(draft.stormAfterSec) : 0
+    stormAfterMs: resumes(draft, endpoint.codec) ? secondsToMs(draft.stormAfterSec) : 0,
+    // Asio has no login: a user typed for the line protocol is kept in the form, not sent.
+    auth: endpoint.codec === 'line' ? toAuth(draft.user, draft.password) : null
   }
 }
 
@@ -232,6 +241,22 @@ export function LoadForm() {
             />
           </div>
         )}
+        <div className="load-login">
+          <Knob
+            label="user"
+            hint="Line protocol, a server started with users (--users): every client logs in as this user first (AUTH); empty: no login"
+            control={(id) => (
+              <input id={id} value={draft.user} onChange={(e) => edit({ user: e.target.value })} disabled={codec !== 'line'} autoComplete="off" spellCheck={false} />
+            )}
+          />
+          <Knob
+            label="password"
+            hint="The user's password; never kept, so typed again after a relaunch"
+            control={(id) => (
+              <input id={id} type="password" value={draft.password} onChange={(e) => edit({ password: e.target.value })} disabled={codec !== 'line'} autoComplete="off" />
+            )}
+          />
+        </div>
         <label className="check">
           <input type="checkbox" checked={draft.allowRemote} onChange={(e) => edit({ allowRemote: e.target.checked })} />
           allow a remote target

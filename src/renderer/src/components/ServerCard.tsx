@@ -22,6 +22,17 @@ function ListenerRow({ listener, onChange, onRemove }: { listener: ListenerConfi
         value={shown(listener.port)}
         onChange={(e) => onChange({ ...listener, port: toNumber(e.target.value) })}
       />
+      <label className="check" title="TLS, with the certificate the process was given (serve --tls-cert/--tls-key, or SWITCHBOARD_TLS_CERT/_KEY for the app)">
+        <input
+          type="checkbox"
+          checked={listener.tls === true}
+          onChange={(e) => {
+            const { tls: _, ...plain } = listener
+            onChange(e.target.checked ? { ...plain, tls: true } : plain)
+          }}
+        />
+        TLS
+      </label>
       {onRemove && (
         <button type="button" className="ghost" onClick={onRemove} aria-label="remove listener">
           ×
@@ -199,7 +210,7 @@ export function ServerCard() {
         <ul className="bound" aria-label="listening on">
           {server!.bound.map((l) => (
             <li key={l.name}>
-              {l.codec} on {l.host}:{l.port}
+              {l.tls ? 'tls+' : ''}{l.codec} on {l.host}:{l.port}
             </li>
           ))}
         </ul>

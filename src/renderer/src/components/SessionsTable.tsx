@@ -29,6 +29,7 @@ const LISTENER_COLUMN: Column = { key: 'listener', label: 'listener' }
 const COLUMNS: Column[] = [
   { key: 'id', label: 'id', numeric: true },
   { key: 'nick', label: 'nick' },
+  { key: 'user', label: 'user' },
   { key: 'room', label: 'room' },
   { key: 'remote', label: 'remote' },
   { key: 'codec', label: 'codec' },
@@ -78,7 +79,7 @@ const rowKey = (row: Row) => (row.remoteNode ? `${row.node}:${row.id}` : String(
 function remoteRows(sessions: RemoteSession[], filter: string): Row[] {
   const needle = filter.trim().toLowerCase()
   return sessions
-    .filter((s) => !needle || [s.node, s.nick, s.room ?? '', s.remote].some((text) => text.toLowerCase().includes(needle)))
+    .filter((s) => !needle || [s.node, s.nick, s.user ?? '', s.room ?? '', s.remote].some((text) => text.toLowerCase().includes(needle)))
     .map((session) => ({ ...session, remoteNode: true }))
 }
 
@@ -156,7 +157,7 @@ export function SessionsTable() {
         )}
         <input
           type="search"
-          placeholder={clustered ? 'filter: node, nick, room, address' : 'filter: nick, room, address'}
+          placeholder={clustered ? 'filter: node, nick, user, room, address' : 'filter: nick, user, room, address'}
           value={query.filter}
           onChange={(e) => setQuery((q) => ({ ...q, filter: e.target.value, offset: 0 }))}
           aria-label="filter sessions"
