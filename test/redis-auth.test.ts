@@ -160,8 +160,8 @@ describe('a Redis over TLS with a private CA', () => {
     expect(untrusted.status).toBe(1)
     expect(untrusted.stderr).toContain(`switchboard: cannot start: Redis's TLS certificate at ${address()} is not trusted`)
     expect(untrusted.stdout).not.toContain('listening on')
-    // Trusted, it runs until told to stop: a SIGTERM after it listens, as an operator would send.
-    const trusted = spawnSync(process.execPath, ['-e', stopWhenListening(args(await freePort()))], {
+    // Trusted, it runs until told to stop: a SIGTERM once it is in, as an operator would send.
+    const trusted = spawnSync(process.execPath, ['-e', stopWhenJoined(args(await freePort()))], {
       encoding: 'utf8',
       timeout: 20_000,
       env: { ...env, NODE_EXTRA_CA_CERTS: ca.ca }
@@ -172,12 +172,14 @@ describe('a Redis over TLS with a private CA', () => {
   })
 })
 
-/** A script that runs the CLI with `args`, sends it SIGTERM once it says it listens, and echoes its output. */
-function stopWhenListening(args: string[]): string {
+/** A script that runs the CLI with `args`, sends it SIGTERM once it says it joined the cluster (printed after it listens, batched), and echoes its output. */
+function stopWhenJoined(args: string[]): string {
   return `
     const child = require('node:child_process').spawn(process.execPath, ${JSON.stringify(args)}, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let seen = ''
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk)
-      if (String(chunk).includes('listening on')) child.kill('SIGTERM')
+      seen += chunk
+      if (seen.includes('joined the cluster')) child.kill('SIGTERM')
     })`
 }
