@@ -127,6 +127,26 @@ export function verdict(name: string, value: number, target: string, pass: boole
   return `  ${name.padEnd(28)} ${ratio(value).padStart(6)}   target ${target.padEnd(22)} ${pass ? 'PASS' : 'MISS'}`
 }
 
+/**
+ * Two configurations run back to back in each round (pairedRounds): each one's median deliveries/s, and the
+ * median of the rounds' ratios, second over first, against its target.
+ */
+export function pairedTable(
+  column: string,
+  [first, second]: [{ label: string; rates: number[] }, { label: string; rates: number[] }],
+  ratioName: string,
+  ratios: number[],
+  target: number
+): string {
+  const share = median(ratios)
+  return `${table(
+    [column, 'runs', 'median deliv/s'],
+    [first, second].map(({ label, rates }) => [label, String(rates.length), count.format(median(rates))])
+  )}
+${verdict(ratioName, share, `>= ${target}`, share >= target)}
+  (the median of each round's ratio, the two run back to back: ${ratios.map((pair) => pair.toFixed(2)).join(', ')})`
+}
+
 /** "200 clients x 40 messages x 64 B, window 8 (1,600,000 deliveries a run)", or its open-loop form. */
 export function describe(load: Workload): string {
   const w = { ...LOAD_DEFAULTS, ...load }

@@ -17,7 +17,7 @@ import type { LoadReport } from '../src/shared/load'
 import { parseBenchArgs } from './args'
 import { pairedRounds, type Measurement, type Workload } from './measurement'
 import { AGENT } from './paths'
-import { count, describe, machine, median, ms, printMachine, saveJson, table, verdict } from './report'
+import { count, describe, machine, median, ms, pairedTable, printMachine, saveJson, table } from './report'
 import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
 import { exitWith } from './suite'
 
@@ -119,15 +119,7 @@ ${table(['setup', 'lost', 'resumed', 'not back', 'recovered', 'gaps', 'duplicate
   ${held ? 'HELD' : 'NOT HELD'}: every lost client back, no duplicate, gaps exactly where the history was lost, one order in the cluster
 
 Scenario 2: CAP ids on broadcast, ${describe(BROADCAST)}
-${table(
-  ['clients', 'runs', 'median deliv/s'],
-  [
-    ['without ids', String(rates.plain.length), count.format(median(rates.plain))],
-    ['CAP ids (tagged MSG)', String(rates.ids.length), count.format(median(rates.ids))]
-  ]
-)}
-${verdict('with ids / without', idsShare, `>= ${TARGET_IDS_SHARE}`, idsShare >= TARGET_IDS_SHARE)}
-  (the median of each round's ratio, the two run back to back: ${pairs.map((pair) => pair.toFixed(2)).join(', ')})
+${pairedTable('clients', [{ label: 'without ids', rates: rates.plain }, { label: 'CAP ids (tagged MSG)', rates: rates.ids }], 'with ids / without', pairs, TARGET_IDS_SHARE)}
 ${notes.length > 0 ? `\nnotes:\n${notes.map((note) => `  ${note}`).join('\n')}` : ''}`)
 
   saveJson(args.json, { machine: info, reps: args.reps, storms, rates, pairs, idsShare })

@@ -23,7 +23,7 @@ import { DEFAULTS } from '../src/main/core/server/options'
 import { TestCa } from '../scripts/tls-certs'
 import { parseBenchArgs } from './args'
 import { pairedRounds, type Measurement, type Workload } from './measurement'
-import { count, describe, machine, median, ms, printMachine, saveJson, table, verdict } from './report'
+import { count, describe, machine, median, ms, pairedTable, printMachine, saveJson, table } from './report'
 import { killServersOnInterrupt, startServer, stopServer, switchboard, whenAccepting, type Server } from './servers'
 import { exitWith } from './suite'
 
@@ -204,15 +204,7 @@ async function main(): Promise<number> {
     }
     console.log(`
 Scenario 1: broadcast over TLS, ${describe(BROADCAST)}
-${table(
-  ['listener', 'runs', 'median deliv/s'],
-  [
-    ['line', String(rates.plain.length), count.format(median(rates.plain))],
-    ['tls+line', String(rates.tls.length), count.format(median(rates.tls))]
-  ]
-)}
-${verdict('TLS / plaintext deliveries/s', share, `>= ${TARGET_SHARE}`, share >= TARGET_SHARE)}
-  (the median of each round's ratio, the two run back to back: ${pairs.map((pair) => pair.toFixed(2)).join(', ')})
+${pairedTable('listener', [{ label: 'line', rates: rates.plain }, { label: 'tls+line', rates: rates.tls }], 'TLS / plaintext deliveries/s', pairs, TARGET_SHARE)}
 
 Scenario 2: ${HANDSHAKES} new connections, ${AT_ONCE} at a time, each until its WELCOME (EC P-256 certificate)
 ${table(
